@@ -1,0 +1,390 @@
+//! Bearer tokens for ARM and Storage scopes from `azure_identity` credentials.
+//!
+//! One [`TokenSource`] serves every scope a tool needs. It picks a credential
+//! (or, with [`AuthMethod::Auto`], the first that works, in the order
+//! DefaultAzureCredential uses) and keeps tokens per scope, refreshing them
+//! five minutes before they expire, so a wait of hours never fails on a
+//! one-hour token.
+
+use azure_core::cloud::{CloudConfiguration, CustomConfiguration};
+use azure_core::credentials::TokenCredential;
+use azure_core::http::{ClientOptions, Transport};
+use azure_identity::{
+    AzureCliCredential, ClientAssertionCredentialOptions, ClientSecretCredential,
+    ClientSecretCredentialOptions, ManagedIdentityCredential, ManagedIdentityCredentialOptions,
+    UserAssignedId, WorkloadIdentityCredential, WorkloadIdentityCredentialOptions,
+};
+use std::collections::HashMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::Arc;
+use time::{Duration, OffsetDateTime};
+use tokio::sync::Mutex;
+
+/// The scope of Azure Storage's data plane.
+pub const STORAGE_SCOPE: &str = "https://storage.azure.com/.default";
+
+/// How long before expiry a cached token is replaced.
+const REFRESH_MARGIN: Duration = Duration::minutes(5);
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("authentication failed: {0}")]
+    Failed(String),
+    #[error("no credential worked (--auth auto tried, in order): {0}")]
+    NoneWorked(String),
+    #[error("{0}")]
+    Config(String),
+}
+
+/// Which credential to use; `Auto` tries them in the order listed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum AuthMethod {
+    #[default]
+    Auto,
+    ClientSecret,
+    WorkloadIdentity,
+    ManagedIdentity,
+    AzureCli,
+}
+
+impl AuthMethod {
+    pub const ALL: [AuthMethod; 4] = [
+        AuthMethod::ClientSecret,
+        AuthMethod::WorkloadIdentity,
+        AuthMethod::ManagedIdentity,
+        AuthMethod::AzureCli,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthMethod::Auto => "auto",
+            AuthMethod::ClientSecret => "client-secret",
+            AuthMethod::WorkloadIdentity => "workload-identity",
+            AuthMethod::ManagedIdentity => "managed-identity",
+            AuthMethod::AzureCli => "azure-cli",
+        }
+    }
+}
+
+impl fmt::Display for AuthMethod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for AuthMethod {
+    type Err = AuthError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [AuthMethod::Auto]
+            .into_iter()
+            .chain(AuthMethod::ALL)
+            .find(|m| m.as_str() == s)
+            .ok_or_else(|| {
+                AuthError::Config(format!(
+                    "unknown auth method '{s}': use auto, client-secret, workload-identity, managed-identity or azure-cli"
+                ))
+            })
+    }
+}
+
+/// Where credentials come from. [`AuthConfig::from_env`] reads the usual
+/// `AZURE_*` variables; every field can be overridden.
+#[derive(Clone, Default)]
+pub struct AuthConfig {
+    pub method: AuthMethod,
+    /// Entra ID authority, e.g. `https://login.microsoftonline.com`.
+    pub authority_host: Option<String>,
+    pub tenant_id: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub federated_token_file: Option<PathBuf>,
+}
+
+impl fmt::Debug for AuthConfig {
+    // The secret never reaches logs, even at -v.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthConfig")
+            .field("method", &self.method)
+            .field("authority_host", &self.authority_host)
+            .field("tenant_id", &self.tenant_id)
+            .field("client_id", &self.client_id)
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .field("federated_token_file", &self.federated_token_file)
+            .finish()
+    }
+}
+
+impl AuthConfig {
+    pub fn from_env(method: AuthMethod) -> Self {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        AuthConfig {
+            method,
+            authority_host: var("AZURE_AUTHORITY_HOST"),
+            tenant_id: var("AZURE_TENANT_ID"),
+            client_id: var("AZURE_CLIENT_ID"),
+            client_secret: var("AZURE_CLIENT_SECRET"),
+            federated_token_file: var("AZURE_FEDERATED_TOKEN_FILE").map(PathBuf::from),
+        }
+    }
+}
+
+/// A bearer token. `Debug` does not print it.
+#[derive(Clone)]
+pub struct BearerToken {
+    secret: String,
+    pub expires_on: OffsetDateTime,
+}
+
+impl BearerToken {
+    pub fn secret(&self) -> &str {
+        &self.secret
+    }
+}
+
+impl fmt::Debug for BearerToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BearerToken")
+            .field("secret", &"<redacted>")
+            .field("expires_on", &self.expires_on)
+            .finish()
+    }
+}
+
+/// Tokens for any scope, from one chosen credential, cached per scope.
+pub struct TokenSource {
+    config: AuthConfig,
+    http: reqwest::Client,
+    chosen: Mutex<Option<(AuthMethod, Arc<dyn TokenCredential>)>>,
+    cache: Mutex<HashMap<String, BearerToken>>,
+}
+
+impl fmt::Debug for TokenSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenSource")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenSource {
+    /// `http` is the client every token request goes through, so the caller
+    /// decides timeouts, proxies and which roots are trusted.
+    pub fn new(config: AuthConfig, http: reqwest::Client) -> Self {
+        TokenSource {
+            config,
+            http,
+            chosen: Mutex::new(None),
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// A token for `scope` (e.g. `https://management.azure.com/.default`).
+    pub async fn token(&self, scope: &str) -> Result<BearerToken, AuthError> {
+        let mut cache = self.cache.lock().await;
+        if let Some(t) = cache.get(scope) {
+            if !needs_refresh(t.expires_on, OffsetDateTime::now_utc()) {
+                return Ok(t.clone());
+            }
+        }
+        let token = self.fetch(scope).await?;
+        cache.insert(scope.to_string(), token.clone());
+        Ok(token)
+    }
+
+    /// Drops cached tokens, e.g. after the server said 401 to one of them.
+    pub async fn invalidate(&self) {
+        self.cache.lock().await.clear();
+    }
+
+    async fn fetch(&self, scope: &str) -> Result<BearerToken, AuthError> {
+        let mut chosen = self.chosen.lock().await;
+        if let Some((method, cred)) = chosen.as_ref() {
+            return get(cred.as_ref(), scope)
+                .await
+                .map_err(|e| AuthError::Failed(format!("{method}: {e}")));
+        }
+        let methods: Vec<AuthMethod> = match self.config.method {
+            AuthMethod::Auto => AuthMethod::ALL.to_vec(),
+            m => vec![m],
+        };
+        let mut tried = Vec::new();
+        for method in methods {
+            let attempt = match self.credential(method) {
+                Ok(cred) => match get(cred.as_ref(), scope).await {
+                    Ok(tok) => {
+                        *chosen = Some((method, cred));
+                        return Ok(tok);
+                    }
+                    Err(e) => e,
+                },
+                Err(e) => e,
+            };
+            tried.push(format!("{method}: {attempt}"));
+        }
+        if self.config.method == AuthMethod::Auto {
+            Err(AuthError::NoneWorked(tried.join("; ")))
+        } else {
+            Err(AuthError::Failed(tried.join("; ")))
+        }
+    }
+
+    fn client_options(&self) -> Result<ClientOptions, String> {
+        let mut options = ClientOptions {
+            transport: Some(Transport::new(Arc::new(self.http.clone()))),
+            ..Default::default()
+        };
+        if let Some(host) = &self.config.authority_host {
+            let mut custom = CustomConfiguration::default();
+            custom.authority_host = host.trim_end_matches('/').to_string();
+            options.cloud = Some(Arc::new(CloudConfiguration::Custom(custom)));
+        }
+        Ok(options)
+    }
+
+    fn credential(&self, method: AuthMethod) -> Result<Arc<dyn TokenCredential>, String> {
+        let c = &self.config;
+        let client_options = self.client_options()?;
+        let need = |v: &Option<String>, name: &str| {
+            v.clone()
+                .ok_or_else(|| format!("not configured ({name} is not set)"))
+        };
+        match method {
+            AuthMethod::ClientSecret => {
+                let tenant = need(&c.tenant_id, "AZURE_TENANT_ID")?;
+                let client = need(&c.client_id, "AZURE_CLIENT_ID")?;
+                let secret = need(&c.client_secret, "AZURE_CLIENT_SECRET")?;
+                let cred = ClientSecretCredential::new(
+                    &tenant,
+                    client,
+                    secret.into(),
+                    Some(ClientSecretCredentialOptions { client_options }),
+                )
+                .map_err(|e| e.to_string())?;
+                Ok(cred)
+            }
+            AuthMethod::WorkloadIdentity => {
+                let file = c
+                    .federated_token_file
+                    .clone()
+                    .ok_or("not configured (AZURE_FEDERATED_TOKEN_FILE is not set)")?;
+                let cred = WorkloadIdentityCredential::new(Some(WorkloadIdentityCredentialOptions {
+                    credential_options: ClientAssertionCredentialOptions { client_options },
+                    client_id: c.client_id.clone(),
+                    tenant_id: c.tenant_id.clone(),
+                    token_file_path: Some(file),
+                }))
+                .map_err(|e| e.to_string())?;
+                Ok(cred)
+            }
+            AuthMethod::ManagedIdentity => {
+                let cred = ManagedIdentityCredential::new(Some(ManagedIdentityCredentialOptions {
+                    user_assigned_id: c.client_id.clone().map(UserAssignedId::ClientId),
+                    client_options,
+                }))
+                .map_err(|e| e.to_string())?;
+                Ok(cred)
+            }
+            AuthMethod::AzureCli => {
+                let cred = AzureCliCredential::new(None).map_err(|e| e.to_string())?;
+                Ok(cred)
+            }
+            AuthMethod::Auto => Err("auto is not a credential".into()),
+        }
+    }
+}
+
+async fn get(cred: &dyn TokenCredential, scope: &str) -> Result<BearerToken, String> {
+    let tok = cred
+        .get_token(&[scope], None)
+        .await
+        .map_err(|e| one_line(&e.to_string()))?;
+    Ok(BearerToken {
+        secret: tok.token.secret().to_string(),
+        expires_on: tok.expires_on,
+    })
+}
+
+/// azure_identity's messages span lines (a troubleshooting link); our
+/// errors are one line on stderr.
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn needs_refresh(expires_on: OffsetDateTime, now: OffsetDateTime) -> bool {
+    expires_on - REFRESH_MARGIN <= now
+}
+
+/// The `.default` scope of an ARM endpoint, as Entra ID expects it.
+pub fn arm_scope(arm_endpoint: &str) -> String {
+    format!("{}/.default", arm_endpoint.trim_end_matches('/'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refreshes_five_minutes_early() {
+        let now = OffsetDateTime::now_utc();
+        assert!(!needs_refresh(now + Duration::minutes(60), now));
+        assert!(!needs_refresh(now + Duration::minutes(6), now));
+        assert!(needs_refresh(now + Duration::minutes(5), now));
+        assert!(needs_refresh(now - Duration::minutes(1), now));
+    }
+
+    #[test]
+    fn parses_methods() {
+        assert_eq!(
+            "workload-identity".parse::<AuthMethod>().unwrap(),
+            AuthMethod::WorkloadIdentity
+        );
+        let err = "kerberos".parse::<AuthMethod>().unwrap_err().to_string();
+        assert!(err.contains("client-secret"), "{err}");
+    }
+
+    #[test]
+    fn debug_redacts_secret() {
+        let c = AuthConfig {
+            client_secret: Some("hunter2".into()),
+            ..Default::default()
+        };
+        assert!(!format!("{c:?}").contains("hunter2"));
+        let t = BearerToken {
+            secret: "eyJabc".into(),
+            expires_on: OffsetDateTime::now_utc(),
+        };
+        assert!(!format!("{t:?}").contains("eyJabc"));
+    }
+
+    #[test]
+    fn arm_scope_has_one_slash() {
+        assert_eq!(
+            arm_scope("https://management.azure.com/"),
+            "https://management.azure.com/.default"
+        );
+    }
+
+    #[tokio::test]
+    async fn auto_lists_every_failure() {
+        let cfg = AuthConfig {
+            method: AuthMethod::Auto,
+            ..Default::default()
+        };
+        // No env, no IMDS reachable quickly is not guaranteed, so only the
+        // explicit, unconfigured methods are exercised here.
+        let src = TokenSource::new(
+            AuthConfig {
+                method: AuthMethod::ClientSecret,
+                ..cfg
+            },
+            reqwest::Client::new(),
+        );
+        let err = src.token(STORAGE_SCOPE).await.unwrap_err().to_string();
+        assert!(err.contains("AZURE_TENANT_ID is not set"), "{err}");
+    }
+}

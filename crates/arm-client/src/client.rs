@@ -1,0 +1,372 @@
+//! The HTTP side: bearer tokens, retries, paging, polling.
+
+use crate::lro::{self, FinalStateVia, PendingOperation, PollState};
+use crate::retry::{parse_retry_after, Outcome, RetryPolicy};
+use crate::{ArmError, Error};
+use arm_auth::TokenSource;
+use reqwest::header::HeaderMap;
+use reqwest::Method;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use url::Url;
+
+/// A finished HTTP exchange, whatever its status.
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: bytes::Bytes,
+    pub url: String,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn request_id(&self) -> Option<String> {
+        ["x-ms-request-id", "x-ms-correlation-request-id"]
+            .iter()
+            .find_map(|h| self.header(h))
+            .map(str::to_string)
+    }
+
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.header("retry-after")
+            .and_then(|v| parse_retry_after(v, time::OffsetDateTime::now_utc()))
+    }
+
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, Error> {
+        serde_json::from_slice(&self.body).map_err(|e| Error::Decode {
+            url: self.url.clone(),
+            message: format!("{e}"),
+        })
+    }
+
+    pub fn arm_error(&self) -> ArmError {
+        ArmError::from_response(self.status, &self.body, self.request_id())
+    }
+
+    /// `Ok(self)` for 2xx, the ARM error otherwise.
+    pub fn success(self) -> Result<Self, Error> {
+        if self.is_success() {
+            Ok(self)
+        } else {
+            Err(self.arm_error().into())
+        }
+    }
+}
+
+type Logger = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// What made [`ArmClient::wait`] return without a result.
+#[derive(Debug)]
+pub enum WaitError {
+    /// The stop future fired (timeout, Ctrl-C); the operation goes on.
+    Stopped(PendingOperation),
+    Failed(Error),
+}
+
+impl From<Error> for WaitError {
+    fn from(e: Error) -> Self {
+        WaitError::Failed(e)
+    }
+}
+
+/// An ARM client: one endpoint, one token source, one HTTP client.
+pub struct ArmClient {
+    http: reqwest::Client,
+    endpoint: Url,
+    scope: String,
+    tokens: Arc<TokenSource>,
+    retry: RetryPolicy,
+    /// Poll interval when the service sends no Retry-After.
+    pub default_poll_interval: Duration,
+    sent: AtomicU64,
+    logger: Option<Logger>,
+}
+
+impl ArmClient {
+    pub fn new(http: reqwest::Client, endpoint: &str, tokens: Arc<TokenSource>) -> Result<Self, Error> {
+        let endpoint = Url::parse(endpoint).map_err(|e| Error::Decode {
+            url: endpoint.to_string(),
+            message: format!("not a URL: {e}"),
+        })?;
+        Ok(ArmClient {
+            http,
+            scope: arm_auth::arm_scope(endpoint.as_str()),
+            endpoint,
+            tokens,
+            retry: RetryPolicy::default(),
+            default_poll_interval: Duration::from_secs(10),
+            sent: AtomicU64::new(0),
+            logger: None,
+        })
+    }
+
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Called with one line per request (method, URL, status, time); never tokens.
+    pub fn with_logger(mut self, logger: Logger) -> Self {
+        self.logger = Some(logger);
+        self
+    }
+
+    pub fn endpoint(&self) -> &Url {
+        &self.endpoint
+    }
+
+    pub fn tokens(&self) -> &Arc<TokenSource> {
+        &self.tokens
+    }
+
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// Requests sent so far, retries and polls included.
+    pub fn requests_sent(&self) -> u64 {
+        self.sent.load(Ordering::Relaxed)
+    }
+
+    /// `path` (an id such as `/subscriptions/…`) on this endpoint with `api-version`.
+    pub fn url(&self, path: &str, api_version: &str) -> Url {
+        let mut u = self.endpoint.clone();
+        u.set_path(path);
+        u.query_pairs_mut().clear().append_pair("api-version", api_version);
+        u
+    }
+
+    /// Sends one request, retrying what is safe to retry; returns any status.
+    pub async fn send(&self, method: Method, url: Url, body: Option<&Value>, headers: &[(&str, &str)]) -> Result<Response, Error> {
+        let idempotent = matches!(method, Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS);
+        self.send_inner(method, url, body, headers, idempotent).await
+    }
+
+    /// A POST that only reads (listKeys, listValue): safe to retry.
+    pub async fn post_read(&self, url: Url) -> Result<Response, Error> {
+        self.send_inner(Method::POST, url, None, &[], true).await
+    }
+
+    async fn send_inner(&self, method: Method, url: Url, body: Option<&Value>, headers: &[(&str, &str)], idempotent: bool) -> Result<Response, Error> {
+        let mut attempt = 0u32;
+        let mut reauthenticated = false;
+        loop {
+            let token = self.tokens.token(&self.scope).await?;
+            let mut req = self
+                .http
+                .request(method.clone(), url.clone())
+                .bearer_auth(token.secret())
+                .header("x-ms-client-request-id", uuid::Uuid::new_v4().to_string());
+            for (k, v) in headers {
+                req = req.header(*k, *v);
+            }
+            if let Some(b) = body {
+                req = req.json(b);
+            } else if method == Method::POST || method == Method::PUT {
+                req = req.header("content-length", "0");
+            }
+            let started = Instant::now();
+            self.sent.fetch_add(1, Ordering::Relaxed);
+            let outcome = match req.send().await {
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    let resp_headers = resp.headers().clone();
+                    let body = match resp.bytes().await {
+                        Ok(b) => b,
+                        Err(e) => {
+                            self.log(&format!("{method} {url} -> body lost: {e}"));
+                            if let Some(d) = self.retry.delay(idempotent, attempt, Outcome::ConnectionFailed, rand::random()) {
+                                attempt += 1;
+                                tokio::time::sleep(d).await;
+                                continue;
+                            }
+                            return Err(network_error(&url, &e));
+                        }
+                    };
+                    let r = Response { status, headers: resp_headers, body, url: url.to_string() };
+                    self.log(&format!("{method} {} -> {status} ({} ms)", redact_query(&url), started.elapsed().as_millis()));
+                    r
+                }
+                Err(e) => {
+                    self.log(&format!("{method} {} -> {e}", redact_query(&url)));
+                    if let Some(d) = self.retry.delay(idempotent, attempt, Outcome::ConnectionFailed, rand::random()) {
+                        attempt += 1;
+                        tokio::time::sleep(d).await;
+                        continue;
+                    }
+                    return Err(network_error(&url, &e));
+                }
+            };
+            // A rejected token was not processed, so asking again is safe
+            // for any method; once, in case the cached token went stale.
+            if outcome.status == 401 && !reauthenticated {
+                reauthenticated = true;
+                self.tokens.invalidate().await;
+                continue;
+            }
+            let o = Outcome::Status { status: outcome.status, retry_after: outcome.retry_after() };
+            match self.retry.delay(idempotent, attempt, o, rand::random()) {
+                Some(d) => {
+                    attempt += 1;
+                    tokio::time::sleep(d).await;
+                }
+                None => return Ok(outcome),
+            }
+        }
+    }
+
+    fn log(&self, line: &str) {
+        if let Some(l) = &self.logger {
+            l(line);
+        }
+    }
+
+    /// GET a resource; `None` when it does not exist.
+    pub async fn get(&self, url: Url) -> Result<Option<Value>, Error> {
+        let r = self.send(Method::GET, url, None, &[]).await?;
+        if r.status == 404 {
+            return Ok(None);
+        }
+        Ok(Some(r.success()?.json()?))
+    }
+
+    /// Every item of a pageable list, following `nextLink` to the end.
+    pub async fn list(&self, url: Url) -> Result<Vec<Value>, Error> {
+        let mut out = Vec::new();
+        let mut next = Some(url);
+        while let Some(u) = next.take() {
+            let page: Value = self.send(Method::GET, u, None, &[]).await?.success()?.json()?;
+            let (items, link) = crate::paging::read_page(page);
+            out.extend(items);
+            if let Some(l) = link {
+                next = Some(Url::parse(&l).map_err(|e| Error::Decode { url: l.clone(), message: format!("bad nextLink: {e}") })?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// From the first answer of a long-running call: `Ok(None)` when it
+    /// already finished, the operation to poll otherwise.
+    pub fn operation(&self, initial: &Response, resource_url: &Url, final_state_via: FinalStateVia) -> Option<PendingOperation> {
+        let aao = initial.header("azure-asyncoperation").map(str::to_string);
+        let loc = initial.header("location").map(str::to_string);
+        let running_body = serde_json::from_slice::<Value>(&initial.body)
+            .map(|b| !lro::is_terminal(lro::provisioning_state(&b)))
+            .unwrap_or(false);
+        if initial.status != 202 && initial.status != 201 && !running_body {
+            return None;
+        }
+        if initial.status == 201 && aao.is_none() && loc.is_none() && !running_body {
+            return None;
+        }
+        Some(PendingOperation {
+            resource_url: resource_url.to_string(),
+            azure_async_operation: aao,
+            location: loc,
+            final_state_via,
+            retry_after_seconds: initial.retry_after().map(|d| d.as_secs()),
+        })
+    }
+
+    /// One poll. Updates the operation's Retry-After.
+    pub async fn poll(&self, op: &mut PendingOperation) -> Result<PollState, Error> {
+        let parse = |s: &str| Url::parse(s).map_err(|e| Error::Decode { url: s.to_string(), message: format!("{e}") });
+        let state = if let Some(aao) = &op.azure_async_operation {
+            let r = self.send(Method::GET, parse(aao)?, None, &[]).await?.success()?;
+            lro::read_async_status(&r.json()?, r.retry_after(), r.request_id())
+        } else if let Some(loc) = &op.location {
+            let r = self.send(Method::GET, parse(loc)?, None, &[]).await?;
+            lro::read_location(r.status, &r.body, r.retry_after(), r.request_id())
+        } else {
+            let r = self.send(Method::GET, parse(&op.resource_url)?, None, &[]).await?.success()?;
+            lro::read_resource(&r.json()?, r.retry_after(), r.request_id())
+        };
+        if let PollState::Running { retry_after: Some(d), .. } = &state {
+            op.retry_after_seconds = Some(d.as_secs());
+        }
+        Ok(state)
+    }
+
+    /// The operation's result once it succeeded, from where its spec says.
+    async fn result(&self, op: &PendingOperation, body: Option<Value>) -> Result<Value, Error> {
+        let parse = |s: &str| Url::parse(s).map_err(|e| Error::Decode { url: s.to_string(), message: format!("{e}") });
+        let from_location = op.final_state_via == FinalStateVia::Location && op.azure_async_operation.is_some();
+        match (body, from_location, &op.location) {
+            (Some(b), false, _) => Ok(b),
+            (_, true, Some(loc)) => {
+                let r = self.send(Method::GET, parse(loc)?, None, &[]).await?.success()?;
+                if r.body.is_empty() { Ok(Value::Null) } else { r.json() }
+            }
+            _ if op.final_state_via == FinalStateVia::AzureAsyncOperation => Ok(Value::Null),
+            _ => Ok(self.get(parse(&op.resource_url)?).await?.unwrap_or(Value::Null)),
+        }
+    }
+
+    /// Polls until the operation ends or `stop` fires, honouring
+    /// Retry-After between polls. `observe` sees each state (for progress).
+    pub async fn wait<S: Future<Output = ()>>(&self, mut op: PendingOperation, mut observe: impl FnMut(&str), stop: S) -> Result<Value, WaitError> {
+        tokio::pin!(stop);
+        loop {
+            let state = tokio::select! {
+                biased;
+                _ = &mut stop => return Err(WaitError::Stopped(op)),
+                s = self.poll(&mut op) => s?,
+            };
+            match state {
+                PollState::Succeeded { body } => {
+                    observe("Succeeded");
+                    return Ok(self.result(&op, body).await?);
+                }
+                PollState::Failed(e) => return Err(WaitError::Failed(e.into())),
+                PollState::Running { status, retry_after } => {
+                    observe(&status);
+                    let d = retry_after.unwrap_or(self.default_poll_interval);
+                    tokio::select! {
+                        biased;
+                        _ = &mut stop => return Err(WaitError::Stopped(op)),
+                        _ = tokio::time::sleep(d) => {}
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn network_error(url: &Url, e: &reqwest::Error) -> Error {
+    use std::error::Error as _;
+    let mut message = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        message.push_str(": ");
+        message.push_str(&s.to_string());
+        src = s.source();
+    }
+    Error::Network { url: redact_query(url), message }
+}
+
+/// Query strings can carry SAS signatures; logs and errors show the path only.
+fn redact_query(url: &Url) -> String {
+    let mut u = url.clone();
+    let keep: Vec<(String, String)> = u
+        .query_pairs()
+        .filter(|(k, _)| k == "api-version")
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    u.set_query(None);
+    if !keep.is_empty() {
+        u.query_pairs_mut().extend_pairs(keep);
+    }
+    u.to_string()
+}

@@ -280,9 +280,22 @@ impl ArmClient {
         })
     }
 
+    /// A polling URL from a response or a resume document. It must be on
+    /// this client's endpoint: the bearer token goes with it.
+    fn operation_url(&self, s: &str) -> Result<Url, Error> {
+        let u = Url::parse(s).map_err(|e| Error::Decode { url: s.to_string(), message: format!("{e}") })?;
+        if u.origin() != self.endpoint.origin() {
+            return Err(Error::Decode {
+                url: redact_query(&u),
+                message: format!("the operation is not on the ARM endpoint {} (pass the --arm-endpoint it was started on)", self.endpoint),
+            });
+        }
+        Ok(u)
+    }
+
     /// One poll. Updates the operation's Retry-After.
     pub async fn poll(&self, op: &mut PendingOperation) -> Result<PollState, Error> {
-        let parse = |s: &str| Url::parse(s).map_err(|e| Error::Decode { url: s.to_string(), message: format!("{e}") });
+        let parse = |s: &str| self.operation_url(s);
         let state = if let Some(aao) = &op.azure_async_operation {
             let r = self.send(Method::GET, parse(aao)?, None, &[]).await?.success()?;
             lro::read_async_status(&r.json()?, r.retry_after(), r.request_id())
@@ -301,7 +314,7 @@ impl ArmClient {
 
     /// The operation's result once it succeeded, from where its spec says.
     async fn result(&self, op: &PendingOperation, body: Option<Value>) -> Result<Value, Error> {
-        let parse = |s: &str| Url::parse(s).map_err(|e| Error::Decode { url: s.to_string(), message: format!("{e}") });
+        let parse = |s: &str| self.operation_url(s);
         let from_location = op.final_state_via == FinalStateVia::Location && op.azure_async_operation.is_some();
         match (body, from_location, &op.location) {
             (Some(b), false, _) => Ok(b),

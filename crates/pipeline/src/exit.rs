@@ -1,0 +1,97 @@
+//! Exit codes, in one place, for every binary.
+
+use std::fmt;
+
+/// The exit codes of DESIGN.md.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitKind {
+    /// Azure (or the network) said no.
+    Azure = 1,
+    /// Bad flags or bad input; nothing was changed.
+    Usage = 2,
+    /// A safety rail refused.
+    Refused = 3,
+    /// Stopped waiting (timeout, Ctrl-C); resume documents were printed.
+    Stopped = 4,
+}
+
+/// An error that knows its exit code.
+#[derive(Debug)]
+pub struct Exit {
+    pub kind: ExitKind,
+    pub message: String,
+}
+
+impl fmt::Display for Exit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Exit {}
+
+pub fn usage(message: impl Into<String>) -> anyhow::Error {
+    Exit { kind: ExitKind::Usage, message: message.into() }.into()
+}
+
+pub fn refused(message: impl Into<String>) -> anyhow::Error {
+    Exit { kind: ExitKind::Refused, message: message.into() }.into()
+}
+
+pub fn stopped(message: impl Into<String>) -> anyhow::Error {
+    Exit { kind: ExitKind::Stopped, message: message.into() }.into()
+}
+
+/// The exit code for an error that ended a run.
+pub fn code_of(err: &anyhow::Error) -> u8 {
+    for cause in err.chain() {
+        if let Some(e) = cause.downcast_ref::<Exit>() {
+            return e.kind as u8;
+        }
+    }
+    ExitKind::Azure as u8
+}
+
+/// One line: the chain of contexts, joined, with newlines folded.
+pub fn render(err: &anyhow::Error) -> String {
+    let text = format!("{err:#}");
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Runs a binary's body and maps its end to an exit code: the one place
+/// where errors become codes and reach stderr.
+pub fn finish(name: &str, result: anyhow::Result<()>) -> std::process::ExitCode {
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) if is_broken_pipe(&e) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{name}: error: {}", render(&e));
+            std::process::ExitCode::from(code_of(&e))
+        }
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use anyhow::Context;
+
+    #[test]
+    fn codes_survive_context() {
+        let e = Err::<(), _>(refused("target is the source")).context("restore").unwrap_err();
+        assert_eq!(code_of(&e), 3);
+        assert_eq!(code_of(&usage("x")), 2);
+        assert_eq!(code_of(&stopped("x")), 4);
+        assert_eq!(code_of(&anyhow::anyhow!("Conflict: busy")), 1);
+    }
+
+    #[test]
+    fn renders_one_line() {
+        let e = anyhow::anyhow!("line one\nline two").context("reading stdin");
+        assert_eq!(render(&e), "reading stdin: line one line two");
+    }
+}

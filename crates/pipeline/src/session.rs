@@ -1,0 +1,160 @@
+//! The flags every binary shares, and what they build: one HTTP client,
+//! one token source, one ARM client, one progress reporter.
+
+use crate::docs::OperationDoc;
+use crate::exit::usage;
+use crate::progress::{parse_duration, Reporter};
+use anyhow::Context;
+use arm_auth::{AuthConfig, AuthMethod, TokenSource};
+use arm_client::{ArmClient, WaitError};
+use serde_json::Value;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct CommonArgs {
+    /// Subscription id.
+    #[arg(long, env = "AZURE_SUBSCRIPTION_ID", global = true)]
+    pub subscription: Option<String>,
+    /// ARM endpoint (sovereign clouds, the emulator).
+    #[arg(long, env = "AZURE_ARM_ENDPOINT", default_value = "https://management.azure.com", global = true)]
+    pub arm_endpoint: String,
+    /// Credential: auto, client-secret, workload-identity, managed-identity, azure-cli.
+    #[arg(long, default_value = "auto", value_parser = parse_auth, global = true)]
+    pub auth: AuthMethod,
+    /// Extra PEM roots to trust (SSL_CERT_FILE is trusted too).
+    #[arg(long, global = true)]
+    pub ca_cert: Option<PathBuf>,
+    /// Stop waiting after this long (90s, 30m, 2h); the operation goes on and a resume document is printed.
+    #[arg(long, value_parser = parse_timeout, global = true)]
+    pub timeout: Option<Duration>,
+    /// Start the operation, print its apim.operation document and exit.
+    #[arg(long, global = true)]
+    pub no_wait: bool,
+    /// Read apim.operation documents on stdin and wait for them.
+    #[arg(long, global = true)]
+    pub resume: bool,
+    /// No progress on stderr.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Log every request on stderr.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+}
+
+fn parse_auth(s: &str) -> Result<AuthMethod, String> {
+    s.parse().map_err(|e: arm_auth::AuthError| e.to_string())
+}
+
+fn parse_timeout(s: &str) -> Result<Duration, String> {
+    parse_duration(s)
+}
+
+/// What a run of a binary works with.
+pub struct Session {
+    pub arm: Arc<ArmClient>,
+    pub http: reqwest::Client,
+    pub reporter: Reporter,
+    pub args: CommonArgs,
+    started: Instant,
+}
+
+/// The end of waiting for one operation.
+pub enum Waited {
+    Done(Value),
+    Stopped(OperationDoc),
+}
+
+impl CommonArgs {
+    pub fn connect(&self) -> anyhow::Result<Session> {
+        if self.quiet && self.verbose {
+            return Err(usage("-q and -v contradict each other; pick one"));
+        }
+        let reporter = Reporter::new(self.quiet, self.verbose);
+        let http = http_client(self.ca_cert.as_deref())?;
+        let tokens = Arc::new(TokenSource::new(AuthConfig::from_env(self.auth), http.clone()));
+        let mut arm = ArmClient::new(http.clone(), &self.arm_endpoint, tokens).map_err(|e| usage(format!("--arm-endpoint: {e}")))?;
+        if self.verbose {
+            let r = reporter.clone();
+            arm = arm.with_logger(Arc::new(move |line: &str| r.debug(line)));
+        }
+        Ok(Session { arm: Arc::new(arm), http, reporter, args: self.clone(), started: Instant::now() })
+    }
+}
+
+/// One reqwest client for ARM, tokens and blobs: one place for trust,
+/// timeouts and the user agent.
+pub fn http_client(ca_cert: Option<&std::path::Path>) -> anyhow::Result<reqwest::Client> {
+    let mut roots = Vec::new();
+    let env_file = std::env::var_os("SSL_CERT_FILE").map(PathBuf::from);
+    for (path, what) in [(ca_cert.map(PathBuf::from), "--ca-cert"), (env_file, "SSL_CERT_FILE")] {
+        if let Some(p) = path {
+            let pem = std::fs::read(&p).map_err(|e| usage(format!("{what} {}: {e}", p.display())))?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| usage(format!("{what} {}: not a PEM certificate bundle ({e})", p.display())))?;
+            roots.extend(certs);
+        }
+    }
+    reqwest::Client::builder()
+        .user_agent(concat!("apim-toolkit/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(15))
+        .timeout(Duration::from_secs(300))
+        .tls_certs_merge(roots)
+        .build()
+        .context("building the HTTP client")
+}
+
+impl Session {
+    pub fn subscription(&self) -> anyhow::Result<String> {
+        self.args
+            .subscription
+            .clone()
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| usage("no subscription: pass --subscription or set AZURE_SUBSCRIPTION_ID"))
+    }
+
+    /// Resolves when waiting must stop: the --timeout deadline (shared by
+    /// all operations of this run) or Ctrl-C.
+    pub fn stop_signal(&self) -> impl std::future::Future<Output = ()> + use<> {
+        let deadline = self.args.timeout.map(|t| self.started + t);
+        async move {
+            let timer = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(d.into()).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = timer => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+    }
+
+    /// Waits for one operation with progress under `label`.
+    pub async fn wait(&self, label: &str, op: OperationDoc) -> anyhow::Result<Waited> {
+        let task = self.reporter.task(label);
+        let result = self.arm.wait(op.pending.clone(), |s| task.state(s), self.stop_signal()).await;
+        match result {
+            Ok(v) => {
+                task.finish("done");
+                Ok(Waited::Done(v))
+            }
+            Err(WaitError::Stopped(pending)) => {
+                task.finish("still running in Azure; stopped waiting");
+                Ok(Waited::Stopped(OperationDoc { pending, ..op }))
+            }
+            Err(WaitError::Failed(e)) => {
+                task.finish("failed");
+                Err(anyhow::Error::new(e).context(format!("{label} failed")))
+            }
+        }
+    }
+}
+
+/// After printing resume documents: exit 4 with how to pick up again.
+pub fn stopped_error(count: usize, binary: &str) -> anyhow::Error {
+    crate::exit::stopped(format!(
+        "stopped waiting for {count} operation(s); they go on in Azure. Resume with: {binary} --resume < the apim.operation documents printed above"
+    ))
+}

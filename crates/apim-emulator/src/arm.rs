@@ -109,11 +109,11 @@ impl App {
                 }
                 self.group(st, r, &sub, &r.segs[3].clone())
             }
-            ["subscriptions", _, "operationresults", id] => {
+            ["subscriptions", _, "operationresults", _] => {
                 if let Some(e) = check_version(r, RESOURCE_VERSIONS, None) {
                     return e;
                 }
-                self.location_result(st, id, now, |_, _| empty(200))
+                self.location_result(st, &r.segs[3], now, |_, _| empty(200))
             }
             ["subscriptions", _, "providers", "microsoft.apimanagement", rest @ ..] => {
                 if let Some(e) = check_version(r, APIM_VERSIONS, Some(("Microsoft.ApiManagement", "service"))) {
@@ -126,11 +126,11 @@ impl App {
                     _ => not_found_path(r),
                 }
             }
-            ["subscriptions", _, "providers", "microsoft.storage", "operations", id] => {
+            ["subscriptions", _, "providers", "microsoft.storage", "operations", _] => {
                 if let Some(e) = check_version(r, STORAGE_VERSIONS, Some(("Microsoft.Storage", "operations"))) {
                     return e;
                 }
-                let id = id.to_string();
+                let id = r.segs[5].clone();
                 self.location_result(st, &id, now, |st, op| match st.accounts.get(&op.target) {
                     Some(a) => json(200, &self.account_body(a)),
                     None => empty(200),
@@ -149,8 +149,8 @@ impl App {
                         match rest {
                             ["service"] if r.method == Method::GET => self.list_services(st, |s| key(&format!("/subscriptions/{}/resourceGroups/{}", s.subscription, s.group)) == gk),
                             ["service", _] => self.service(st, r, &sub),
-                            ["service", _, "operationresults", id] => {
-                                let id = id.to_string();
+                            ["service", _, "operationresults", _] => {
+                                let id = r.segs[9].clone();
                                 if r.query.contains_key("asyncresponse") {
                                     self.async_status(st, &id, now)
                                 } else {

@@ -1,1 +1,31 @@
+//! APIM operations, typed, over `arm-client`: create (idempotent, soft-delete
+//! aware), get, list, delete, recover and purge services.
+//!
+//! ```no_run
+//! # async fn demo(arm: &arm_client::ArmClient) -> Result<(), apim_ops::OpsError> {
+//! use apim_ops::{service_id, ServiceSpec, Started};
+//! let id = service_id("sub", "apim-rg", "apim-src");
+//! let spec = ServiceSpec::new("westeurope", "Developer", 1, "ops@example.com", "Example Ops");
+//! match apim_ops::create_service(arm, &id, &spec, Default::default()).await? {
+//!     Started::Unchanged(body) => println!("already there: {body}"),
+//!     Started::Pending(op) => println!("poll {op:?}"),
+//! }
+//! # Ok(()) }
+//! ```
 
+mod service;
+
+pub use service::*;
+
+use arm_client::ArmError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpsError {
+    #[error(transparent)]
+    Arm(#[from] arm_client::Error),
+    /// The name is held by a soft-deleted service.
+    #[error("service name '{name}' is held by a soft-deleted service ({arm}); pass --recover to undelete it, or --purge to delete it for good and create a new one")]
+    SoftDeleted { name: String, arm: ArmError },
+    #[error("{0}")]
+    Invalid(String),
+}

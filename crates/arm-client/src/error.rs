@@ -69,15 +69,15 @@ impl ArmError {
 /// Everything a call through [`crate::ArmClient`] can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{0}")]
+    #[error(transparent)]
     Arm(#[from] ArmError),
-    #[error("{0}")]
+    #[error(transparent)]
     Auth(#[from] arm_auth::AuthError),
     #[error("network error calling {url}: {message}")]
     Network { url: String, message: String },
     #[error("unexpected answer from {url}: {message}")]
     Decode { url: String, message: String },
-    #[error("{0}")]
+    #[error(transparent)]
     Id(#[from] crate::IdError),
 }
 

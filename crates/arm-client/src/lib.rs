@@ -14,6 +14,7 @@
 mod client;
 mod error;
 mod id;
+pub mod groups;
 pub mod lro;
 pub mod paging;
 pub mod retry;

@@ -11,6 +11,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod accounts;
 mod data;
 pub mod sharedkey;
 

@@ -1,0 +1,367 @@
+//! The work behind `apim-provision`: turn flags or documents into services
+//! and storage, creating only what is missing, concurrently.
+
+use anyhow::Context;
+use apim_ops::{ServiceSpec, SoftDeletePolicy, Started};
+use arm_client::ResourceId;
+use blob_store::accounts::{self, AccountState};
+use clap::{Args, Parser, Subcommand};
+use pipeline::{emit, expect_kind, usage, CommonArgs, ContainerDoc, OperationDoc, ServiceDoc, Session, Waited};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+#[derive(Parser)]
+#[command(name = "apim-provision", version, about = "Provision APIM services and backup storage (idempotent)")]
+pub struct Cli {
+    #[command(subcommand)]
+    cmd: Option<Cmd>,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Create APIM services (or return them unchanged); prints one apim.service per service.
+    Service(ServiceArgs),
+    /// Create a storage account and blob container for backups; prints a storage.container.
+    Storage(StorageArgs),
+}
+
+#[derive(Args)]
+struct ServiceArgs {
+    #[arg(long, short = 'g')]
+    resource_group: Option<String>,
+    /// Create the resource group if it does not exist (needs --location).
+    #[arg(long)]
+    create_group: bool,
+    #[arg(long, short = 'l')]
+    location: Option<String>,
+    /// Service name; repeat for several (provisioned concurrently). Without it, apim.service documents are read from stdin.
+    #[arg(long = "name", short = 'n')]
+    names: Vec<String>,
+    #[arg(long)]
+    publisher_email: Option<String>,
+    #[arg(long)]
+    publisher_name: Option<String>,
+    #[arg(long, default_value = "Developer")]
+    sku: String,
+    #[arg(long, default_value_t = 1)]
+    capacity: i64,
+    /// Tag as KEY=VALUE; repeatable.
+    #[arg(long = "tag", value_parser = parse_tag)]
+    tags: Vec<(String, String)>,
+    /// Undelete a soft-deleted service that holds the name.
+    #[arg(long, conflicts_with = "purge")]
+    recover: bool,
+    /// Purge a soft-deleted service that holds the name, then create anew.
+    #[arg(long)]
+    purge: bool,
+}
+
+#[derive(Args)]
+struct StorageArgs {
+    #[arg(long, short = 'g')]
+    resource_group: Option<String>,
+    #[arg(long)]
+    create_group: bool,
+    #[arg(long, short = 'l')]
+    location: Option<String>,
+    #[arg(long)]
+    account: Option<String>,
+    #[arg(long)]
+    container: Option<String>,
+    #[arg(long, default_value = "Standard_LRS")]
+    sku: String,
+}
+
+fn parse_tag(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .filter(|(k, _)| !k.is_empty())
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .ok_or_else(|| format!("'{s}' is not KEY=VALUE"))
+}
+
+/// One service to provision, checked before any request is sent.
+struct ServiceRequest {
+    id: ResourceId,
+    spec: ServiceSpec,
+}
+
+/// One storage target.
+struct StorageRequest {
+    account: ResourceId,
+    container: String,
+    location: String,
+    sku: String,
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let common = cli.common;
+    if common.resume {
+        let docs = pipeline::read_stdin_documents()?;
+        let ops = docs.iter().map(|d| expect_kind::<OperationDoc>(d, OperationDoc::KIND, "stdin")).collect::<anyhow::Result<Vec<_>>>()?;
+        let session = common.connect()?;
+        return resume(&session, ops).await;
+    }
+    match cli.cmd {
+        None => Err(usage("say what to provision: apim-provision service … or apim-provision storage … (see --help)")),
+        Some(Cmd::Service(a)) => {
+            let (requests, group) = service_requests(&a, &common)?;
+            let session = common.connect()?;
+            if let Some((sub, rg, loc)) = group {
+                ensure_group(&session, &sub, &rg, &loc).await?;
+            }
+            provision_services(&session, requests, policy(&a)).await
+        }
+        Some(Cmd::Storage(a)) => {
+            let (requests, group) = storage_requests(&a, &common)?;
+            let session = common.connect()?;
+            if let Some((sub, rg, loc)) = group {
+                ensure_group(&session, &sub, &rg, &loc).await?;
+            }
+            provision_storage(&session, requests).await
+        }
+    }
+}
+
+fn policy(a: &ServiceArgs) -> SoftDeletePolicy {
+    match (a.recover, a.purge) {
+        (true, _) => SoftDeletePolicy::Recover,
+        (_, true) => SoftDeletePolicy::Purge,
+        _ => SoftDeletePolicy::Refuse,
+    }
+}
+
+type GroupToCreate = Option<(String, String, String)>;
+
+fn subscription_flag(common: &CommonArgs) -> anyhow::Result<String> {
+    common.subscription.clone().filter(|s| !s.is_empty()).ok_or_else(|| usage("no subscription: pass --subscription or set AZURE_SUBSCRIPTION_ID"))
+}
+
+fn need<'a>(v: &'a Option<String>, flag: &str) -> anyhow::Result<&'a str> {
+    v.as_deref().filter(|s| !s.is_empty()).ok_or_else(|| usage(format!("{flag} is required")))
+}
+
+fn group_to_create(create: bool, sub: &str, rg: Option<&str>, loc: Option<&str>) -> anyhow::Result<GroupToCreate> {
+    if !create {
+        return Ok(None);
+    }
+    let rg = rg.ok_or_else(|| usage("--create-group needs --resource-group"))?;
+    let loc = loc.ok_or_else(|| usage("--create-group needs --location"))?;
+    Ok(Some((sub.to_string(), rg.to_string(), loc.to_string())))
+}
+
+fn service_requests(a: &ServiceArgs, common: &CommonArgs) -> anyhow::Result<(Vec<ServiceRequest>, GroupToCreate)> {
+    let mut out = Vec::new();
+    if a.names.is_empty() {
+        // Documents from stdin: each carries its own subscription, group and settings.
+        for doc in pipeline::read_stdin_documents()? {
+            let d: ServiceDoc = expect_kind(&doc, ServiceDoc::KIND, "stdin")?;
+            let mut spec = ServiceSpec::new(&d.location, &d.sku.name, d.sku.capacity, &d.publisher_email, &d.publisher_name);
+            spec.tags = d.tags.clone();
+            check_spec(&d.name, &spec)?;
+            out.push(ServiceRequest { id: d.id.clone(), spec });
+        }
+        if out.is_empty() {
+            return Err(usage("no services: pass --name, or apim.service documents on stdin"));
+        }
+        let group = match (a.create_group, out.first()) {
+            (true, Some(r)) => Some((r.id.subscription_id().to_string(), r.id.resource_group_name().unwrap_or_default().to_string(), r.spec.location.clone())),
+            _ => None,
+        };
+        return Ok((out, group));
+    }
+    let sub = subscription_flag(common)?;
+    let rg = need(&a.resource_group, "--resource-group")?;
+    let location = need(&a.location, "--location")?;
+    let email = need(&a.publisher_email, "--publisher-email")?;
+    let publisher = need(&a.publisher_name, "--publisher-name")?;
+    let mut seen = std::collections::HashSet::new();
+    for name in &a.names {
+        if !seen.insert(name.to_ascii_lowercase()) {
+            return Err(usage(format!("--name {name} is given twice")));
+        }
+        let mut spec = ServiceSpec::new(location, &a.sku, a.capacity, email, publisher);
+        spec.tags = a.tags.iter().cloned().collect::<BTreeMap<_, _>>();
+        check_spec(name, &spec)?;
+        out.push(ServiceRequest { id: apim_ops::service_id(&sub, rg, name), spec });
+    }
+    Ok((out, group_to_create(a.create_group, &sub, Some(rg), Some(location))?))
+}
+
+/// The checks that need no server: a typo must not cost a 40-minute create.
+fn check_spec(name: &str, spec: &ServiceSpec) -> anyhow::Result<()> {
+    let valid = !name.is_empty()
+        && name.len() <= 50
+        && name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        && !name.ends_with('-');
+    if !valid {
+        return Err(usage(format!("service name '{name}' is invalid: 1-50 letters, digits and hyphens, starting with a letter and not ending with a hyphen")));
+    }
+    const SKUS: [&str; 8] = ["Developer", "Standard", "Premium", "Basic", "Consumption", "Isolated", "BasicV2", "StandardV2"];
+    if !SKUS.iter().any(|s| s.eq_ignore_ascii_case(&spec.sku_name)) {
+        return Err(usage(format!("unknown --sku '{}': use one of {}", spec.sku_name, SKUS.join(", "))));
+    }
+    if !spec.publisher_email.contains('@') {
+        return Err(usage(format!("--publisher-email '{}' is not an email address", spec.publisher_email)));
+    }
+    Ok(())
+}
+
+fn storage_requests(a: &StorageArgs, common: &CommonArgs) -> anyhow::Result<(Vec<StorageRequest>, GroupToCreate)> {
+    let mut out = Vec::new();
+    if a.account.is_none() {
+        for doc in pipeline::read_stdin_documents()? {
+            let d: ContainerDoc = expect_kind(&doc, ContainerDoc::KIND, "stdin")?;
+            out.push(StorageRequest { account: d.account_id.clone(), container: d.container.clone(), location: d.location.clone(), sku: a.sku.clone() });
+        }
+        if out.is_empty() {
+            return Err(usage("no storage: pass --account and --container, or storage.container documents on stdin"));
+        }
+        return Ok((out, None));
+    }
+    let sub = subscription_flag(common)?;
+    let rg = need(&a.resource_group, "--resource-group")?;
+    let account = need(&a.account, "--account")?;
+    let location = need(&a.location, "--location")?;
+    let container = need(&a.container, "--container")?;
+    if !(3..=24).contains(&account.len()) || !account.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()) {
+        return Err(usage(format!("--account '{account}' is invalid: 3-24 lowercase letters and digits")));
+    }
+    let container_ok = (3..=63).contains(&container.len())
+        && container.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !container.starts_with('-')
+        && !container.ends_with('-')
+        && !container.contains("--");
+    if !container_ok {
+        return Err(usage(format!("--container '{container}' is invalid: 3-63 lowercase letters, digits and single hyphens")));
+    }
+    out.push(StorageRequest { account: accounts::account_id(&sub, rg, account), container: container.to_string(), location: location.to_string(), sku: a.sku.clone() });
+    Ok((out, group_to_create(a.create_group, &sub, Some(rg), Some(location))?))
+}
+
+async fn ensure_group(session: &Session, sub: &str, rg: &str, location: &str) -> anyhow::Result<()> {
+    let outcome = arm_client::groups::ensure_group(&session.arm, sub, rg, location).await.with_context(|| format!("resource group {rg}"))?;
+    session.reporter.info(&format!("resource group {rg}: {}", if outcome == arm_client::groups::GroupOutcome::Created { "created" } else { "exists" }));
+    Ok(())
+}
+
+/// The end of one item: a document to print, or an error to report.
+enum Outcome {
+    Done(Value),
+    Pending(OperationDoc),
+}
+
+async fn provision_services(session: &Session, requests: Vec<ServiceRequest>, policy: SoftDeletePolicy) -> anyhow::Result<()> {
+    let work = requests.iter().map(|r| async move {
+        let name = r.id.name().unwrap_or_default().to_string();
+        let started = apim_ops::create_service(&session.arm, &r.id, &r.spec, policy).await.with_context(|| format!("service {name}"))?;
+        match started {
+            Started::Unchanged(body) => {
+                session.reporter.info(&format!("{name}: exists with these settings; nothing to do"));
+                Ok(Outcome::Done(service_doc(&body)?))
+            }
+            Started::Pending(op) => {
+                let doc = OperationDoc::new("service.create", r.id.clone(), op);
+                finish_operation(session, doc).await
+            }
+        }
+    });
+    report(session, futures::future::join_all(work).await, "apim-provision")
+}
+
+async fn provision_storage(session: &Session, requests: Vec<StorageRequest>) -> anyhow::Result<()> {
+    let work = requests.iter().map(|r| async move {
+        let name = r.account.name().unwrap_or_default().to_string();
+        match accounts::ensure_account(&session.arm, &r.account, &r.location, &r.sku).await.with_context(|| format!("storage account {name}"))? {
+            AccountState::Ready(account) => Ok(Outcome::Done(container_doc(session, &r.account, &account, &r.container).await?)),
+            AccountState::Creating(op) => {
+                let mut doc = OperationDoc::new("storage.create", r.account.clone(), op);
+                doc.context = json!({"container": r.container});
+                finish_operation(session, doc).await
+            }
+        }
+    });
+    report(session, futures::future::join_all(work).await, "apim-provision")
+}
+
+/// Waits for an operation (unless --no-wait) and turns its result into the document the user expects.
+async fn finish_operation(session: &Session, doc: OperationDoc) -> anyhow::Result<Outcome> {
+    if session.args.no_wait {
+        return Ok(Outcome::Pending(doc));
+    }
+    let label = format!("{} {}", doc.resource_id.name().unwrap_or_default(), doc.operation);
+    match session.wait(&label, doc.clone()).await? {
+        Waited::Stopped(d) => Ok(Outcome::Pending(d)),
+        Waited::Done(result) => match doc.operation.as_str() {
+            "service.create" => {
+                let body = if result.is_null() { apim_ops::get_service(&session.arm, &doc.resource_id).await?.unwrap_or(Value::Null) } else { result };
+                Ok(Outcome::Done(service_doc(&body)?))
+            }
+            "storage.create" => {
+                let container = doc.context.get("container").and_then(Value::as_str).ok_or_else(|| usage("storage.create operation document has no context.container"))?;
+                let account = session.arm.get(session.arm.url(&doc.resource_id.to_string(), accounts::API_VERSION)).await?.unwrap_or(Value::Null);
+                Ok(Outcome::Done(container_doc(session, &doc.resource_id, &account, container).await?))
+            }
+            other => Err(usage(format!("apim-provision cannot resume a '{other}' operation; use the tool that started it"))),
+        },
+    }
+}
+
+async fn resume(session: &Session, ops: Vec<OperationDoc>) -> anyhow::Result<()> {
+    let work = ops.into_iter().map(|op| finish_operation(session, op));
+    report(session, futures::future::join_all(work).await, "apim-provision")
+}
+
+fn service_doc(body: &Value) -> anyhow::Result<Value> {
+    let d = ServiceDoc::from_arm(body).map_err(anyhow::Error::msg)?;
+    Ok(serde_json::to_value(d)?)
+}
+
+async fn container_doc(session: &Session, account_id: &ResourceId, account: &Value, container: &str) -> anyhow::Result<Value> {
+    accounts::ensure_container(&session.arm, account_id, container).await.with_context(|| format!("container {container}"))?;
+    let blob = accounts::blob_endpoint(account).unwrap_or_default().to_string();
+    let doc = ContainerDoc {
+        kind: ContainerDoc::KIND.into(),
+        schema_version: 1,
+        account: account_id.name().unwrap_or_default().to_string(),
+        subscription_id: account_id.subscription_id().to_string(),
+        resource_group: account_id.resource_group_name().unwrap_or_default().to_string(),
+        account_id: account_id.clone(),
+        container: container.to_string(),
+        location: account.get("location").and_then(Value::as_str).unwrap_or_default().to_string(),
+        blob_endpoint: blob,
+    };
+    Ok(serde_json::to_value(doc)?)
+}
+
+/// Prints every document in input order, then fails with the first error
+/// (others on stderr) or exits 4 when some operations are still running.
+fn report(session: &Session, results: Vec<anyhow::Result<Outcome>>, binary: &str) -> anyhow::Result<()> {
+    let mut errors = Vec::new();
+    let mut stopped = 0;
+    for r in results {
+        match r {
+            Ok(Outcome::Done(doc)) => emit(&doc)?,
+            Ok(Outcome::Pending(op)) => {
+                if !session.args.no_wait {
+                    stopped += 1;
+                }
+                emit(&op)?;
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    let mut errors = errors.into_iter();
+    if let Some(first) = errors.next() {
+        for e in errors {
+            eprintln!("{binary}: error: {}", pipeline::render(&e));
+        }
+        return Err(first);
+    }
+    if stopped > 0 {
+        return Err(pipeline::stopped_error(stopped, binary));
+    }
+    Ok(())
+}

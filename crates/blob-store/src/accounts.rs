@@ -1,0 +1,67 @@
+//! Storage accounts and blob containers: ARM resources.
+
+use arm_client::{ArmClient, FinalStateVia, Method, PendingOperation, ResourceId};
+use serde_json::{json, Value};
+
+/// A conservative Microsoft.Storage version, deployed in every cloud.
+pub const API_VERSION: &str = "2023-05-01";
+
+pub fn account_id(subscription: &str, group: &str, account: &str) -> ResourceId {
+    ResourceId::resource(subscription, group, "Microsoft.Storage", "storageAccounts", account)
+}
+
+/// What [`ensure_account`] found or started.
+#[derive(Debug)]
+pub enum AccountState {
+    Ready(Value),
+    Creating(PendingOperation),
+}
+
+/// Creates a StorageV2 account for backups unless it exists. HTTPS only,
+/// TLS 1.2, no public blob access: backups hold every secret of an instance.
+pub async fn ensure_account(arm: &ArmClient, id: &ResourceId, location: &str, sku: &str) -> Result<AccountState, arm_client::Error> {
+    let url = arm.url(&id.to_string(), API_VERSION);
+    if let Some(existing) = arm.get(url.clone()).await? {
+        return Ok(AccountState::Ready(existing));
+    }
+    let body = json!({
+        "location": location,
+        "sku": {"name": sku},
+        "kind": "StorageV2",
+        "properties": {"minimumTlsVersion": "TLS1_2", "allowBlobPublicAccess": false, "supportsHttpsTrafficOnly": true},
+    });
+    let r = arm.send(Method::PUT, url.clone(), Some(&body), &[]).await?.success()?;
+    match arm.operation(&r, &url, FinalStateVia::OriginalUri) {
+        Some(op) if r.status == 202 => Ok(AccountState::Creating(op)),
+        _ if r.body.is_empty() => Ok(AccountState::Ready(arm.get(url).await?.unwrap_or(Value::Null))),
+        _ => Ok(AccountState::Ready(r.json()?)),
+    }
+}
+
+/// The account's first key with full permissions.
+pub async fn account_key(arm: &ArmClient, id: &ResourceId) -> Result<String, arm_client::Error> {
+    let url = arm.url(&format!("{id}/listKeys"), API_VERSION);
+    let keys: Value = arm.post_read(url).await?.success()?.json()?;
+    keys.get("keys")
+        .and_then(Value::as_array)
+        .and_then(|ks| ks.iter().find(|k| k.get("permissions").and_then(Value::as_str).is_some_and(|p| p.eq_ignore_ascii_case("full"))))
+        .and_then(|k| k.get("value"))
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .ok_or_else(|| arm_client::Error::Decode { url: format!("{id}/listKeys"), message: "no key with Full permissions".into() })
+}
+
+/// Creates the container through ARM unless it exists; `true` if created.
+pub async fn ensure_container(arm: &ArmClient, account: &ResourceId, container: &str) -> Result<bool, arm_client::Error> {
+    let url = arm.url(&format!("{account}/blobServices/default/containers/{container}"), API_VERSION);
+    if arm.get(url.clone()).await?.is_some() {
+        return Ok(false);
+    }
+    arm.send(Method::PUT, url, Some(&json!({})), &[]).await?.success()?;
+    Ok(true)
+}
+
+/// `primaryEndpoints.blob` of an account resource.
+pub fn blob_endpoint(account: &Value) -> Option<&str> {
+    account.pointer("/properties/primaryEndpoints/blob").and_then(Value::as_str)
+}

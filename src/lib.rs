@@ -1,1 +1,173 @@
+//! Harness for apim-toolkit's end-to-end tests, demo and benchmarks: starts
+//! Azurite and the emulator as real processes on free loopback ports, and
+//! stops them when dropped (the emulator also stops when our end of its
+//! stdin closes, so a crashed test leaves nothing behind).
 
+use anyhow::{bail, Context};
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Storage accounts Azurite is started with. Test keys, not secrets.
+pub const BLOB_ACCOUNTS: &[(&str, &str)] = &[
+    ("apimbackups", "YXBpbWJhY2t1cHMtdGVzdC1rZXktYXBpbWJhY2t1cHMtdGVzdC1rZXktYXBpbWJhY2t1cHMtdGVzdC1rZXk="),
+    ("apimbackups2", "YXBpbWJhY2t1cHMyLXRlc3Qta2V5LWFwaW1iYWNrdXBzMi10ZXN0LWtleS1hcGltYmFja3VwczItdGVzdA=="),
+];
+
+/// The workspace root.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
+}
+
+/// `--blob-accounts` / AZURITE_ACCOUNTS forms of [`BLOB_ACCOUNTS`].
+pub fn blob_accounts_flag() -> String {
+    BLOB_ACCOUNTS.iter().map(|(n, k)| format!("{n}:{k}")).collect::<Vec<_>>().join(",")
+}
+
+pub struct Azurite {
+    child: Child,
+    pub blob_endpoint: String,
+}
+
+impl Azurite {
+    fn dir() -> PathBuf {
+        workspace_root().join("tools/azurite")
+    }
+
+    /// Installs the pinned Azurite from npm unless it is there.
+    pub fn install() -> anyhow::Result<()> {
+        if Self::dir().join("node_modules/.bin/azurite-blob").exists() {
+            return Ok(());
+        }
+        eprintln!("xtask: installing Azurite (npm ci in tools/azurite)");
+        let status = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+            .current_dir(Self::dir())
+            .status()
+            .context("running npm (is Node.js installed?)")?;
+        if !status.success() {
+            bail!("npm ci in tools/azurite failed");
+        }
+        Ok(())
+    }
+
+    /// Starts Azurite's blob service on a free port, in memory, without telemetry.
+    pub fn start() -> anyhow::Result<Azurite> {
+        Self::install()?;
+        let accounts = BLOB_ACCOUNTS.iter().map(|(n, k)| format!("{n}:{k}")).collect::<Vec<_>>().join(";");
+        let mut child = Command::new(Self::dir().join("node_modules/.bin/azurite-blob"))
+            .args(["--blobHost", "127.0.0.1", "--blobPort", "0", "--inMemoryPersistence", "--disableTelemetry", "--skipApiVersionCheck"])
+            .env("AZURITE_ACCOUNTS", accounts)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .context("starting Azurite")?;
+        let stdout = child.stdout.take().context("Azurite stdout")?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(url) = line.split("successfully listens on ").nth(1) {
+                    let _ = tx.send(url.trim().to_string());
+                }
+            }
+        });
+        match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(blob_endpoint) => Ok(Azurite { child, blob_endpoint }),
+            Err(_) => {
+                let _ = child.kill();
+                bail!("Azurite did not start within 60 s")
+            }
+        }
+    }
+}
+
+impl Drop for Azurite {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A running `apim-emulator serve`.
+pub struct EmulatorProcess {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    pub ready: Value,
+}
+
+impl EmulatorProcess {
+    /// Starts the emulator binary; `blob` is Azurite's endpoint, if any.
+    pub fn start(bin: &Path, time_scale: f64, blob: Option<&str>, extra: &[&str]) -> anyhow::Result<Self> {
+        let mut cmd = Command::new(bin);
+        cmd.args(["serve", "--stop-on-eof", "--time-scale", &time_scale.to_string()]);
+        if let Some(b) = blob {
+            cmd.args(["--blob-endpoint", b, "--blob-accounts", &blob_accounts_flag()]);
+        }
+        cmd.args(extra);
+        let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().with_context(|| format!("starting {}", bin.display()))?;
+        let stdin = child.stdin.take();
+        let mut line = String::new();
+        let mut out = BufReader::new(child.stdout.take().context("emulator stdout")?);
+        let started = Instant::now();
+        out.read_line(&mut line).context("reading the emulator's ready line")?;
+        let ready: Value = serde_json::from_str(&line).with_context(|| format!("emulator ready line is not JSON: {line:?} after {:?}", started.elapsed()))?;
+        Ok(EmulatorProcess { child, stdin, ready })
+    }
+
+    pub fn get(&self, field: &str) -> String {
+        self.ready.get(field).and_then(Value::as_str).unwrap_or_default().to_string()
+    }
+
+    pub fn arm_endpoint(&self) -> String {
+        self.get("armEndpoint")
+    }
+
+    /// The environment a binary needs to talk to this emulator.
+    pub fn env(&self) -> Vec<(String, String)> {
+        [
+            ("AZURE_ARM_ENDPOINT", "armEndpoint"),
+            ("AZURE_AUTHORITY_HOST", "authorityHost"),
+            ("AZURE_TENANT_ID", "tenantId"),
+            ("AZURE_SUBSCRIPTION_ID", "subscriptionId"),
+            ("AZURE_CLIENT_ID", "clientId"),
+            ("AZURE_CLIENT_SECRET", "clientSecret"),
+            ("SSL_CERT_FILE", "caCertPath"),
+        ]
+        .iter()
+        .map(|(k, f)| (k.to_string(), self.get(f)))
+        .collect()
+    }
+
+    /// Stops the emulator and waits for it (state files are saved on the way out).
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        drop(self.stdin.take());
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for EmulatorProcess {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// A built binary of this workspace, next to the running test or xtask.
+pub fn bin_path(name: &str, profile: &str) -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace_root().join("target"));
+    target.join(profile).join(name)
+}

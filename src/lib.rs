@@ -171,3 +171,60 @@ pub fn bin_path(name: &str, profile: &str) -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace_root().join("target"));
     target.join(profile).join(name)
 }
+
+impl EmulatorProcess {
+    fn client(&self) -> reqwest::blocking::Client {
+        let pem = std::fs::read(self.get("caCertPath")).unwrap_or_default();
+        let certs = reqwest::Certificate::from_pem_bundle(&pem).unwrap_or_default();
+        reqwest::blocking::Client::builder().tls_certs_merge(certs).build().unwrap_or_else(|_| reqwest::blocking::Client::new())
+    }
+
+    /// A token for the emulator's ARM, through its token endpoint.
+    pub fn token(&self) -> anyhow::Result<String> {
+        let url = format!("{}/{}/oauth2/v2.0/token", self.get("authorityHost"), self.get("tenantId"));
+        let form = [
+            ("grant_type", "client_credentials".to_string()),
+            ("client_id", self.get("clientId")),
+            ("client_secret", self.get("clientSecret")),
+            ("scope", format!("{}/.default", self.arm_endpoint())),
+        ];
+        let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form.iter().map(|(k, v)| (*k, v.as_str()))).finish();
+        let v: Value = self.client().post(url).header("content-type", "application/x-www-form-urlencoded").body(body).send()?.json()?;
+        v.get("access_token").and_then(Value::as_str).map(str::to_string).context("no access_token in the token answer")
+    }
+
+    /// One ARM call, as a test sees it: status, headers and JSON body (Null when empty).
+    pub fn arm(&self, method: &str, path_and_query: &str, body: Option<&Value>) -> anyhow::Result<(u16, reqwest::header::HeaderMap, Value)> {
+        let token = self.token()?;
+        let url = format!("{}{path_and_query}", self.arm_endpoint());
+        let mut req = self.client().request(method.parse()?, url).bearer_auth(token);
+        if let Some(b) = body {
+            req = req.header("content-type", "application/json").body(b.to_string());
+        }
+        let r = req.send()?;
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        let text = r.text()?;
+        let v = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        Ok((status, headers, v))
+    }
+
+    /// Request and write counters (`/_emulator/stats`).
+    pub fn stats(&self) -> anyhow::Result<Value> {
+        Ok(self.client().get(format!("{}/_emulator/stats", self.arm_endpoint())).send()?.json()?)
+    }
+}
+
+/// Whether a container exists in Azurite, asked with the account's Shared Key.
+pub fn azurite_container_exists(blob_endpoint: &str, account: &str, container: &str) -> anyhow::Result<bool> {
+    let key = BLOB_ACCOUNTS.iter().find(|(n, _)| *n == account).map(|(_, k)| k.to_string()).context("unknown test account")?;
+    let endpoint = format!("{}/{account}/", blob_endpoint.trim_end_matches('/'));
+    let client = blob_store::BlobClient::new(reqwest::Client::new(), &endpoint, account, blob_store::BlobAuth::SharedKey { key })?;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    Ok(rt.block_on(client.container_exists(container))?)
+}
+
+/// Azurite's endpoint from `cargo xtask test`, which starts it.
+pub fn azurite_endpoint() -> String {
+    std::env::var("AZURITE_BLOB_ENDPOINT").unwrap_or_else(|_| panic!("AZURITE_BLOB_ENDPOINT is not set: run the tests with `cargo xtask test`, which starts Azurite"))
+}

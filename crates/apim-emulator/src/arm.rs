@@ -297,7 +297,7 @@ impl App {
                 "scmUrl": format!("https://{}.scm.azure-api.net", n.to_ascii_lowercase()),
                 "hostnameConfigurations": [{"type": "Proxy", "hostName": host, "negotiateClientCertificate": false, "defaultSslBinding": true, "certificateSource": "BuiltIn"}],
                 "publicIPAddresses": ["203.0.113.10"],
-                "customProperties": {},
+                "customProperties": default_custom_properties(),
                 "virtualNetworkType": "None", "disableGateway": false, "publicNetworkAccess": "Enabled",
                 "platformVersion": if state == "Succeeded" { "stv2" } else { "undetermined" }
             },
@@ -662,6 +662,7 @@ impl App {
 pub fn account_body_with(a: &Account, blob: &str) -> Value {
     let mut props = a.properties.clone();
     props.insert("provisioningState".into(), json!("Succeeded"));
+    props.entry("networkAcls").or_insert(json!({"bypass": "AzureServices", "defaultAction": "Allow", "ipRules": [], "virtualNetworkRules": [], "resourceAccessRules": []}));
     props.insert("creationTime".into(), json!(rfc3339(a.created_ms)));
     props.insert("primaryLocation".into(), json!(a.location));
     props.insert("statusOfPrimary".into(), json!("available"));
@@ -682,6 +683,17 @@ fn container_body(c: &Container) -> Value {
     props.insert("hasLegalHold".into(), json!(false));
     json!({"id": c.id, "name": c.name, "type": "Microsoft.Storage/storageAccounts/blobServices/containers",
         "etag": format!("\"0x{:X}\"", c.etag), "properties": props})
+}
+
+/// The protocol and cipher settings Azure reports for a new service.
+fn default_custom_properties() -> Value {
+    let prefix = "Microsoft.WindowsAzure.ApiManagement.Gateway";
+    let mut m = Map::new();
+    for k in ["Security.Protocols.Tls10", "Security.Protocols.Tls11", "Security.Protocols.Ssl30", "Security.Ciphers.TripleDes168",
+        "Security.Backend.Protocols.Tls10", "Security.Backend.Protocols.Tls11", "Security.Backend.Protocols.Ssl30", "Protocols.Server.Http2"] {
+        m.insert(format!("{prefix}.{k}"), json!("False"));
+    }
+    Value::Object(m)
 }
 
 fn validation(problems: &[(&str, String)]) -> Response {

@@ -78,6 +78,8 @@ pub struct App {
 pub struct Emulator {
     pub addr: SocketAddr,
     pub ca_cert_path: PathBuf,
+    /// Whether we chose the CA path (and so remove the file on shutdown).
+    own_ca_file: bool,
     app: Arc<App>,
     handle: axum_server::Handle<SocketAddr>,
 }
@@ -86,9 +88,10 @@ impl Emulator {
     pub async fn start(config: Config) -> anyhow::Result<Emulator> {
         use anyhow::Context;
         let certs = tls::generate().context("generating the emulator's TLS certificate")?;
+        let own_ca_file = config.ca_cert_path.is_none();
         let ca_cert_path = match &config.ca_cert_path {
             Some(p) => p.clone(),
-            None => std::env::temp_dir().join(format!("apim-emulator-ca-{}.pem", std::process::id())),
+            None => std::env::temp_dir().join(format!("apim-emulator-ca-{}.pem", uuid::Uuid::new_v4().simple())),
         };
         std::fs::write(&ca_cert_path, &certs.ca_pem).with_context(|| format!("writing {}", ca_cert_path.display()))?;
 
@@ -126,7 +129,7 @@ impl Emulator {
                 eprintln!("apim-emulator: server stopped: {e}");
             }
         });
-        Ok(Emulator { addr, ca_cert_path, app, handle: handle_srv })
+        Ok(Emulator { addr, ca_cert_path, own_ca_file, app, handle: handle_srv })
     }
 
     pub fn arm_endpoint(&self) -> String {
@@ -168,6 +171,9 @@ impl Emulator {
     pub fn shutdown(&self) {
         self.app.save();
         self.handle.shutdown();
+        if self.own_ca_file {
+            let _ = std::fs::remove_file(&self.ca_cert_path);
+        }
     }
 }
 
@@ -294,7 +300,7 @@ async fn route(app: &Arc<App>, r: &arm::Req<'_>) -> Response {
         return resp;
     }
     let is_write = !matches!(*r.method, Method::GET | Method::HEAD);
-    let is_container_put = *r.method == Method::PUT && r.lower.len() == 12 && r.lower[9] == "blobservices" && r.lower[10] == "default";
+    let is_container_put = *r.method == Method::PUT && r.lower.len() == 12 && r.lower[8] == "blobservices" && r.lower[9] == "default";
     if is_container_put {
         let account_ready = {
             let st = app.lock();

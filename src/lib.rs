@@ -12,8 +12,14 @@ use std::time::{Duration, Instant};
 
 /// Storage accounts Azurite is started with. Test keys, not secrets.
 pub const BLOB_ACCOUNTS: &[(&str, &str)] = &[
-    ("apimbackups", "YXBpbWJhY2t1cHMtdGVzdC1rZXktYXBpbWJhY2t1cHMtdGVzdC1rZXktYXBpbWJhY2t1cHMtdGVzdC1rZXk="),
-    ("apimbackups2", "YXBpbWJhY2t1cHMyLXRlc3Qta2V5LWFwaW1iYWNrdXBzMi10ZXN0LWtleS1hcGltYmFja3VwczItdGVzdA=="),
+    (
+        "apimbackups",
+        "YXBpbWJhY2t1cHMtdGVzdC1rZXktYXBpbWJhY2t1cHMtdGVzdC1rZXktYXBpbWJhY2t1cHMtdGVzdC1rZXk=",
+    ),
+    (
+        "apimbackups2",
+        "YXBpbWJhY2t1cHMyLXRlc3Qta2V5LWFwaW1iYWNrdXBzMi10ZXN0LWtleS1hcGltYmFja3VwczItdGVzdA==",
+    ),
 ];
 
 /// The workspace root.
@@ -58,7 +64,15 @@ impl Azurite {
         Self::install()?;
         let accounts = BLOB_ACCOUNTS.iter().map(|(n, k)| format!("{n}:{k}")).collect::<Vec<_>>().join(";");
         let mut child = Command::new(Self::dir().join("node_modules/.bin/azurite-blob"))
-            .args(["--blobHost", "127.0.0.1", "--blobPort", "0", "--inMemoryPersistence", "--disableTelemetry", "--skipApiVersionCheck"])
+            .args([
+                "--blobHost",
+                "127.0.0.1",
+                "--blobPort",
+                "0",
+                "--inMemoryPersistence",
+                "--disableTelemetry",
+                "--skipApiVersionCheck",
+            ])
             .env("AZURITE_ACCOUNTS", accounts)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -107,13 +121,19 @@ impl EmulatorProcess {
             cmd.args(["--blob-endpoint", b, "--blob-accounts", &blob_accounts_flag()]);
         }
         cmd.args(extra);
-        let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().with_context(|| format!("starting {}", bin.display()))?;
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .with_context(|| format!("starting {}", bin.display()))?;
         let stdin = child.stdin.take();
         let mut line = String::new();
         let mut out = BufReader::new(child.stdout.take().context("emulator stdout")?);
         let started = Instant::now();
         out.read_line(&mut line).context("reading the emulator's ready line")?;
-        let ready: Value = serde_json::from_str(&line).with_context(|| format!("emulator ready line is not JSON: {line:?} after {:?}", started.elapsed()))?;
+        let ready: Value = serde_json::from_str(&line)
+            .with_context(|| format!("emulator ready line is not JSON: {line:?} after {:?}", started.elapsed()))?;
         Ok(EmulatorProcess { child, stdin, ready })
     }
 
@@ -168,7 +188,9 @@ impl Drop for EmulatorProcess {
 
 /// A built binary of this workspace, next to the running test or xtask.
 pub fn bin_path(name: &str, profile: &str) -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace_root().join("target"));
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"));
     target.join(profile).join(name)
 }
 
@@ -176,7 +198,10 @@ impl EmulatorProcess {
     fn client(&self) -> reqwest::blocking::Client {
         let pem = std::fs::read(self.get("caCertPath")).unwrap_or_default();
         let certs = reqwest::Certificate::from_pem_bundle(&pem).unwrap_or_default();
-        reqwest::blocking::Client::builder().tls_certs_merge(certs).build().unwrap_or_else(|_| reqwest::blocking::Client::new())
+        reqwest::blocking::Client::builder()
+            .tls_certs_merge(certs)
+            .build()
+            .unwrap_or_else(|_| reqwest::blocking::Client::new())
     }
 
     /// A token for the emulator's ARM, through its token endpoint.
@@ -188,13 +213,29 @@ impl EmulatorProcess {
             ("client_secret", self.get("clientSecret")),
             ("scope", format!("{}/.default", self.arm_endpoint())),
         ];
-        let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form.iter().map(|(k, v)| (*k, v.as_str()))).finish();
-        let v: Value = self.client().post(url).header("content-type", "application/x-www-form-urlencoded").body(body).send()?.json()?;
-        v.get("access_token").and_then(Value::as_str).map(str::to_string).context("no access_token in the token answer")
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form.iter().map(|(k, v)| (*k, v.as_str())))
+            .finish();
+        let v: Value = self
+            .client()
+            .post(url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()?
+            .json()?;
+        v.get("access_token")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .context("no access_token in the token answer")
     }
 
     /// One ARM call, as a test sees it: status, headers and JSON body (Null when empty).
-    pub fn arm(&self, method: &str, path_and_query: &str, body: Option<&Value>) -> anyhow::Result<(u16, reqwest::header::HeaderMap, Value)> {
+    pub fn arm(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        body: Option<&Value>,
+    ) -> anyhow::Result<(u16, reqwest::header::HeaderMap, Value)> {
         let token = self.token()?;
         let url = format!("{}{path_and_query}", self.arm_endpoint());
         let mut req = self.client().request(method.parse()?, url).bearer_auth(token);
@@ -205,19 +246,31 @@ impl EmulatorProcess {
         let status = r.status().as_u16();
         let headers = r.headers().clone();
         let text = r.text()?;
-        let v = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        let v = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
         Ok((status, headers, v))
     }
 
     /// Request and write counters (`/_emulator/stats`).
     pub fn stats(&self) -> anyhow::Result<Value> {
-        Ok(self.client().get(format!("{}/_emulator/stats", self.arm_endpoint())).send()?.json()?)
+        Ok(self
+            .client()
+            .get(format!("{}/_emulator/stats", self.arm_endpoint()))
+            .send()?
+            .json()?)
     }
 }
 
 /// Whether a container exists in Azurite, asked with the account's Shared Key.
 pub fn azurite_container_exists(blob_endpoint: &str, account: &str, container: &str) -> anyhow::Result<bool> {
-    let key = BLOB_ACCOUNTS.iter().find(|(n, _)| *n == account).map(|(_, k)| k.to_string()).context("unknown test account")?;
+    let key = BLOB_ACCOUNTS
+        .iter()
+        .find(|(n, _)| *n == account)
+        .map(|(_, k)| k.to_string())
+        .context("unknown test account")?;
     let endpoint = format!("{}/{account}/", blob_endpoint.trim_end_matches('/'));
     let client = blob_store::BlobClient::new(reqwest::Client::new(), &endpoint, account, blob_store::BlobAuth::SharedKey { key })?;
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
@@ -226,5 +279,6 @@ pub fn azurite_container_exists(blob_endpoint: &str, account: &str, container: &
 
 /// Azurite's endpoint from `cargo xtask test`, which starts it.
 pub fn azurite_endpoint() -> String {
-    std::env::var("AZURITE_BLOB_ENDPOINT").unwrap_or_else(|_| panic!("AZURITE_BLOB_ENDPOINT is not set: run the tests with `cargo xtask test`, which starts Azurite"))
+    std::env::var("AZURITE_BLOB_ENDPOINT")
+        .unwrap_or_else(|_| panic!("AZURITE_BLOB_ENDPOINT is not set: run the tests with `cargo xtask test`, which starts Azurite"))
 }

@@ -24,7 +24,10 @@ fn provisions_two_services_and_storage_then_changes_nothing() {
         assert_eq!(doc["provisioningState"], "Succeeded");
         assert_eq!(doc["sku"], json!({"name": "Developer", "capacity": 1}));
         assert_eq!(doc["tags"], json!({"env": "rehearsal"}));
-        assert_eq!(doc["id"], format!("/subscriptions/{SUB}/resourceGroups/apim-rg/providers/Microsoft.ApiManagement/service/{name}"));
+        assert_eq!(
+            doc["id"],
+            format!("/subscriptions/{SUB}/resourceGroups/apim-rg/providers/Microsoft.ApiManagement/service/{name}")
+        );
         // The emulator agrees.
         let (status, _, body) = emu.arm("GET", &service_path(name), None).unwrap();
         assert_eq!(status, 200);
@@ -33,7 +36,17 @@ fn provisions_two_services_and_storage_then_changes_nothing() {
     }
 
     let out = bin("apim-provision", &emu)
-        .args(["storage", "--resource-group", "apim-rg", "--location", "westeurope", "--account", "apimbackups", "--container", "apim-backups"])
+        .args([
+            "storage",
+            "--resource-group",
+            "apim-rg",
+            "--location",
+            "westeurope",
+            "--account",
+            "apimbackups",
+            "--container",
+            "apim-backups",
+        ])
         .assert()
         .success();
     let store = docs(&out.get_output().stdout);
@@ -42,9 +55,18 @@ fn provisions_two_services_and_storage_then_changes_nothing() {
     assert_eq!(s["kind"], "storage.container");
     assert_eq!(s["account"], "apimbackups");
     assert_eq!(s["container"], "apim-backups");
-    assert_eq!(s["blobEndpoint"], format!("{}/apimbackups/", apim_toolkit::azurite_endpoint().trim_end_matches('/')));
-    assert!(s.get("key").is_none() && !s.to_string().contains(apim_toolkit::BLOB_ACCOUNTS[0].1), "no storage key in the document");
-    assert!(apim_toolkit::azurite_container_exists(&apim_toolkit::azurite_endpoint(), "apimbackups", "apim-backups").unwrap(), "the container exists in Azurite");
+    assert_eq!(
+        s["blobEndpoint"],
+        format!("{}/apimbackups/", apim_toolkit::azurite_endpoint().trim_end_matches('/'))
+    );
+    assert!(
+        s.get("key").is_none() && !s.to_string().contains(apim_toolkit::BLOB_ACCOUNTS[0].1),
+        "no storage key in the document"
+    );
+    assert!(
+        apim_toolkit::azurite_container_exists(&apim_toolkit::azurite_endpoint(), "apimbackups", "apim-backups").unwrap(),
+        "the container exists in Azurite"
+    );
 
     // Again, from the documents: same answer, not one write.
     let writes_before = emu.stats().unwrap()["writes"].as_u64().unwrap();
@@ -56,15 +78,41 @@ fn provisions_two_services_and_storage_then_changes_nothing() {
         .assert()
         .success();
     let again = docs(&again.get_output().stdout);
-    assert_eq!(again.iter().map(|d| d["id"].clone()).collect::<Vec<_>>(), services.iter().map(|d| d["id"].clone()).collect::<Vec<_>>());
-    bin("apim-provision", &emu).arg("storage").write_stdin(services_text).assert().code(2).stderr(contains("expected an 'storage.container' document"));
-    let again = bin("apim-provision", &emu).arg("storage").write_stdin(storage_text.clone()).assert().success();
-    assert_eq!(String::from_utf8_lossy(&again.get_output().stdout), storage_text);
+    assert_eq!(
+        again.iter().map(|d| d["id"].clone()).collect::<Vec<_>>(),
+        services.iter().map(|d| d["id"].clone()).collect::<Vec<_>>()
+    );
     bin("apim-provision", &emu)
-        .args(["storage", "--resource-group", "apim-rg", "--location", "westeurope", "--account", "apimbackups", "--container", "apim-backups"])
+        .arg("storage")
+        .write_stdin(services_text)
+        .assert()
+        .code(2)
+        .stderr(contains("expected an 'storage.container' document"));
+    let again = bin("apim-provision", &emu)
+        .arg("storage")
+        .write_stdin(storage_text.clone())
         .assert()
         .success();
-    assert_eq!(emu.stats().unwrap()["writes"].as_u64().unwrap(), writes_before, "idempotent runs write nothing");
+    assert_eq!(String::from_utf8_lossy(&again.get_output().stdout), storage_text);
+    bin("apim-provision", &emu)
+        .args([
+            "storage",
+            "--resource-group",
+            "apim-rg",
+            "--location",
+            "westeurope",
+            "--account",
+            "apimbackups",
+            "--container",
+            "apim-backups",
+        ])
+        .assert()
+        .success();
+    assert_eq!(
+        emu.stats().unwrap()["writes"].as_u64().unwrap(),
+        writes_before,
+        "idempotent runs write nothing"
+    );
 }
 
 #[test]
@@ -91,7 +139,11 @@ fn a_subscription_the_principal_lacks_gets_403() {
         .args(["--name", "apim-src", "--subscription", FORBIDDEN_SUB])
         .assert()
         .code(1)
-        .stderr(contains("AuthorizationFailed").and(contains("does not have authorization")).and(contains("request id")));
+        .stderr(
+            contains("AuthorizationFailed")
+                .and(contains("does not have authorization"))
+                .and(contains("request id")),
+        );
 }
 
 #[test]
@@ -99,17 +151,92 @@ fn bad_input_exits_2_and_sends_nothing() {
     let emu = emulator(0.0);
     let cases: Vec<(Vec<&str>, &str, &str)> = vec![
         (vec!["service"], "{\"kind\":\"apim.service\",", "malformed JSON"),
-        (vec!["service"], "{\"kind\":\"apim.backup\",\"schemaVersion\":1}\n", "expected an 'apim.service' document"),
+        (
+            vec!["service"],
+            "{\"kind\":\"apim.backup\",\"schemaVersion\":1}\n",
+            "expected an 'apim.service' document",
+        ),
         (vec!["service"], "", "no services"),
-        (vec!["--resume"], "{\"kind\":\"apim.service\",\"schemaVersion\":1}\n", "expected an 'apim.operation'"),
-        (vec!["service", "-g", "rg", "-l", "westeurope", "--name", "1bad", "--publisher-email", "a@b.c", "--publisher-name", "x"], "", "is invalid"),
-        (vec!["service", "-g", "rg", "-l", "westeurope", "--name", "ok", "--publisher-email", "a@b.c", "--publisher-name", "x", "--sku", "Gold"], "", "unknown --sku"),
-        (vec!["service", "-g", "rg", "--name", "ok", "--publisher-email", "a@b.c", "--publisher-name", "x"], "", "--location is required"),
-        (vec!["storage", "-g", "rg", "-l", "westeurope", "--account", "Bad_Name", "--container", "c1c"], "", "--account 'Bad_Name' is invalid"),
+        (
+            vec!["--resume"],
+            "{\"kind\":\"apim.service\",\"schemaVersion\":1}\n",
+            "expected an 'apim.operation'",
+        ),
+        (
+            vec![
+                "service",
+                "-g",
+                "rg",
+                "-l",
+                "westeurope",
+                "--name",
+                "1bad",
+                "--publisher-email",
+                "a@b.c",
+                "--publisher-name",
+                "x",
+            ],
+            "",
+            "is invalid",
+        ),
+        (
+            vec![
+                "service",
+                "-g",
+                "rg",
+                "-l",
+                "westeurope",
+                "--name",
+                "ok",
+                "--publisher-email",
+                "a@b.c",
+                "--publisher-name",
+                "x",
+                "--sku",
+                "Gold",
+            ],
+            "",
+            "unknown --sku",
+        ),
+        (
+            vec![
+                "service",
+                "-g",
+                "rg",
+                "--name",
+                "ok",
+                "--publisher-email",
+                "a@b.c",
+                "--publisher-name",
+                "x",
+            ],
+            "",
+            "--location is required",
+        ),
+        (
+            vec![
+                "storage",
+                "-g",
+                "rg",
+                "-l",
+                "westeurope",
+                "--account",
+                "Bad_Name",
+                "--container",
+                "c1c",
+            ],
+            "",
+            "--account 'Bad_Name' is invalid",
+        ),
         (vec!["service", "--timeout", "soon"], "", "not a duration"),
     ];
     for (args, stdin, message) in cases {
-        bin("apim-provision", &emu).args(&args).write_stdin(stdin).assert().code(2).stderr(contains(message));
+        bin("apim-provision", &emu)
+            .args(&args)
+            .write_stdin(stdin)
+            .assert()
+            .code(2)
+            .stderr(contains(message));
     }
     assert_eq!(emu.stats().unwrap()["requests"], 0, "no request reached the emulator");
 }
@@ -117,7 +244,11 @@ fn bad_input_exits_2_and_sends_nothing() {
 #[test]
 fn no_wait_then_resume_completes_the_same_operation() {
     let emu = emulator(0.0005);
-    let out = bin("apim-provision", &emu).args(SERVICE_ARGS).args(["--name", "apim-nw", "--no-wait"]).assert().success();
+    let out = bin("apim-provision", &emu)
+        .args(SERVICE_ARGS)
+        .args(["--name", "apim-nw", "--no-wait"])
+        .assert()
+        .success();
     let ops = docs(&out.get_output().stdout);
     assert_eq!(ops.len(), 1);
     let op = &ops[0];
@@ -125,10 +256,17 @@ fn no_wait_then_resume_completes_the_same_operation() {
     assert_eq!(op["operation"], "service.create");
     assert!(op["azureAsyncOperation"].as_str().unwrap().starts_with(&emu.arm_endpoint()));
     let (_, _, body) = emu.arm("GET", &service_path("apim-nw"), None).unwrap();
-    assert_ne!(body["properties"]["provisioningState"], "Succeeded", "still creating after --no-wait");
+    assert_ne!(
+        body["properties"]["provisioningState"], "Succeeded",
+        "still creating after --no-wait"
+    );
 
     let writes = emu.stats().unwrap()["writes"].clone();
-    let out = bin("apim-provision", &emu).arg("--resume").write_stdin(op.to_string()).assert().success();
+    let out = bin("apim-provision", &emu)
+        .arg("--resume")
+        .write_stdin(op.to_string())
+        .assert()
+        .success();
     let done = docs(&out.get_output().stdout);
     assert_eq!(done[0]["kind"], "apim.service");
     assert_eq!(done[0]["id"], op["resourceId"]);
@@ -148,7 +286,11 @@ fn timeout_exits_4_with_a_resumable_document() {
     let ops = docs(&out.get_output().stdout);
     assert_eq!(ops.len(), 1);
     assert_eq!(ops[0]["kind"], "apim.operation");
-    let out = bin("apim-provision", &emu).arg("--resume").write_stdin(ops[0].to_string()).assert().success();
+    let out = bin("apim-provision", &emu)
+        .arg("--resume")
+        .write_stdin(ops[0].to_string())
+        .assert()
+        .success();
     assert_eq!(docs(&out.get_output().stdout)[0]["provisioningState"], "Succeeded");
 }
 
@@ -159,13 +301,22 @@ fn resume_refuses_operations_on_another_endpoint() {
         "resourceId": format!("/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.ApiManagement/service/x"),
         "startedAt": "2026-11-27T00:00:00Z", "resourceUrl": "https://evil.example.com/x", "azureAsyncOperation": "https://evil.example.com/op",
         "finalStateVia": "original-uri"});
-    bin("apim-provision", &emu).arg("--resume").write_stdin(op.to_string()).assert().code(1).stderr(contains("not on the ARM endpoint"));
+    bin("apim-provision", &emu)
+        .arg("--resume")
+        .write_stdin(op.to_string())
+        .assert()
+        .code(1)
+        .stderr(contains("not on the ARM endpoint"));
 }
 
 #[test]
 fn soft_deleted_name_needs_recover_or_purge() {
     let emu = emulator(0.0);
-    bin("apim-provision", &emu).args(SERVICE_ARGS).args(["--name", "apim-old"]).assert().success();
+    bin("apim-provision", &emu)
+        .args(SERVICE_ARGS)
+        .args(["--name", "apim-old"])
+        .assert()
+        .success();
     let (status, headers, _) = emu.arm("DELETE", &service_path("apim-old"), None).unwrap();
     assert_eq!(status, 202);
     assert!(headers.contains_key("location"));
@@ -179,14 +330,28 @@ fn soft_deleted_name_needs_recover_or_purge() {
         .code(1)
         .stderr(contains("soft-deleted").and(contains("--recover")).and(contains("--purge")));
 
-    let out = bin("apim-provision", &emu).args(SERVICE_ARGS).args(["--name", "apim-old", "--recover"]).assert().success();
+    let out = bin("apim-provision", &emu)
+        .args(SERVICE_ARGS)
+        .args(["--name", "apim-old", "--recover"])
+        .assert()
+        .success();
     assert_eq!(docs(&out.get_output().stdout)[0]["provisioningState"], "Succeeded");
-    let (_, _, deleted) = emu.arm("GET", &format!("/subscriptions/{SUB}/providers/Microsoft.ApiManagement/deletedservices?api-version=2024-05-01"), None).unwrap();
+    let (_, _, deleted) = emu
+        .arm(
+            "GET",
+            &format!("/subscriptions/{SUB}/providers/Microsoft.ApiManagement/deletedservices?api-version=2024-05-01"),
+            None,
+        )
+        .unwrap();
     assert_eq!(deleted["value"], json!([]));
 
     // Delete again, then purge and create anew.
     emu.arm("DELETE", &service_path("apim-old"), None).unwrap();
-    bin("apim-provision", &emu).args(SERVICE_ARGS).args(["--name", "apim-old", "--purge"]).assert().success();
+    bin("apim-provision", &emu)
+        .args(SERVICE_ARGS)
+        .args(["--name", "apim-old", "--purge"])
+        .assert()
+        .success();
     let (status, _, body) = emu.arm("GET", &service_path("apim-old"), None).unwrap();
     assert_eq!(status, 200);
     assert_eq!(body["properties"]["provisioningState"], Value::from("Succeeded"));
@@ -195,7 +360,11 @@ fn soft_deleted_name_needs_recover_or_purge() {
 #[test]
 fn broken_pipe_is_a_quiet_end() {
     let emu = emulator(0.0);
-    bin("apim-provision", &emu).args(SERVICE_ARGS).args(["--name", "apim-a", "--name", "apim-b"]).assert().success();
+    bin("apim-provision", &emu)
+        .args(SERVICE_ARGS)
+        .args(["--name", "apim-a", "--name", "apim-b"])
+        .assert()
+        .success();
     // `| head -0`: stdout closed before anything is written.
     let mut child = std::process::Command::new(apim_toolkit::bin_path("apim-provision", "debug"))
         .envs(emu.env())
@@ -210,4 +379,3 @@ fn broken_pipe_is_a_quiet_end() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(!String::from_utf8_lossy(&out.stderr).contains("error"));
 }
-

@@ -33,8 +33,16 @@ pub fn docs(stdout: &[u8]) -> Vec<Value> {
 }
 
 pub const SERVICE_ARGS: &[&str] = &[
-    "service", "--resource-group", "apim-rg", "--create-group", "--location", "westeurope",
-    "--publisher-email", "ops@example.com", "--publisher-name", "Example Ops",
+    "service",
+    "--resource-group",
+    "apim-rg",
+    "--create-group",
+    "--location",
+    "westeurope",
+    "--publisher-email",
+    "ops@example.com",
+    "--publisher-name",
+    "Example Ops",
 ];
 
 pub fn service_path(name: &str) -> String {

@@ -98,15 +98,44 @@ fn demo() -> anyhow::Result<()> {
     eprintln!("\ndemo: 1. provision two APIM services (concurrently)");
     let services = run_bin(
         "apim-provision",
-        &["service", "--resource-group", "apim-rg", "--create-group", "--location", "westeurope", "--name", "apim-src", "--name", "apim-dest",
-          "--publisher-email", "ops@example.com", "--publisher-name", "Example Ops"],
+        &[
+            "service",
+            "--resource-group",
+            "apim-rg",
+            "--create-group",
+            "--location",
+            "westeurope",
+            "--name",
+            "apim-src",
+            "--name",
+            "apim-dest",
+            "--publisher-email",
+            "ops@example.com",
+            "--publisher-name",
+            "Example Ops",
+        ],
         &env,
         None,
     )?;
     print!("{services}");
 
     eprintln!("\ndemo: 2. provision backup storage (account + container, in Azurite)");
-    let store = run_bin("apim-provision", &["storage", "--resource-group", "apim-rg", "--location", "westeurope", "--account", "apimbackups", "--container", "apim-backups"], &env, None)?;
+    let store = run_bin(
+        "apim-provision",
+        &[
+            "storage",
+            "--resource-group",
+            "apim-rg",
+            "--location",
+            "westeurope",
+            "--account",
+            "apimbackups",
+            "--container",
+            "apim-backups",
+        ],
+        &env,
+        None,
+    )?;
     print!("{store}");
 
     eprintln!("\ndemo: 3. run it again: nothing changes, nothing is written");
@@ -138,10 +167,28 @@ fn bench() -> anyhow::Result<()> {
     let emu = EmulatorProcess::start(&bin_path("apim-emulator", "release"), 0.0, None, &[])?;
     let env = emu.env();
     let provision = bin_path("apim-provision", "release");
-    let service_args = ["service", "-q", "--resource-group", "bench-rg", "--create-group", "--location", "westeurope", "--name", "apim-bench",
-        "--publisher-email", "ops@example.com", "--publisher-name", "Bench"];
+    let service_args = [
+        "service",
+        "-q",
+        "--resource-group",
+        "bench-rg",
+        "--create-group",
+        "--location",
+        "westeurope",
+        "--name",
+        "apim-bench",
+        "--publisher-email",
+        "ops@example.com",
+        "--publisher-name",
+        "Bench",
+    ];
     let run = |args: &[&str]| -> anyhow::Result<()> {
-        let out = Command::new(&provision).args(args).envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str()))).stdout(Stdio::null()).stderr(Stdio::null()).status()?;
+        let out = Command::new(&provision)
+            .args(args)
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()?;
         if !out.success() {
             bail!("apim-provision {} failed: {out}", args.join(" "));
         }
@@ -150,14 +197,23 @@ fn bench() -> anyhow::Result<()> {
     run(&service_args)?; // create once; what follows is the idempotent path
     let help = time_runs(20, || run(&["--help"]))?;
     let idem = time_runs(20, || run(&service_args))?;
-    println!("{}", serde_json::json!({"kind": "bench.result", "bench": "apim-provision --help", "runs": 20, "medianMs": help.as_secs_f64() * 1e3, "targetMs": 20}));
-    println!("{}", serde_json::json!({"kind": "bench.result", "bench": "apim-provision service (idempotent, emulator)", "runs": 20, "medianMs": idem.as_secs_f64() * 1e3, "targetMs": 60}));
+    println!(
+        "{}",
+        serde_json::json!({"kind": "bench.result", "bench": "apim-provision --help", "runs": 20, "medianMs": help.as_secs_f64() * 1e3, "targetMs": 20})
+    );
+    println!(
+        "{}",
+        serde_json::json!({"kind": "bench.result", "bench": "apim-provision service (idempotent, emulator)", "runs": 20, "medianMs": idem.as_secs_f64() * 1e3, "targetMs": 60})
+    );
     Ok(())
 }
 
 fn azurite() -> anyhow::Result<()> {
     let a = Azurite::start()?;
-    println!("{}", serde_json::json!({"kind": "azurite.ready", "blobEndpoint": a.blob_endpoint, "accounts": apim_toolkit::blob_accounts_flag()}));
+    println!(
+        "{}",
+        serde_json::json!({"kind": "azurite.ready", "blobEndpoint": a.blob_endpoint, "accounts": apim_toolkit::blob_accounts_flag()})
+    );
     eprintln!("xtask: Azurite running; Ctrl-C to stop");
     loop {
         std::thread::sleep(Duration::from_secs(3600));

@@ -5,7 +5,11 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(name = "apim-emulator", version, about = "A local Azure Resource Manager for APIM, storage and tokens")]
+#[command(
+    name = "apim-emulator",
+    version,
+    about = "A local Azure Resource Manager for APIM, storage and tokens"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -57,13 +61,27 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    let Cmd::Serve { port, time_scale, env_file, blob_endpoint, blob_accounts, state, ca_cert, token_lifetime, stop_on_eof } = cli.cmd;
+    let Cmd::Serve {
+        port,
+        time_scale,
+        env_file,
+        blob_endpoint,
+        blob_accounts,
+        state,
+        ca_cert,
+        token_lifetime,
+        stop_on_eof,
+    } = cli.cmd;
     if !(time_scale >= 0.0 && time_scale.is_finite()) {
         anyhow::bail!("--time-scale must be a number >= 0 (0 = instant, 1 = real time)");
     }
     let blob_accounts = blob_accounts
         .iter()
-        .map(|a| a.split_once(':').map(|(n, k)| (n.to_string(), k.to_string())).with_context(|| "--blob-accounts takes NAME:KEY pairs separated by commas"))
+        .map(|a| {
+            a.split_once(':')
+                .map(|(n, k)| (n.to_string(), k.to_string()))
+                .with_context(|| "--blob-accounts takes NAME:KEY pairs separated by commas")
+        })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let emu = apim_emulator::Emulator::start(apim_emulator::Config {
         port,

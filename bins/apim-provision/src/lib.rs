@@ -11,7 +11,11 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
 #[derive(Parser)]
-#[command(name = "apim-provision", version, about = "Provision APIM services and backup storage (idempotent)")]
+#[command(
+    name = "apim-provision",
+    version,
+    about = "Provision APIM services and backup storage (idempotent)"
+)]
 pub struct Cli {
     #[command(subcommand)]
     cmd: Option<Cmd>,
@@ -99,12 +103,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let common = cli.common;
     if common.resume {
         let docs = pipeline::read_stdin_documents()?;
-        let ops = docs.iter().map(|d| expect_kind::<OperationDoc>(d, OperationDoc::KIND, "stdin")).collect::<anyhow::Result<Vec<_>>>()?;
+        let ops = docs
+            .iter()
+            .map(|d| expect_kind::<OperationDoc>(d, OperationDoc::KIND, "stdin"))
+            .collect::<anyhow::Result<Vec<_>>>()?;
         let session = common.connect()?;
         return resume(&session, ops).await;
     }
     match cli.cmd {
-        None => Err(usage("say what to provision: apim-provision service … or apim-provision storage … (see --help)")),
+        None => Err(usage(
+            "say what to provision: apim-provision service … or apim-provision storage … (see --help)",
+        )),
         Some(Cmd::Service(a)) => {
             let (requests, group) = service_requests(&a, &common)?;
             let session = common.connect()?;
@@ -135,11 +144,17 @@ fn policy(a: &ServiceArgs) -> SoftDeletePolicy {
 type GroupToCreate = Option<(String, String, String)>;
 
 fn subscription_flag(common: &CommonArgs) -> anyhow::Result<String> {
-    common.subscription.clone().filter(|s| !s.is_empty()).ok_or_else(|| usage("no subscription: pass --subscription or set AZURE_SUBSCRIPTION_ID"))
+    common
+        .subscription
+        .clone()
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| usage("no subscription: pass --subscription or set AZURE_SUBSCRIPTION_ID"))
 }
 
 fn need<'a>(v: &'a Option<String>, flag: &str) -> anyhow::Result<&'a str> {
-    v.as_deref().filter(|s| !s.is_empty()).ok_or_else(|| usage(format!("{flag} is required")))
+    v.as_deref()
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| usage(format!("{flag} is required")))
 }
 
 fn group_to_create(create: bool, sub: &str, rg: Option<&str>, loc: Option<&str>) -> anyhow::Result<GroupToCreate> {
@@ -166,7 +181,11 @@ fn service_requests(a: &ServiceArgs, common: &CommonArgs) -> anyhow::Result<(Vec
             return Err(usage("no services: pass --name, or apim.service documents on stdin"));
         }
         let group = match (a.create_group, out.first()) {
-            (true, Some(r)) => Some((r.id.subscription_id().to_string(), r.id.resource_group_name().unwrap_or_default().to_string(), r.spec.location.clone())),
+            (true, Some(r)) => Some((
+                r.id.subscription_id().to_string(),
+                r.id.resource_group_name().unwrap_or_default().to_string(),
+                r.spec.location.clone(),
+            )),
             _ => None,
         };
         return Ok((out, group));
@@ -184,7 +203,10 @@ fn service_requests(a: &ServiceArgs, common: &CommonArgs) -> anyhow::Result<(Vec
         let mut spec = ServiceSpec::new(location, &a.sku, a.capacity, email, publisher);
         spec.tags = a.tags.iter().cloned().collect::<BTreeMap<_, _>>();
         check_spec(name, &spec)?;
-        out.push(ServiceRequest { id: apim_ops::service_id(&sub, rg, name), spec });
+        out.push(ServiceRequest {
+            id: apim_ops::service_id(&sub, rg, name),
+            spec,
+        });
     }
     Ok((out, group_to_create(a.create_group, &sub, Some(rg), Some(location))?))
 }
@@ -197,14 +219,28 @@ fn check_spec(name: &str, spec: &ServiceSpec) -> anyhow::Result<()> {
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
         && !name.ends_with('-');
     if !valid {
-        return Err(usage(format!("service name '{name}' is invalid: 1-50 letters, digits and hyphens, starting with a letter and not ending with a hyphen")));
+        return Err(usage(format!(
+            "service name '{name}' is invalid: 1-50 letters, digits and hyphens, starting with a letter and not ending with a hyphen"
+        )));
     }
-    const SKUS: [&str; 8] = ["Developer", "Standard", "Premium", "Basic", "Consumption", "Isolated", "BasicV2", "StandardV2"];
+    const SKUS: [&str; 8] = [
+        "Developer",
+        "Standard",
+        "Premium",
+        "Basic",
+        "Consumption",
+        "Isolated",
+        "BasicV2",
+        "StandardV2",
+    ];
     if !SKUS.iter().any(|s| s.eq_ignore_ascii_case(&spec.sku_name)) {
         return Err(usage(format!("unknown --sku '{}': use one of {}", spec.sku_name, SKUS.join(", "))));
     }
     if !spec.publisher_email.contains('@') {
-        return Err(usage(format!("--publisher-email '{}' is not an email address", spec.publisher_email)));
+        return Err(usage(format!(
+            "--publisher-email '{}' is not an email address",
+            spec.publisher_email
+        )));
     }
     Ok(())
 }
@@ -214,10 +250,17 @@ fn storage_requests(a: &StorageArgs, common: &CommonArgs) -> anyhow::Result<(Vec
     if a.account.is_none() {
         for doc in pipeline::read_stdin_documents()? {
             let d: ContainerDoc = expect_kind(&doc, ContainerDoc::KIND, "stdin")?;
-            out.push(StorageRequest { account: d.account_id.clone(), container: d.container.clone(), location: d.location.clone(), sku: a.sku.clone() });
+            out.push(StorageRequest {
+                account: d.account_id.clone(),
+                container: d.container.clone(),
+                location: d.location.clone(),
+                sku: a.sku.clone(),
+            });
         }
         if out.is_empty() {
-            return Err(usage("no storage: pass --account and --container, or storage.container documents on stdin"));
+            return Err(usage(
+                "no storage: pass --account and --container, or storage.container documents on stdin",
+            ));
         }
         return Ok((out, None));
     }
@@ -227,7 +270,9 @@ fn storage_requests(a: &StorageArgs, common: &CommonArgs) -> anyhow::Result<(Vec
     let location = need(&a.location, "--location")?;
     let container = need(&a.container, "--container")?;
     if !(3..=24).contains(&account.len()) || !account.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()) {
-        return Err(usage(format!("--account '{account}' is invalid: 3-24 lowercase letters and digits")));
+        return Err(usage(format!(
+            "--account '{account}' is invalid: 3-24 lowercase letters and digits"
+        )));
     }
     let container_ok = (3..=63).contains(&container.len())
         && container.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
@@ -235,28 +280,46 @@ fn storage_requests(a: &StorageArgs, common: &CommonArgs) -> anyhow::Result<(Vec
         && !container.ends_with('-')
         && !container.contains("--");
     if !container_ok {
-        return Err(usage(format!("--container '{container}' is invalid: 3-63 lowercase letters, digits and single hyphens")));
+        return Err(usage(format!(
+            "--container '{container}' is invalid: 3-63 lowercase letters, digits and single hyphens"
+        )));
     }
-    out.push(StorageRequest { account: accounts::account_id(&sub, rg, account), container: container.to_string(), location: location.to_string(), sku: a.sku.clone() });
+    out.push(StorageRequest {
+        account: accounts::account_id(&sub, rg, account),
+        container: container.to_string(),
+        location: location.to_string(),
+        sku: a.sku.clone(),
+    });
     Ok((out, group_to_create(a.create_group, &sub, Some(rg), Some(location))?))
 }
 
 async fn ensure_group(session: &Session, sub: &str, rg: &str, location: &str) -> anyhow::Result<()> {
-    let outcome = arm_client::groups::ensure_group(&session.arm, sub, rg, location).await.with_context(|| format!("resource group {rg}"))?;
-    session.reporter.info(&format!("resource group {rg}: {}", if outcome == arm_client::groups::GroupOutcome::Created { "created" } else { "exists" }));
+    let outcome = arm_client::groups::ensure_group(&session.arm, sub, rg, location)
+        .await
+        .with_context(|| format!("resource group {rg}"))?;
+    session.reporter.info(&format!(
+        "resource group {rg}: {}",
+        if outcome == arm_client::groups::GroupOutcome::Created {
+            "created"
+        } else {
+            "exists"
+        }
+    ));
     Ok(())
 }
 
 /// The end of one item: a document to print, or an error to report.
 enum Outcome {
     Done(Value),
-    Pending(OperationDoc),
+    Pending(Box<OperationDoc>),
 }
 
 async fn provision_services(session: &Session, requests: Vec<ServiceRequest>, policy: SoftDeletePolicy) -> anyhow::Result<()> {
     let work = requests.iter().map(|r| async move {
         let name = r.id.name().unwrap_or_default().to_string();
-        let started = apim_ops::create_service(&session.arm, &r.id, &r.spec, policy).await.with_context(|| format!("service {name}"))?;
+        let started = apim_ops::create_service(&session.arm, &r.id, &r.spec, policy)
+            .await
+            .with_context(|| format!("service {name}"))?;
         match started {
             Started::Unchanged(body) => {
                 session.reporter.info(&format!("{name}: exists with these settings; nothing to do"));
@@ -274,7 +337,10 @@ async fn provision_services(session: &Session, requests: Vec<ServiceRequest>, po
 async fn provision_storage(session: &Session, requests: Vec<StorageRequest>) -> anyhow::Result<()> {
     let work = requests.iter().map(|r| async move {
         let name = r.account.name().unwrap_or_default().to_string();
-        match accounts::ensure_account(&session.arm, &r.account, &r.location, &r.sku).await.with_context(|| format!("storage account {name}"))? {
+        match accounts::ensure_account(&session.arm, &r.account, &r.location, &r.sku)
+            .await
+            .with_context(|| format!("storage account {name}"))?
+        {
             AccountState::Ready(account) => Ok(Outcome::Done(container_doc(session, &r.account, &account, &r.container).await?)),
             AccountState::Creating(op) => {
                 let mut doc = OperationDoc::new("storage.create", r.account.clone(), op);
@@ -289,22 +355,36 @@ async fn provision_storage(session: &Session, requests: Vec<StorageRequest>) -> 
 /// Waits for an operation (unless --no-wait) and turns its result into the document the user expects.
 async fn finish_operation(session: &Session, doc: OperationDoc) -> anyhow::Result<Outcome> {
     if session.args.no_wait {
-        return Ok(Outcome::Pending(doc));
+        return Ok(Outcome::Pending(Box::new(doc)));
     }
     let label = format!("{} {}", doc.resource_id.name().unwrap_or_default(), doc.operation);
     match session.wait(&label, doc.clone()).await? {
         Waited::Stopped(d) => Ok(Outcome::Pending(d)),
         Waited::Done(result) => match doc.operation.as_str() {
             "service.create" => {
-                let body = if result.is_null() { apim_ops::get_service(&session.arm, &doc.resource_id).await?.unwrap_or(Value::Null) } else { result };
+                let body = if result.is_null() {
+                    apim_ops::get_service(&session.arm, &doc.resource_id).await?.unwrap_or(Value::Null)
+                } else {
+                    result
+                };
                 Ok(Outcome::Done(service_doc(&body)?))
             }
             "storage.create" => {
-                let container = doc.context.get("container").and_then(Value::as_str).ok_or_else(|| usage("storage.create operation document has no context.container"))?;
-                let account = session.arm.get(session.arm.url(&doc.resource_id.to_string(), accounts::API_VERSION)).await?.unwrap_or(Value::Null);
+                let container = doc
+                    .context
+                    .get("container")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| usage("storage.create operation document has no context.container"))?;
+                let account = session
+                    .arm
+                    .get(session.arm.url(&doc.resource_id.to_string(), accounts::API_VERSION))
+                    .await?
+                    .unwrap_or(Value::Null);
                 Ok(Outcome::Done(container_doc(session, &doc.resource_id, &account, container).await?))
             }
-            other => Err(usage(format!("apim-provision cannot resume a '{other}' operation; use the tool that started it"))),
+            other => Err(usage(format!(
+                "apim-provision cannot resume a '{other}' operation; use the tool that started it"
+            ))),
         },
     }
 }
@@ -320,7 +400,9 @@ fn service_doc(body: &Value) -> anyhow::Result<Value> {
 }
 
 async fn container_doc(session: &Session, account_id: &ResourceId, account: &Value, container: &str) -> anyhow::Result<Value> {
-    accounts::ensure_container(&session.arm, account_id, container).await.with_context(|| format!("container {container}"))?;
+    accounts::ensure_container(&session.arm, account_id, container)
+        .await
+        .with_context(|| format!("container {container}"))?;
     let blob = accounts::blob_endpoint(account).unwrap_or_default().to_string();
     let doc = ContainerDoc {
         kind: ContainerDoc::KIND.into(),

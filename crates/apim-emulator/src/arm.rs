@@ -11,13 +11,33 @@ use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 
 pub const APIM_VERSIONS: &[&str] = &[
-    "2021-08-01", "2022-08-01", "2023-03-01-preview", "2023-05-01-preview", "2023-09-01-preview",
-    "2024-05-01", "2024-06-01-preview",
+    "2021-08-01",
+    "2022-08-01",
+    "2023-03-01-preview",
+    "2023-05-01-preview",
+    "2023-09-01-preview",
+    "2024-05-01",
+    "2024-06-01-preview",
 ];
 pub const STORAGE_VERSIONS: &[&str] = &[
-    "2021-09-01", "2022-09-01", "2023-01-01", "2023-05-01", "2024-01-01", "2025-01-01", "2025-06-01", "2026-09-01",
+    "2021-09-01",
+    "2022-09-01",
+    "2023-01-01",
+    "2023-05-01",
+    "2024-01-01",
+    "2025-01-01",
+    "2025-06-01",
+    "2026-09-01",
 ];
-pub const RESOURCE_VERSIONS: &[&str] = &["2021-04-01", "2022-09-01", "2024-03-01", "2024-07-01", "2024-11-01", "2025-03-01", "2025-04-01"];
+pub const RESOURCE_VERSIONS: &[&str] = &[
+    "2021-04-01",
+    "2022-09-01",
+    "2024-03-01",
+    "2024-07-01",
+    "2024-11-01",
+    "2025-03-01",
+    "2025-04-01",
+];
 
 /// Base durations of operations in real Azure, before `--time-scale`.
 const SERVICE_CREATE_MS: i64 = 40 * 60 * 1000;
@@ -55,7 +75,11 @@ fn scaled(app: &App, base_ms: i64) -> i64 {
 fn parse_body(r: &Req) -> Result<Map<String, Value>, Response> {
     match serde_json::from_slice::<Value>(r.body) {
         Ok(Value::Object(m)) => Ok(m),
-        Ok(_) => Err(error(400, "InvalidRequestContent", "The request content was invalid and could not be deserialized: 'expected a JSON object'.")),
+        Ok(_) => Err(error(
+            400,
+            "InvalidRequestContent",
+            "The request content was invalid and could not be deserialized: 'expected a JSON object'.",
+        )),
         Err(e) => Err(error(
             400,
             "InvalidRequestContent",
@@ -67,7 +91,11 @@ fn parse_body(r: &Req) -> Result<Map<String, Value>, Response> {
 fn check_version(r: &Req, versions: &[&str], provider_type: Option<(&str, &str)>) -> Option<Response> {
     let v = r.api_version();
     if v.is_empty() {
-        return Some(error(400, "MissingApiVersionParameter", "The api-version query parameter (?api-version=) is required for all requests."));
+        return Some(error(
+            400,
+            "MissingApiVersionParameter",
+            "The api-version query parameter (?api-version=) is required for all requests.",
+        ));
     }
     if versions.contains(&v) {
         return None;
@@ -90,7 +118,15 @@ fn retry_after(op: &Op, now: i64) -> String {
 
 fn new_op(st: &mut State, kind: OpKind, target: &str, duration_ms: i64) -> Op {
     let id = base64::engine::general_purpose::STANDARD.encode(format!("emulator_{}", uuid::Uuid::new_v4().simple()));
-    let op = Op { id: id.clone(), kind, target: target.to_string(), started_ms: now_ms(), duration_ms, done: false, error: None };
+    let op = Op {
+        id: id.clone(),
+        kind,
+        target: target.to_string(),
+        started_ms: now_ms(),
+        duration_ms,
+        done: false,
+        error: None,
+    };
     st.ops.insert(id, op.clone());
     op
 }
@@ -147,7 +183,9 @@ impl App {
                             return group_not_found(&r.segs[3]);
                         }
                         match rest {
-                            ["service"] if r.method == Method::GET => self.list_services(st, |s| key(&format!("/subscriptions/{}/resourceGroups/{}", s.subscription, s.group)) == gk),
+                            ["service"] if r.method == Method::GET => self.list_services(st, |s| {
+                                key(&format!("/subscriptions/{}/resourceGroups/{}", s.subscription, s.group)) == gk
+                            }),
                             ["service", _] => self.service(st, r, &sub),
                             ["service", _, "operationresults", _] => {
                                 let id = r.segs[9].clone();
@@ -211,13 +249,30 @@ impl App {
                 let existed = st.groups.contains_key(&k);
                 if let Some(g) = st.groups.get(&k) {
                     if g.deleting_op.is_some() {
-                        return error(409, "ResourceGroupBeingDeleted", &format!("The resource group '{name}' is in deprovisioning state and cannot perform this operation."));
+                        return error(
+                            409,
+                            "ResourceGroupBeingDeleted",
+                            &format!("The resource group '{name}' is in deprovisioning state and cannot perform this operation."),
+                        );
                     }
                     if key(&g.location) != key(location) {
-                        return error(409, "InvalidResourceGroupLocation", &format!("Invalid resource group location '{location}'. The Resource group already exists in location '{}'.", g.location));
+                        return error(
+                            409,
+                            "InvalidResourceGroupLocation",
+                            &format!(
+                                "Invalid resource group location '{location}'. The Resource group already exists in location '{}'.",
+                                g.location
+                            ),
+                        );
                     }
                 }
-                let g = Group { id: id.clone(), name: name.to_string(), location: location.to_string(), tags, deleting_op: None };
+                let g = Group {
+                    id: id.clone(),
+                    name: name.to_string(),
+                    location: location.to_string(),
+                    tags,
+                    deleting_op: None,
+                };
                 let b = body_of(&g);
                 st.groups.insert(k, g);
                 json(if existed { 200 } else { 201 }, &b)
@@ -235,8 +290,17 @@ impl App {
                 if let Some(g) = st.groups.get_mut(&k) {
                     g.deleting_op = Some(op.id.clone());
                 }
-                let loc = format!("{}subscriptions/{sub}/operationresults/{}?api-version={}", self.base_url, op.id, r.api_version());
-                with_header(with_header(empty(202), "location", &loc), "retry-after", &retry_after(&op, now_ms()))
+                let loc = format!(
+                    "{}subscriptions/{sub}/operationresults/{}?api-version={}",
+                    self.base_url,
+                    op.id,
+                    r.api_version()
+                );
+                with_header(
+                    with_header(empty(202), "location", &loc),
+                    "retry-after",
+                    &retry_after(&op, now_ms()),
+                )
             }
             _ => method_not_allowed(r),
         }
@@ -313,7 +377,12 @@ impl App {
 
     fn list_services(&self, st: &State, keep: impl Fn(&Service) -> bool) -> Response {
         let now = now_ms();
-        let value: Vec<Value> = st.services.values().filter(|s| keep(s)).map(|s| self.service_body(st, s, now)).collect();
+        let value: Vec<Value> = st
+            .services
+            .values()
+            .filter(|s| keep(s))
+            .map(|s| self.service_body(st, s, now))
+            .collect();
         json(200, &json!({"value": value}))
     }
 
@@ -339,8 +408,18 @@ impl App {
                 s.op = Some(op.id.clone());
                 s.etag = etag;
                 let body = self.service_body(st, &st.services[&k], now);
-                let loc = format!("{}{}/operationresults/{}?api-version={}", self.base_url, &id[1..], op.id, r.api_version());
-                with_header(with_header(json(202, &body), "location", &loc), "retry-after", &retry_after(&op, now))
+                let loc = format!(
+                    "{}{}/operationresults/{}?api-version={}",
+                    self.base_url,
+                    &id[1..],
+                    op.id,
+                    r.api_version()
+                );
+                with_header(
+                    with_header(json(202, &body), "location", &loc),
+                    "retry-after",
+                    &retry_after(&op, now),
+                )
             }
             _ => method_not_allowed(r),
         }
@@ -365,7 +444,11 @@ impl App {
         // Undelete: only the name and location matter.
         if props.get("restore").and_then(Value::as_bool) == Some(true) {
             let Some(d) = st.deleted.remove(&key(name)) else {
-                return error(404, "ServiceNotFound", &format!("Soft-deleted service '{name}' was not found; it cannot be restored."));
+                return error(
+                    404,
+                    "ServiceNotFound",
+                    &format!("Soft-deleted service '{name}' was not found; it cannot be restored."),
+                );
             };
             let mut s = d.service;
             s.id = id.clone();
@@ -383,10 +466,18 @@ impl App {
         };
         let sku = body.get("sku").and_then(Value::as_object);
         let sku_name = sku.and_then(|s| s.get("name")).and_then(Value::as_str).unwrap_or("");
-        let Some(sku_name) = ["Developer", "Standard", "Premium", "Basic", "Consumption", "Isolated", "BasicV2", "StandardV2"]
-            .into_iter()
-            .find(|n| n.eq_ignore_ascii_case(sku_name))
-        else {
+        let Some(sku_name) = [
+            "Developer",
+            "Standard",
+            "Premium",
+            "Basic",
+            "Consumption",
+            "Isolated",
+            "BasicV2",
+            "StandardV2",
+        ]
+        .into_iter()
+        .find(|n| n.eq_ignore_ascii_case(sku_name)) else {
             return validation(&[("sku.name", format!("Invalid SKU name '{sku_name}'. Valid values are Developer, Standard, Premium, Basic, Consumption, Isolated, BasicV2, StandardV2."))]);
         };
         let capacity = sku.and_then(|s| s.get("capacity")).and_then(Value::as_i64).unwrap_or(1);
@@ -406,7 +497,10 @@ impl App {
         if sku_name == "Consumption" && capacity != 0 {
             problems.push(("sku.capacity", "Capacity must be 0 for the Consumption SKU.".to_string()));
         } else if sku_name != "Consumption" && !(1..=12).contains(&capacity) {
-            problems.push(("sku.capacity", format!("Capacity {capacity} is out of range for the {sku_name} SKU.")));
+            problems.push((
+                "sku.capacity",
+                format!("Capacity {capacity} is out of range for the {sku_name} SKU."),
+            ));
         }
         if !problems.is_empty() {
             return validation(&problems);
@@ -432,7 +526,11 @@ impl App {
             }
             let mut s = existing.clone();
             if key(&s.location).replace(' ', "") != key(&location).replace(' ', "") {
-                return error(400, "LocationCannotBeChanged", &format!("Service location cannot be changed from '{}' to '{location}'.", s.location));
+                return error(
+                    400,
+                    "LocationCannotBeChanged",
+                    &format!("Service location cannot be changed from '{}' to '{location}'.", s.location),
+                );
             }
             s.sku_name = sku_name.to_string();
             s.capacity = capacity;
@@ -475,7 +573,12 @@ impl App {
         let now = now_ms();
         st.settle(now);
         let s = &st.services[k];
-        let url = format!("{}{}/operationresults/{}?api-version={api_version}&asyncResponse", self.base_url, &s.id[1..], op.id);
+        let url = format!(
+            "{}{}/operationresults/{}?api-version={api_version}&asyncResponse",
+            self.base_url,
+            &s.id[1..],
+            op.id
+        );
         let r = json(status, &self.service_body(st, s, now));
         let r = with_header(r, "location", &url);
         let r = with_header(r, "azure-asyncoperation", &url);
@@ -492,7 +595,12 @@ impl App {
     }
 
     fn list_deleted(&self, st: &State, sub: &str) -> Response {
-        let value: Vec<Value> = st.deleted.values().filter(|d| key(&d.service.subscription) == key(sub)).map(|d| self.deleted_body(d)).collect();
+        let value: Vec<Value> = st
+            .deleted
+            .values()
+            .filter(|d| key(&d.service.subscription) == key(sub))
+            .map(|d| self.deleted_body(d))
+            .collect();
         json(200, &json!({"value": value}))
     }
 
@@ -533,14 +641,23 @@ impl App {
                 let Some(location) = body.get("location").and_then(Value::as_str).map(str::to_string) else {
                     return error(400, "LocationRequired", "The location property is required for this definition.");
                 };
-                let Some(sku) = body.get("sku").and_then(|s| s.get("name")).and_then(Value::as_str).map(str::to_string) else {
+                let Some(sku) = body
+                    .get("sku")
+                    .and_then(|s| s.get("name"))
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+                else {
                     return error(400, "MissingRequiredProperty", "The sku.name property is required.");
                 };
                 let Some(kind) = body.get("kind").and_then(Value::as_str).map(str::to_string) else {
                     return error(400, "MissingRequiredProperty", "The kind property is required.");
                 };
                 if st.accounts.iter().any(|(ok, a)| key(&a.name) == key(&name) && *ok != k) {
-                    return error(409, "StorageAccountAlreadyTaken", &format!("The storage account named {name} is already taken."));
+                    return error(
+                        409,
+                        "StorageAccountAlreadyTaken",
+                        &format!("The storage account named {name} is already taken."),
+                    );
                 }
                 let keys = match self.account_keys(&name) {
                     Ok(k) => k,
@@ -550,7 +667,11 @@ impl App {
                 let tags = body.get("tags").and_then(Value::as_object).cloned().unwrap_or_default();
                 if let Some(a) = st.accounts.get_mut(&k) {
                     if a.op.is_some() {
-                        return error(409, "OperationNotAllowed", &format!("The storage account {name} is being created; wait for that to finish."));
+                        return error(
+                            409,
+                            "OperationNotAllowed",
+                            &format!("The storage account {name} is being created; wait for that to finish."),
+                        );
                     }
                     a.sku = sku;
                     a.kind = kind;
@@ -559,14 +680,31 @@ impl App {
                     return json(200, &self.account_body(a));
                 }
                 let op = new_op(st, OpKind::StorageCreate, &k, scaled(self, STORAGE_CREATE_MS));
-                let a = Account { id, name, group, location, kind, sku, properties, tags, created_ms: now, keys, op: Some(op.id.clone()) };
+                let a = Account {
+                    id,
+                    name,
+                    group,
+                    location,
+                    kind,
+                    sku,
+                    properties,
+                    tags,
+                    created_ms: now,
+                    keys,
+                    op: Some(op.id.clone()),
+                };
                 st.accounts.insert(k, a);
                 st.settle(now);
                 if st.accounts.get(&key(&op.target)).is_some_and(|a| a.op.is_none()) {
                     // Finished at once (time-scale 0): ARM answers 200 with the body.
                     return json(200, &self.account_body(&st.accounts[&op.target]));
                 }
-                let loc = format!("{}subscriptions/{sub}/providers/Microsoft.Storage/operations/{}?monitor=true&api-version={}", self.base_url, op.id, r.api_version());
+                let loc = format!(
+                    "{}subscriptions/{sub}/providers/Microsoft.Storage/operations/{}?monitor=true&api-version={}",
+                    self.base_url,
+                    op.id,
+                    r.api_version()
+                );
                 with_header(with_header(empty(202), "location", &loc), "retry-after", &retry_after(&op, now))
             }
             Method::DELETE => {
@@ -582,12 +720,18 @@ impl App {
     }
 
     fn list_keys(&self, st: &State, r: &Req, sub: &str) -> Response {
-        let id = format!("/subscriptions/{sub}/resourceGroups/{}/providers/Microsoft.Storage/storageAccounts/{}", r.segs[3], r.segs[7]);
+        let id = format!(
+            "/subscriptions/{sub}/resourceGroups/{}/providers/Microsoft.Storage/storageAccounts/{}",
+            r.segs[3], r.segs[7]
+        );
         match st.accounts.get(&key(&id)).filter(|a| a.op.is_none()) {
-            Some(a) => json(200, &json!({"keys": [
-                {"creationTime": rfc3339(a.created_ms), "keyName": "key1", "permissions": "FULL", "value": a.keys[0]},
-                {"creationTime": rfc3339(a.created_ms), "keyName": "key2", "permissions": "FULL", "value": a.keys[1]},
-            ]})),
+            Some(a) => json(
+                200,
+                &json!({"keys": [
+                    {"creationTime": rfc3339(a.created_ms), "keyName": "key1", "permissions": "FULL", "value": a.keys[0]},
+                    {"creationTime": rfc3339(a.created_ms), "keyName": "key2", "permissions": "FULL", "value": a.keys[1]},
+                ]}),
+            ),
             None => resource_not_found("Microsoft.Storage/storageAccounts", &r.segs[7], &r.segs[3]),
         }
     }
@@ -612,9 +756,15 @@ impl App {
                     && !name.ends_with('-')
                     && !name.contains("--");
                 if !valid {
-                    return error(400, "ContainerOperationFailure", "The specified resource name contains invalid characters.");
+                    return error(
+                        400,
+                        "ContainerOperationFailure",
+                        "The specified resource name contains invalid characters.",
+                    );
                 }
-                let body = if r.body.is_empty() { Map::new() } else {
+                let body = if r.body.is_empty() {
+                    Map::new()
+                } else {
                     match parse_body(r) {
                         Ok(b) => b,
                         Err(e) => return e,
@@ -623,12 +773,23 @@ impl App {
                 let existed = st.containers.contains_key(&k);
                 let etag = st.next_etag();
                 let props = body.get("properties").and_then(Value::as_object).cloned().unwrap_or_default();
-                let c = st.containers.entry(k).or_insert_with(|| Container { id, name, account: acc.name.clone(), created_ms: now_ms(), etag, properties: Map::new() });
+                let c = st.containers.entry(k).or_insert_with(|| Container {
+                    id,
+                    name,
+                    account: acc.name.clone(),
+                    created_ms: now_ms(),
+                    etag,
+                    properties: Map::new(),
+                });
                 c.properties.extend(props);
                 json(if existed { 200 } else { 201 }, &container_body(c))
             }
             Method::DELETE => {
-                if st.containers.remove(&k).is_some() { empty(200) } else { empty(204) }
+                if st.containers.remove(&k).is_some() {
+                    empty(200)
+                } else {
+                    empty(204)
+                }
             }
             _ => method_not_allowed(r),
         }
@@ -640,10 +801,19 @@ impl App {
         }
         if self.config.blob_endpoint.is_some() {
             let known: Vec<&str> = self.config.blob_accounts.iter().map(|(n, _)| n.as_str()).collect();
-            return Err(error(400, "AccountNotInAzurite", &format!(
-                "the emulator can only create storage accounts that its Azurite knows (--blob-accounts); '{name}' is not one of: {}", known.join(", "))));
+            return Err(error(
+                400,
+                "AccountNotInAzurite",
+                &format!(
+                    "the emulator can only create storage accounts that its Azurite knows (--blob-accounts); '{name}' is not one of: {}",
+                    known.join(", ")
+                ),
+            ));
         }
-        let gen = || base64::engine::general_purpose::STANDARD.encode([uuid::Uuid::new_v4().into_bytes(), uuid::Uuid::new_v4().into_bytes()].concat());
+        let gen = || {
+            base64::engine::general_purpose::STANDARD
+                .encode([uuid::Uuid::new_v4().into_bytes(), uuid::Uuid::new_v4().into_bytes()].concat())
+        };
         Ok([gen(), gen()])
     }
 
@@ -662,12 +832,17 @@ impl App {
 pub fn account_body_with(a: &Account, blob: &str) -> Value {
     let mut props = a.properties.clone();
     props.insert("provisioningState".into(), json!("Succeeded"));
-    props.entry("networkAcls").or_insert(json!({"bypass": "AzureServices", "defaultAction": "Allow", "ipRules": [], "virtualNetworkRules": [], "resourceAccessRules": []}));
+    props.entry("networkAcls").or_insert(
+        json!({"bypass": "AzureServices", "defaultAction": "Allow", "ipRules": [], "virtualNetworkRules": [], "resourceAccessRules": []}),
+    );
     props.insert("creationTime".into(), json!(rfc3339(a.created_ms)));
     props.insert("primaryLocation".into(), json!(a.location));
     props.insert("statusOfPrimary".into(), json!("available"));
     props.insert("primaryEndpoints".into(), json!({"blob": blob}));
-    props.insert("keyCreationTime".into(), json!({"key1": rfc3339(a.created_ms), "key2": rfc3339(a.created_ms)}));
+    props.insert(
+        "keyCreationTime".into(),
+        json!({"key1": rfc3339(a.created_ms), "key2": rfc3339(a.created_ms)}),
+    );
     json!({"id": a.id, "name": a.name, "type": "Microsoft.Storage/storageAccounts", "kind": a.kind, "location": a.location,
         "sku": {"name": a.sku, "tier": if a.sku.starts_with("Premium") {"Premium"} else {"Standard"}},
         "tags": a.tags, "properties": props})
@@ -689,24 +864,46 @@ fn container_body(c: &Container) -> Value {
 fn default_custom_properties() -> Value {
     let prefix = "Microsoft.WindowsAzure.ApiManagement.Gateway";
     let mut m = Map::new();
-    for k in ["Security.Protocols.Tls10", "Security.Protocols.Tls11", "Security.Protocols.Ssl30", "Security.Ciphers.TripleDes168",
-        "Security.Backend.Protocols.Tls10", "Security.Backend.Protocols.Tls11", "Security.Backend.Protocols.Ssl30", "Protocols.Server.Http2"] {
+    for k in [
+        "Security.Protocols.Tls10",
+        "Security.Protocols.Tls11",
+        "Security.Protocols.Ssl30",
+        "Security.Ciphers.TripleDes168",
+        "Security.Backend.Protocols.Tls10",
+        "Security.Backend.Protocols.Tls11",
+        "Security.Backend.Protocols.Ssl30",
+        "Protocols.Server.Http2",
+    ] {
         m.insert(format!("{prefix}.{k}"), json!("False"));
     }
     Value::Object(m)
 }
 
 fn validation(problems: &[(&str, String)]) -> Response {
-    let details: Vec<Value> = problems.iter().map(|(t, m)| json!({"code": "ValidationError", "target": t, "message": m})).collect();
-    json(400, &json!({"error": {"code": "ValidationError", "message": "One or more fields contain incorrect values:", "details": details}}))
+    let details: Vec<Value> = problems
+        .iter()
+        .map(|(t, m)| json!({"code": "ValidationError", "target": t, "message": m}))
+        .collect();
+    json(
+        400,
+        &json!({"error": {"code": "ValidationError", "message": "One or more fields contain incorrect values:", "details": details}}),
+    )
 }
 
 fn conflict_in_progress(name: &str) -> Response {
-    error(409, "Conflict", &format!("Operation on the service '{name}' is already in progress; wait for it to finish and try again."))
+    error(
+        409,
+        "Conflict",
+        &format!("Operation on the service '{name}' is already in progress; wait for it to finish and try again."),
+    )
 }
 
 fn group_not_found(name: &str) -> Response {
-    error(404, "ResourceGroupNotFound", &format!("Resource group '{name}' could not be found."))
+    error(
+        404,
+        "ResourceGroupNotFound",
+        &format!("Resource group '{name}' could not be found."),
+    )
 }
 
 fn service_not_found(name: &str, group: &str) -> Response {
@@ -718,11 +915,19 @@ fn resource_not_found(ty: &str, name: &str, group: &str) -> Response {
 }
 
 fn not_found_path(r: &Req) -> Response {
-    error(404, "InvalidResourceType", &format!("The resource type could not be found for path '/{}'.", r.segs.join("/")))
+    error(
+        404,
+        "InvalidResourceType",
+        &format!("The resource type could not be found for path '/{}'.", r.segs.join("/")),
+    )
 }
 
 fn method_not_allowed(r: &Req) -> Response {
-    error(405, "MethodNotAllowed", &format!("The requested method {} is not allowed for this resource.", r.method))
+    error(
+        405,
+        "MethodNotAllowed",
+        &format!("The requested method {} is not allowed for this resource.", r.method),
+    )
 }
 
 pub fn is_token_route(r: &Req) -> bool {

@@ -8,7 +8,8 @@ use serde_json::{json, Value};
 pub fn json(status: u16, body: &Value) -> Response {
     let mut r = Response::new(Body::from(body.to_string()));
     *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    r.headers_mut().insert("content-type", HeaderValue::from_static("application/json; charset=utf-8"));
+    r.headers_mut()
+        .insert("content-type", HeaderValue::from_static("application/json; charset=utf-8"));
     r
 }
 

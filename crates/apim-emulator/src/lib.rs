@@ -8,6 +8,10 @@
 //! # Ok(()) }
 //! ```
 
+// Handlers return `Result<_, Response>` so an early error is the answer
+// itself; one per request, so its size does not matter.
+#![allow(clippy::result_large_err)]
+
 mod arm;
 mod http;
 pub mod state;
@@ -98,7 +102,12 @@ impl Emulator {
         let mut st = match &config.state_file {
             Some(p) if p.exists() => {
                 let text = std::fs::read_to_string(p).with_context(|| format!("reading state file {}", p.display()))?;
-                serde_json::from_str(&text).with_context(|| format!("state file {} is not an emulator state; remove it or pass another --state", p.display()))?
+                serde_json::from_str(&text).with_context(|| {
+                    format!(
+                        "state file {} is not an emulator state; remove it or pass another --state",
+                        p.display()
+                    )
+                })?
             }
             _ => State::default(),
         };
@@ -106,7 +115,8 @@ impl Emulator {
             st.client_secret = format!("emu~{}", uuid::Uuid::new_v4().simple());
         }
 
-        let listener = std::net::TcpListener::bind(("127.0.0.1", config.port)).with_context(|| format!("binding 127.0.0.1:{}", config.port))?;
+        let listener =
+            std::net::TcpListener::bind(("127.0.0.1", config.port)).with_context(|| format!("binding 127.0.0.1:{}", config.port))?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
         let tls = axum_server::tls_rustls::RustlsConfig::from_pem(certs.server_pem.into_bytes(), certs.server_key_pem.into_bytes())
@@ -129,7 +139,13 @@ impl Emulator {
                 eprintln!("apim-emulator: server stopped: {e}");
             }
         });
-        Ok(Emulator { addr, ca_cert_path, own_ca_file, app, handle: handle_srv })
+        Ok(Emulator {
+            addr,
+            ca_cert_path,
+            own_ca_file,
+            app,
+            handle: handle_srv,
+        })
     }
 
     pub fn arm_endpoint(&self) -> String {
@@ -196,21 +212,49 @@ impl App {
     fn token(&self, r: &arm::Req) -> Response {
         let form: HashMap<String, String> = url::form_urlencoded::parse(r.body).into_owned().collect();
         let aad = |status: u16, error: &str, code: u32, desc: &str| {
-            http::json(status, &json!({"error": error, "error_description": format!("AADSTS{code}: {desc}"), "error_codes": [code],
-                "timestamp": state::rfc3339(now_ms()), "trace_id": uuid::Uuid::new_v4().to_string(), "correlation_id": uuid::Uuid::new_v4().to_string()}))
+            http::json(
+                status,
+                &json!({"error": error, "error_description": format!("AADSTS{code}: {desc}"), "error_codes": [code],
+                "timestamp": state::rfc3339(now_ms()), "trace_id": uuid::Uuid::new_v4().to_string(), "correlation_id": uuid::Uuid::new_v4().to_string()}),
+            )
         };
         if key(&r.segs[0]) != key(TENANT_ID) {
-            return aad(400, "invalid_request", 90002, &format!("Tenant '{}' not found. Check to make sure you have the correct tenant ID.", r.segs[0]));
+            return aad(
+                400,
+                "invalid_request",
+                90002,
+                &format!(
+                    "Tenant '{}' not found. Check to make sure you have the correct tenant ID.",
+                    r.segs[0]
+                ),
+            );
         }
         if form.get("grant_type").map(String::as_str) != Some("client_credentials") {
             return aad(400, "unsupported_grant_type", 70003, "The app requested an unsupported grant type.");
         }
         let client = form.get("client_id").cloned().unwrap_or_default();
         if client != self.config.client_id {
-            return aad(400, "unauthorized_client", 700016, &format!("Application with identifier '{client}' was not found in the directory."));
+            return aad(
+                400,
+                "unauthorized_client",
+                700016,
+                &format!("Application with identifier '{client}' was not found in the directory."),
+            );
         }
         let secret = self.lock().client_secret.clone();
-        if form.get("client_secret") != Some(&secret) {
+        const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+        if form.get("client_assertion_type").map(String::as_str) == Some(JWT_BEARER) {
+            // Workload identity: the emulator trusts its client secret as the
+            // federated assertion (the file AZURE_FEDERATED_TOKEN_FILE names).
+            if form.get("client_assertion").map(|a| a.trim()) != Some(secret.as_str()) {
+                return aad(
+                    401,
+                    "invalid_client",
+                    700211,
+                    "No matching federated identity record found for presented assertion.",
+                );
+            }
+        } else if form.get("client_secret") != Some(&secret) {
             return aad(401, "invalid_client", 7000215, "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.");
         }
         if !form.get("scope").is_some_and(|s| s.ends_with("/.default")) {
@@ -218,25 +262,56 @@ impl App {
         }
         let token = format!("emu.{}.{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
         let lifetime = self.config.token_lifetime_secs;
-        self.lock().tokens.insert(token.clone(), TokenInfo { client_id: client, expires_ms: now_ms() + lifetime * 1000 });
-        http::json(200, &json!({"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime, "access_token": token}))
+        self.lock().tokens.insert(
+            token.clone(),
+            TokenInfo {
+                client_id: client,
+                expires_ms: now_ms() + lifetime * 1000,
+            },
+        );
+        http::json(
+            200,
+            &json!({"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime, "access_token": token}),
+        )
     }
 
     /// 401 without or with a bad token; 403 for a subscription the principal lacks.
     fn authorize(&self, r: &arm::Req) -> Result<(), Response> {
-        let challenge = |resp: Response| http::with_header(resp, "www-authenticate", &format!("Bearer authorization_uri=\"{}{TENANT_ID}\", error=\"invalid_token\"", self.base_url));
+        let challenge = |resp: Response| {
+            http::with_header(
+                resp,
+                "www-authenticate",
+                &format!("Bearer authorization_uri=\"{}{TENANT_ID}\", error=\"invalid_token\"", self.base_url),
+            )
+        };
         let Some(auth) = r.headers.get("authorization").and_then(|v| v.to_str().ok()) else {
-            return Err(challenge(http::error(401, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing.")));
+            return Err(challenge(http::error(
+                401,
+                "AuthenticationFailed",
+                "Authentication failed. The 'Authorization' header is missing.",
+            )));
         };
         let Some(token) = auth.strip_prefix("Bearer ").or_else(|| auth.strip_prefix("bearer ")) else {
-            return Err(challenge(http::error(401, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is not in the format 'Bearer <token>'.")));
+            return Err(challenge(http::error(
+                401,
+                "AuthenticationFailed",
+                "Authentication failed. The 'Authorization' header is not in the format 'Bearer <token>'.",
+            )));
         };
         let st = self.lock();
         let Some(info) = st.tokens.get(token.trim()) else {
-            return Err(challenge(http::error(401, "InvalidAuthenticationToken", "The access token is invalid.")));
+            return Err(challenge(http::error(
+                401,
+                "InvalidAuthenticationToken",
+                "The access token is invalid.",
+            )));
         };
         if info.expires_ms <= now_ms() {
-            return Err(challenge(http::error(401, "ExpiredAuthenticationToken", "The access token expiry UTC time is earlier than current UTC time.")));
+            return Err(challenge(http::error(
+                401,
+                "ExpiredAuthenticationToken",
+                "The access token expiry UTC time is earlier than current UTC time.",
+            )));
         }
         let sub = r.segs.get(1).map(String::as_str).unwrap_or("");
         if r.lower.first().map(String::as_str) == Some("subscriptions") && key(sub) != key(SUBSCRIPTION_ID) {
@@ -251,12 +326,24 @@ impl App {
     /// Creates the container in Azurite before ARM records it, as the
     /// real control plane does.
     async fn ensure_blob_container(&self, r: &arm::Req<'_>) -> Result<(), Response> {
-        let Some(endpoint) = &self.config.blob_endpoint else { return Ok(()) };
+        let Some(endpoint) = &self.config.blob_endpoint else {
+            return Ok(());
+        };
         let (account, container) = (&r.segs[7], &r.segs[11]);
-        let Some((_, k)) = self.config.blob_accounts.iter().find(|(n, _)| n == account) else { return Ok(()) };
-        let client = blob_store::BlobClient::new(self.http.clone(), &format!("{}/{account}/", endpoint.trim_end_matches('/')), account, blob_store::BlobAuth::SharedKey { key: k.clone() })
-            .map_err(|e| http::error(500, "InternalError", &e.to_string()))?;
-        client.create_container(container).await.map_err(|e| http::error(500, "InternalError", &format!("Azurite refused the container: {e}")))
+        let Some((_, k)) = self.config.blob_accounts.iter().find(|(n, _)| n == account) else {
+            return Ok(());
+        };
+        let client = blob_store::BlobClient::new(
+            self.http.clone(),
+            &format!("{}/{account}/", endpoint.trim_end_matches('/')),
+            account,
+            blob_store::BlobAuth::SharedKey { key: k.clone() },
+        )
+        .map_err(|e| http::error(500, "InternalError", &e.to_string()))?;
+        client
+            .create_container(container)
+            .await
+            .map_err(|e| http::error(500, "InternalError", &format!("Azurite refused the container: {e}")))
     }
 
     fn stats(&self) -> Value {
@@ -265,21 +352,31 @@ impl App {
 }
 
 async fn handle(AxState(app): AxState<Arc<App>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
-    let segs: Vec<String> = uri
-        .path()
-        .split('/')
-        .filter(|s| !s.is_empty())
-        .map(|s| percent_decode(s))
-        .collect();
+    let segs: Vec<String> = uri.path().split('/').filter(|s| !s.is_empty()).map(percent_decode).collect();
     let lower = segs.iter().map(|s| s.to_ascii_lowercase()).collect();
     let query: HashMap<String, String> = uri
         .query()
-        .map(|q| url::form_urlencoded::parse(q.as_bytes()).map(|(k, v)| (k.to_ascii_lowercase(), v.into_owned())).collect())
+        .map(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .map(|(k, v)| (k.to_ascii_lowercase(), v.into_owned()))
+                .collect()
+        })
         .unwrap_or_default();
-    let r = arm::Req { method: &method, segs, lower, query, headers: &headers, body: &body };
+    let r = arm::Req {
+        method: &method,
+        segs,
+        lower,
+        query,
+        headers: &headers,
+        body: &body,
+    };
     let request_id = uuid::Uuid::new_v4().to_string();
     let resp = route(&app, &r).await;
-    http::with_header(http::with_header(resp, "x-ms-request-id", &request_id), "x-ms-correlation-request-id", &request_id)
+    http::with_header(
+        http::with_header(resp, "x-ms-request-id", &request_id),
+        "x-ms-correlation-request-id",
+        &request_id,
+    )
 }
 
 async fn route(app: &Arc<App>, r: &arm::Req<'_>) -> Response {
@@ -304,7 +401,10 @@ async fn route(app: &Arc<App>, r: &arm::Req<'_>) -> Response {
     if is_container_put {
         let account_ready = {
             let st = app.lock();
-            let id = format!("/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Storage/storageAccounts/{}", r.segs[1], r.segs[3], r.segs[7]);
+            let id = format!(
+                "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Storage/storageAccounts/{}",
+                r.segs[1], r.segs[3], r.segs[7]
+            );
             st.accounts.get(&key(&id)).is_some_and(|a| a.op.is_none())
         };
         if account_ready {

@@ -170,7 +170,13 @@ impl State {
                 OpKind::ServiceDelete => {
                     if let Some(mut s) = self.services.remove(&target) {
                         s.op = None;
-                        self.deleted.insert(key(&s.name), DeletedService { service: s, deleted_ms: now });
+                        self.deleted.insert(
+                            key(&s.name),
+                            DeletedService {
+                                service: s,
+                                deleted_ms: now,
+                            },
+                        );
                     }
                 }
                 OpKind::StorageCreate => {
@@ -184,7 +190,13 @@ impl State {
                     let gone: Vec<String> = self.services.keys().filter(|k| k.starts_with(&prefix)).cloned().collect();
                     for k in gone {
                         if let Some(s) = self.services.remove(&k) {
-                            self.deleted.insert(key(&s.name), DeletedService { service: s, deleted_ms: now });
+                            self.deleted.insert(
+                                key(&s.name),
+                                DeletedService {
+                                    service: s,
+                                    deleted_ms: now,
+                                },
+                            );
                         }
                     }
                     self.accounts.retain(|k, _| !k.starts_with(&prefix));

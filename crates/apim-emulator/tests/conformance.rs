@@ -39,12 +39,18 @@ fn assert_shape(example: &Value, actual: &Value, not_modelled: &[&str]) {
     let mut gaps = Vec::new();
     shape_gaps(example, actual, "", &mut gaps);
     gaps.retain(|g| !not_modelled.iter().any(|n| g == n || g.starts_with(&format!("{n}."))));
-    assert!(gaps.is_empty(), "fields of the example missing from the emulator's answer: {gaps:?}\nactual: {actual}");
+    assert!(
+        gaps.is_empty(),
+        "fields of the example missing from the emulator's answer: {gaps:?}\nactual: {actual}"
+    );
 }
 
 fn https(emu: &Emulator) -> reqwest::Client {
     let ca = std::fs::read(&emu.ca_cert_path).unwrap();
-    reqwest::Client::builder().tls_certs_merge(reqwest::Certificate::from_pem_bundle(&ca).unwrap()).build().unwrap()
+    reqwest::Client::builder()
+        .tls_certs_merge(reqwest::Certificate::from_pem_bundle(&ca).unwrap())
+        .build()
+        .unwrap()
 }
 
 /// Asks the token endpoint with `secret`; returns the status and the body.
@@ -55,7 +61,13 @@ async fn token_request(http: &reqwest::Client, emu: &Emulator, secret: &str) -> 
         .append_pair("client_secret", secret)
         .append_pair("scope", &format!("{}/.default", emu.arm_endpoint()))
         .finish();
-    let r = http.post(format!("{}/{TENANT_ID}/oauth2/v2.0/token", emu.arm_endpoint())).header("content-type", "application/x-www-form-urlencoded").body(form).send().await.unwrap();
+    let r = http
+        .post(format!("{}/{TENANT_ID}/oauth2/v2.0/token", emu.arm_endpoint()))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form)
+        .send()
+        .await
+        .unwrap();
     (r.status().as_u16(), r.json().await.unwrap())
 }
 
@@ -67,7 +79,15 @@ struct Client {
 
 impl Client {
     async fn new(time_scale: f64) -> Client {
-        Self::connect(Emulator::start(Config { time_scale, ..Default::default() }).await.unwrap()).await
+        Self::connect(
+            Emulator::start(Config {
+                time_scale,
+                ..Default::default()
+            })
+            .await
+            .unwrap(),
+        )
+        .await
     }
 
     async fn connect(emu: Emulator) -> Client {
@@ -78,18 +98,35 @@ impl Client {
     }
 
     async fn call(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, reqwest::header::HeaderMap, Value) {
-        let mut req = self.http.request(method.parse().unwrap(), format!("{}{path}", self.emu.arm_endpoint())).bearer_auth(&self.token);
+        let mut req = self
+            .http
+            .request(method.parse().unwrap(), format!("{}{path}", self.emu.arm_endpoint()))
+            .bearer_auth(&self.token);
         if let Some(b) = body {
             req = req.json(b);
         }
         let r = req.send().await.unwrap();
         let (status, headers) = (r.status().as_u16(), r.headers().clone());
         let text = r.text().await.unwrap();
-        (status, headers, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap() })
+        (
+            status,
+            headers,
+            if text.is_empty() {
+                Value::Null
+            } else {
+                serde_json::from_str(&text).unwrap()
+            },
+        )
     }
 
     async fn group(&self, rg: &str) {
-        let (s, _, _) = self.call("PUT", &format!("/subscriptions/{SUBSCRIPTION_ID}/resourcegroups/{rg}?api-version=2025-04-01"), Some(&json!({"location": "eastus"}))).await;
+        let (s, _, _) = self
+            .call(
+                "PUT",
+                &format!("/subscriptions/{SUBSCRIPTION_ID}/resourcegroups/{rg}?api-version=2025-04-01"),
+                Some(&json!({"location": "eastus"})),
+            )
+            .await;
         assert!(s == 201 || s == 200);
     }
 }
@@ -116,14 +153,20 @@ async fn create_service_is_a_long_running_operation() {
     let c = Client::new(1.0).await;
     c.group("rg1").await;
     let ex = example("apimanagement/ApiManagementCreateService.json");
-    let (s, h, body) = c.call("PUT", &service_path("rg1", "apimService1"), Some(&ex["parameters"]["parameters"])).await;
+    let (s, h, body) = c
+        .call("PUT", &service_path("rg1", "apimService1"), Some(&ex["parameters"]["parameters"]))
+        .await;
     assert_eq!(s, 201);
     // No `identity` was asked for, so none is returned.
     assert_shape(&ex["responses"]["201"]["body"], &body, &["tags.api-version"]);
     assert_eq!(body["properties"]["provisioningState"], "Created");
     assert_eq!(body["properties"]["targetProvisioningState"], "Activating");
     let aao = h["azure-asyncoperation"].to_str().unwrap();
-    assert_eq!(aao, h["location"].to_str().unwrap(), "both headers name the same operationresults URL, as in the example");
+    assert_eq!(
+        aao,
+        h["location"].to_str().unwrap(),
+        "both headers name the same operationresults URL, as in the example"
+    );
     assert!(aao.contains("/operationresults/") && aao.contains("api-version=2024-05-01"));
     assert!(h.contains_key("retry-after"));
     let (s, _, status) = c.call("GET", aao.trim_start_matches(&c.emu.arm_endpoint()), None).await;
@@ -139,7 +182,13 @@ async fn get_list_and_delete_service() {
     let c = Client::new(0.0).await;
     c.group("rg1").await;
     let create = example("apimanagement/ApiManagementCreateService.json");
-    let (s, _, _) = c.call("PUT", &service_path("rg1", "apimService1"), Some(&create["parameters"]["parameters"])).await;
+    let (s, _, _) = c
+        .call(
+            "PUT",
+            &service_path("rg1", "apimService1"),
+            Some(&create["parameters"]["parameters"]),
+        )
+        .await;
     assert_eq!(s, 201);
     let (s, _, body) = c.call("GET", &service_path("rg1", "apimService1"), None).await;
     assert_eq!(s, 200);
@@ -150,16 +199,51 @@ async fn get_list_and_delete_service() {
 
     let get = example("apimanagement/ApiManagementServiceGetService.json");
     // Not modelled: managed identity details, zones, networking and cert settings the toolkit never reads.
-    let not_modelled = ["identity", "tags", "properties.privateEndpointConnections", "properties.certificates", "properties.virtualNetworkConfiguration", "properties.additionalLocations",
-        "properties.apiVersionConstraint", "properties.privateIPAddresses", "properties.hostnameConfigurations[].certificate", "properties.hostnameConfigurations[].keyVaultId",
-        "properties.hostnameConfigurations[].identityClientId", "properties.hostnameConfigurations[].certificateStatus", "properties.natGatewayState", "properties.outboundPublicIPAddresses",
-        "properties.developerPortalStatus", "properties.legacyPortalStatus", "properties.releaseChannel", "properties.configurationApi", "properties.nsgRule"];
+    let not_modelled = [
+        "identity",
+        "tags",
+        "properties.privateEndpointConnections",
+        "properties.certificates",
+        "properties.virtualNetworkConfiguration",
+        "properties.additionalLocations",
+        "properties.apiVersionConstraint",
+        "properties.privateIPAddresses",
+        "properties.hostnameConfigurations[].certificate",
+        "properties.hostnameConfigurations[].keyVaultId",
+        "properties.hostnameConfigurations[].identityClientId",
+        "properties.hostnameConfigurations[].certificateStatus",
+        "properties.natGatewayState",
+        "properties.outboundPublicIPAddresses",
+        "properties.developerPortalStatus",
+        "properties.legacyPortalStatus",
+        "properties.releaseChannel",
+        "properties.configurationApi",
+        "properties.nsgRule",
+    ];
     assert_shape(&get["responses"]["200"]["body"], &body, &not_modelled);
 
     let list = example("apimanagement/ApiManagementListServiceBySubscriptionAndResourceGroup.json");
-    let (s, _, body) = c.call("GET", &format!("/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/rg1/providers/Microsoft.ApiManagement/service?api-version=2024-05-01"), None).await;
+    let (s, _, body) = c
+        .call(
+            "GET",
+            &format!(
+                "/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/rg1/providers/Microsoft.ApiManagement/service?api-version=2024-05-01"
+            ),
+            None,
+        )
+        .await;
     assert_eq!(s, 200);
-    assert_shape(&list["responses"]["200"]["body"], &body, &not_modelled.iter().map(|n| format!("value[].{n}")).collect::<Vec<_>>().iter().map(String::as_str).collect::<Vec<_>>());
+    assert_shape(
+        &list["responses"]["200"]["body"],
+        &body,
+        &not_modelled
+            .iter()
+            .map(|n| format!("value[].{n}"))
+            .collect::<Vec<_>>()
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
 
     let del = example("apimanagement/ApiManagementServiceDeleteService.json");
     let (s, h, body) = c.call("DELETE", &service_path("rg1", "apimService1"), None).await;
@@ -175,7 +259,9 @@ async fn storage_account_container_and_keys() {
     let slow = Client::new(1.0).await;
     slow.group("res9101").await;
     let create = example("storage/StorageAccountCreate.json");
-    let path = |_: &Client| format!("/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/res9101/providers/Microsoft.Storage/storageAccounts/sto4445?api-version=2026-09-01");
+    let path = |_: &Client| {
+        format!("/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/res9101/providers/Microsoft.Storage/storageAccounts/sto4445?api-version=2026-09-01")
+    };
     let (s, h, body) = slow.call("PUT", &path(&slow), Some(&create["parameters"]["parameters"])).await;
     assert_eq!(s, 202);
     assert_eq!(body, Value::Null, "202 has no body");
@@ -188,15 +274,46 @@ async fn storage_account_container_and_keys() {
     let (s, _, body) = c.call("PUT", &path(&c), Some(&create["parameters"]["parameters"])).await;
     assert_eq!(s, 200);
     // Echoes of request settings the emulator keeps as given; server-computed extras it does not model.
-    let not_modelled = ["extendedLocation", "properties.encryption.services.blob.lastEnabledTime", "properties.encryption.services.file.lastEnabledTime",
-        "properties.primaryEndpoints.dfs", "properties.primaryEndpoints.internetEndpoints", "properties.primaryEndpoints.microsoftEndpoints", "properties.primaryEndpoints.web", "properties.primaryEndpoints.file", "properties.primaryEndpoints.queue", "properties.primaryEndpoints.table",
-        "properties.secondaryEndpoints", "properties.secondaryLocation", "properties.statusOfSecondary", "properties.geoReplicationStats", "properties.isHnsEnabled",
-        "properties.keyPolicy", "properties.networkRuleSet", "properties.routingPreference", "properties.sasPolicy", "properties.minimumTlsVersion",
-        "properties.allowBlobPublicAccess", "properties.allowSharedKeyAccess", "properties.defaultToOAuthAuthentication", "properties.isSftpEnabled",
-        "properties.dualStackEndpointPreference", "properties.publicNetworkAccess", "properties.accessTier", "properties.azureFilesIdentityBasedAuthentication",
-        "properties.largeFileSharesState", "properties.immutableStorageWithVersioning", "properties.allowCrossTenantReplication", "properties.dnsEndpointType",
-        "properties.supportsHttpsTrafficOnly", "properties.provisioningState", "properties.geoPriorityReplicationStatus",
-        "properties.accountMigrationInProgress", "properties.isSkuConversionBlocked", "properties.allowCrossTenantDelegationSas"];
+    let not_modelled = [
+        "extendedLocation",
+        "properties.encryption.services.blob.lastEnabledTime",
+        "properties.encryption.services.file.lastEnabledTime",
+        "properties.primaryEndpoints.dfs",
+        "properties.primaryEndpoints.internetEndpoints",
+        "properties.primaryEndpoints.microsoftEndpoints",
+        "properties.primaryEndpoints.web",
+        "properties.primaryEndpoints.file",
+        "properties.primaryEndpoints.queue",
+        "properties.primaryEndpoints.table",
+        "properties.secondaryEndpoints",
+        "properties.secondaryLocation",
+        "properties.statusOfSecondary",
+        "properties.geoReplicationStats",
+        "properties.isHnsEnabled",
+        "properties.keyPolicy",
+        "properties.networkRuleSet",
+        "properties.routingPreference",
+        "properties.sasPolicy",
+        "properties.minimumTlsVersion",
+        "properties.allowBlobPublicAccess",
+        "properties.allowSharedKeyAccess",
+        "properties.defaultToOAuthAuthentication",
+        "properties.isSftpEnabled",
+        "properties.dualStackEndpointPreference",
+        "properties.publicNetworkAccess",
+        "properties.accessTier",
+        "properties.azureFilesIdentityBasedAuthentication",
+        "properties.largeFileSharesState",
+        "properties.immutableStorageWithVersioning",
+        "properties.allowCrossTenantReplication",
+        "properties.dnsEndpointType",
+        "properties.supportsHttpsTrafficOnly",
+        "properties.provisioningState",
+        "properties.geoPriorityReplicationStatus",
+        "properties.accountMigrationInProgress",
+        "properties.isSkuConversionBlocked",
+        "properties.allowCrossTenantDelegationSas",
+    ];
     assert_shape(&create["responses"]["200"]["body"], &body, &not_modelled);
     let get = example("storage/StorageAccountGetProperties.json");
     let (s, _, body) = c.call("GET", &path(&c), None).await;
@@ -238,12 +355,23 @@ async fn errors_are_the_ones_arm_gives() {
     ];
     for (method, path, body, status, code) in cases {
         let (s, _, b) = c.call(method, &path, body.as_ref()).await;
-        assert_eq!((s, b["error"]["code"].as_str().unwrap_or("")), (status, code), "{method} {path}: {b}");
+        assert_eq!(
+            (s, b["error"]["code"].as_str().unwrap_or("")),
+            (status, code),
+            "{method} {path}: {b}"
+        );
         assert!(b["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
     }
 
     // Malformed JSON.
-    let r = c.http.put(format!("{}{base}?api-version=2024-05-01", c.emu.arm_endpoint())).bearer_auth(&c.token).body("{not json").send().await.unwrap();
+    let r = c
+        .http
+        .put(format!("{}{base}?api-version=2024-05-01", c.emu.arm_endpoint()))
+        .bearer_auth(&c.token)
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 400);
     assert_eq!(r.json::<Value>().await.unwrap()["error"]["code"], "InvalidRequestContent");
 
@@ -257,7 +385,10 @@ async fn errors_are_the_ones_arm_gives() {
 #[tokio::test]
 async fn tokens_are_checked_on_every_call() {
     let c = Client::new(0.0).await;
-    let url = format!("{}/subscriptions/{SUBSCRIPTION_ID}/resourcegroups/rg1?api-version=2025-04-01", c.emu.arm_endpoint());
+    let url = format!(
+        "{}/subscriptions/{SUBSCRIPTION_ID}/resourcegroups/rg1?api-version=2025-04-01",
+        c.emu.arm_endpoint()
+    );
     let r = c.http.get(&url).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 401);
     assert!(r.headers().contains_key("www-authenticate"));
@@ -278,13 +409,26 @@ async fn tokens_are_checked_on_every_call() {
 
 #[tokio::test]
 async fn expired_tokens_are_refused() {
-    let emu = Emulator::start(Config { time_scale: 0.0, token_lifetime_secs: 1, ..Default::default() }).await.unwrap();
+    let emu = Emulator::start(Config {
+        time_scale: 0.0,
+        token_lifetime_secs: 1,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
     let http = https(&emu);
     let (_, v) = token_request(&http, &emu, &emu.client_secret()).await;
     assert_eq!(v["expires_in"], 1);
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    let r = http.get(format!("{}/subscriptions/{SUBSCRIPTION_ID}/resourcegroups/rg1?api-version=2025-04-01", emu.arm_endpoint()))
-        .bearer_auth(v["access_token"].as_str().unwrap()).send().await.unwrap();
+    let r = http
+        .get(format!(
+            "{}/subscriptions/{SUBSCRIPTION_ID}/resourcegroups/rg1?api-version=2025-04-01",
+            emu.arm_endpoint()
+        ))
+        .bearer_auth(v["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 401);
     assert_eq!(r.json::<Value>().await.unwrap()["error"]["code"], "ExpiredAuthenticationToken");
 }
@@ -295,7 +439,11 @@ async fn state_survives_a_restart() {
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("state.json");
     let _ = std::fs::remove_file(&file);
-    let cfg = Config { time_scale: 0.0, state_file: Some(file.clone()), ..Default::default() };
+    let cfg = Config {
+        time_scale: 0.0,
+        state_file: Some(file.clone()),
+        ..Default::default()
+    };
     let c = Client::connect(Emulator::start(cfg.clone()).await.unwrap()).await;
     let secret = c.emu.client_secret();
     c.group("kept").await;
@@ -303,8 +451,18 @@ async fn state_survives_a_restart() {
     let again = Emulator::start(cfg).await.unwrap();
     assert_eq!(again.client_secret(), secret, "credentials persist with the state");
     // The token issued before the restart is still good.
-    let c2 = Client { http: https(&again), token: c.token.clone(), emu: again };
-    let (s, _, body) = c2.call("GET", &format!("/subscriptions/{SUBSCRIPTION_ID}/resourcegroups/kept?api-version=2025-04-01"), None).await;
+    let c2 = Client {
+        http: https(&again),
+        token: c.token.clone(),
+        emu: again,
+    };
+    let (s, _, body) = c2
+        .call(
+            "GET",
+            &format!("/subscriptions/{SUBSCRIPTION_ID}/resourcegroups/kept?api-version=2025-04-01"),
+            None,
+        )
+        .await;
     assert_eq!(s, 200, "{body}");
     let _ = std::fs::remove_dir_all(&dir);
 }

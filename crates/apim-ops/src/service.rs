@@ -116,19 +116,29 @@ pub async fn list_services(arm: &ArmClient, subscription: &str, group: Option<&s
         Some(g) => ResourceId::resource_group(subscription, g).to_string(),
         None => ResourceId::subscription(subscription).to_string(),
     };
-    Ok(arm.list(arm.url(&format!("{scope}/providers/{NAMESPACE}/service"), API_VERSION)).await?)
+    Ok(arm
+        .list(arm.url(&format!("{scope}/providers/{NAMESPACE}/service"), API_VERSION))
+        .await?)
 }
 
 /// A soft-deleted service holding `name` in this subscription, if any.
 pub async fn deleted_service(arm: &ArmClient, subscription: &str, name: &str) -> Result<Option<Value>, OpsError> {
-    let url = arm.url(&format!("/subscriptions/{subscription}/providers/{NAMESPACE}/deletedservices"), API_VERSION);
+    let url = arm.url(
+        &format!("/subscriptions/{subscription}/providers/{NAMESPACE}/deletedservices"),
+        API_VERSION,
+    );
     let all = arm.list(url).await?;
-    Ok(all.into_iter().find(|d| d.get("name").and_then(Value::as_str).is_some_and(|n| n.eq_ignore_ascii_case(name))))
+    Ok(all
+        .into_iter()
+        .find(|d| d.get("name").and_then(Value::as_str).is_some_and(|n| n.eq_ignore_ascii_case(name))))
 }
 
 /// Purges a soft-deleted service for good.
 pub async fn purge_deleted(arm: &ArmClient, subscription: &str, location: &str, name: &str) -> Result<(), OpsError> {
-    let path = format!("/subscriptions/{subscription}/providers/{NAMESPACE}/locations/{}/deletedservices/{name}", normalize_location(location));
+    let path = format!(
+        "/subscriptions/{subscription}/providers/{NAMESPACE}/locations/{}/deletedservices/{name}",
+        normalize_location(location)
+    );
     let r = arm.send(Method::DELETE, arm.url(&path, API_VERSION), None, &[]).await?.success()?;
     if let Some(op) = arm.operation(&r, &arm.url(&path, API_VERSION), FinalStateVia::Location) {
         arm.wait(op, |_| {}, std::future::pending::<()>()).await.map_err(|e| match e {
@@ -177,7 +187,9 @@ pub async fn create_service(arm: &ArmClient, id: &ResourceId, spec: &ServiceSpec
         SoftDeletePolicy::Refuse => {}
     }
     match put(arm, &url, &body).await {
-        Err(OpsError::Arm(arm_client::Error::Arm(e))) if e.code == "ServiceAlreadyExistsInSoftDeletedState" => Err(OpsError::SoftDeleted { name, arm: e }),
+        Err(OpsError::Arm(arm_client::Error::Arm(e))) if e.code == "ServiceAlreadyExistsInSoftDeletedState" => {
+            Err(OpsError::SoftDeleted { name, arm: e })
+        }
         other => other,
     }
 }

@@ -10,9 +10,8 @@ use azure_core::cloud::{CloudConfiguration, CustomConfiguration};
 use azure_core::credentials::TokenCredential;
 use azure_core::http::{ClientOptions, Transport};
 use azure_identity::{
-    AzureCliCredential, ClientAssertionCredentialOptions, ClientSecretCredential,
-    ClientSecretCredentialOptions, ManagedIdentityCredential, ManagedIdentityCredentialOptions,
-    UserAssignedId, WorkloadIdentityCredential, WorkloadIdentityCredentialOptions,
+    AzureCliCredential, ClientAssertionCredentialOptions, ClientSecretCredential, ClientSecretCredentialOptions, ManagedIdentityCredential,
+    ManagedIdentityCredentialOptions, UserAssignedId, WorkloadIdentityCredential, WorkloadIdentityCredentialOptions,
 };
 use std::collections::HashMap;
 use std::fmt;
@@ -110,10 +109,7 @@ impl fmt::Debug for AuthConfig {
             .field("authority_host", &self.authority_host)
             .field("tenant_id", &self.tenant_id)
             .field("client_id", &self.client_id)
-            .field(
-                "client_secret",
-                &self.client_secret.as_ref().map(|_| "<redacted>"),
-            )
+            .field("client_secret", &self.client_secret.as_ref().map(|_| "<redacted>"))
             .field("federated_token_file", &self.federated_token_file)
             .finish()
     }
@@ -165,9 +161,7 @@ pub struct TokenSource {
 
 impl fmt::Debug for TokenSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TokenSource")
-            .field("config", &self.config)
-            .finish_non_exhaustive()
+        f.debug_struct("TokenSource").field("config", &self.config).finish_non_exhaustive()
     }
 }
 
@@ -249,10 +243,7 @@ impl TokenSource {
     fn credential(&self, method: AuthMethod) -> Result<Arc<dyn TokenCredential>, String> {
         let c = &self.config;
         let client_options = self.client_options()?;
-        let need = |v: &Option<String>, name: &str| {
-            v.clone()
-                .ok_or_else(|| format!("not configured ({name} is not set)"))
-        };
+        let need = |v: &Option<String>, name: &str| v.clone().ok_or_else(|| format!("not configured ({name} is not set)"));
         match method {
             AuthMethod::ClientSecret => {
                 let tenant = need(&c.tenant_id, "AZURE_TENANT_ID")?;
@@ -299,10 +290,7 @@ impl TokenSource {
 }
 
 async fn get(cred: &dyn TokenCredential, scope: &str) -> Result<BearerToken, String> {
-    let tok = cred
-        .get_token(&[scope], None)
-        .await
-        .map_err(|e| one_line(&e.to_string()))?;
+    let tok = cred.get_token(&[scope], None).await.map_err(|e| one_line(&e.to_string()))?;
     Ok(BearerToken {
         secret: tok.token.secret().to_string(),
         expires_on: tok.expires_on,
@@ -339,10 +327,7 @@ mod tests {
 
     #[test]
     fn parses_methods() {
-        assert_eq!(
-            "workload-identity".parse::<AuthMethod>().unwrap(),
-            AuthMethod::WorkloadIdentity
-        );
+        assert_eq!("workload-identity".parse::<AuthMethod>().unwrap(), AuthMethod::WorkloadIdentity);
         let err = "kerberos".parse::<AuthMethod>().unwrap_err().to_string();
         assert!(err.contains("client-secret"), "{err}");
     }
@@ -363,10 +348,7 @@ mod tests {
 
     #[test]
     fn arm_scope_has_one_slash() {
-        assert_eq!(
-            arm_scope("https://management.azure.com/"),
-            "https://management.azure.com/.default"
-        );
+        assert_eq!(arm_scope("https://management.azure.com/"), "https://management.azure.com/.default");
     }
 
     #[tokio::test]

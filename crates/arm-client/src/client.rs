@@ -159,7 +159,14 @@ impl ArmClient {
         self.send_inner(Method::POST, url, None, &[], true).await
     }
 
-    async fn send_inner(&self, method: Method, url: Url, body: Option<&Value>, headers: &[(&str, &str)], idempotent: bool) -> Result<Response, Error> {
+    async fn send_inner(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+        idempotent: bool,
+    ) -> Result<Response, Error> {
         let mut attempt = 0u32;
         let mut reauthenticated = false;
         loop {
@@ -195,8 +202,17 @@ impl ArmClient {
                             return Err(network_error(&url, &e));
                         }
                     };
-                    let r = Response { status, headers: resp_headers, body, url: url.to_string() };
-                    self.log(&format!("{method} {} -> {status} ({} ms)", redact_query(&url), started.elapsed().as_millis()));
+                    let r = Response {
+                        status,
+                        headers: resp_headers,
+                        body,
+                        url: url.to_string(),
+                    };
+                    self.log(&format!(
+                        "{method} {} -> {status} ({} ms)",
+                        redact_query(&url),
+                        started.elapsed().as_millis()
+                    ));
                     r
                 }
                 Err(e) => {
@@ -216,7 +232,10 @@ impl ArmClient {
                 self.tokens.invalidate().await;
                 continue;
             }
-            let o = Outcome::Status { status: outcome.status, retry_after: outcome.retry_after() };
+            let o = Outcome::Status {
+                status: outcome.status,
+                retry_after: outcome.retry_after(),
+            };
             match self.retry.delay(idempotent, attempt, o, rand::random()) {
                 Some(d) => {
                     attempt += 1;
@@ -251,43 +270,44 @@ impl ArmClient {
             let (items, link) = crate::paging::read_page(page);
             out.extend(items);
             if let Some(l) = link {
-                next = Some(Url::parse(&l).map_err(|e| Error::Decode { url: l.clone(), message: format!("bad nextLink: {e}") })?);
+                next = Some(Url::parse(&l).map_err(|e| Error::Decode {
+                    url: l.clone(),
+                    message: format!("bad nextLink: {e}"),
+                })?);
             }
         }
         Ok(out)
     }
 
-    /// From the first answer of a long-running call: `Ok(None)` when it
+    /// From the first answer of a long-running call: `None` when it
     /// already finished, the operation to poll otherwise.
     pub fn operation(&self, initial: &Response, resource_url: &Url, final_state_via: FinalStateVia) -> Option<PendingOperation> {
-        let aao = initial.header("azure-asyncoperation").map(str::to_string);
-        let loc = initial.header("location").map(str::to_string);
-        let running_body = serde_json::from_slice::<Value>(&initial.body)
-            .map(|b| !lro::is_terminal(lro::provisioning_state(&b)))
-            .unwrap_or(false);
-        if initial.status != 202 && initial.status != 201 && !running_body {
-            return None;
-        }
-        if initial.status == 201 && aao.is_none() && loc.is_none() && !running_body {
-            return None;
-        }
-        Some(PendingOperation {
-            resource_url: resource_url.to_string(),
-            azure_async_operation: aao,
-            location: loc,
+        let body = serde_json::from_slice::<Value>(&initial.body).ok();
+        lro::pending_from(
+            initial.status,
+            initial.header("azure-asyncoperation"),
+            initial.header("location"),
+            initial.retry_after(),
+            body.as_ref(),
+            resource_url.as_str(),
             final_state_via,
-            retry_after_seconds: initial.retry_after().map(|d| d.as_secs()),
-        })
+        )
     }
 
     /// A polling URL from a response or a resume document. It must be on
     /// this client's endpoint: the bearer token goes with it.
     fn operation_url(&self, s: &str) -> Result<Url, Error> {
-        let u = Url::parse(s).map_err(|e| Error::Decode { url: s.to_string(), message: format!("{e}") })?;
+        let u = Url::parse(s).map_err(|e| Error::Decode {
+            url: s.to_string(),
+            message: format!("{e}"),
+        })?;
         if u.origin() != self.endpoint.origin() {
             return Err(Error::Decode {
                 url: redact_query(&u),
-                message: format!("the operation is not on the ARM endpoint {} (pass the --arm-endpoint it was started on)", self.endpoint),
+                message: format!(
+                    "the operation is not on the ARM endpoint {} (pass the --arm-endpoint it was started on)",
+                    self.endpoint
+                ),
             });
         }
         Ok(u)
@@ -320,7 +340,11 @@ impl ArmClient {
             (Some(b), false, _) => Ok(b),
             (_, true, Some(loc)) => {
                 let r = self.send(Method::GET, parse(loc)?, None, &[]).await?.success()?;
-                if r.body.is_empty() { Ok(Value::Null) } else { r.json() }
+                if r.body.is_empty() {
+                    Ok(Value::Null)
+                } else {
+                    r.json()
+                }
             }
             _ if op.final_state_via == FinalStateVia::AzureAsyncOperation => Ok(Value::Null),
             _ => Ok(self.get(parse(&op.resource_url)?).await?.unwrap_or(Value::Null)),
@@ -329,7 +353,12 @@ impl ArmClient {
 
     /// Polls until the operation ends or `stop` fires, honouring
     /// Retry-After between polls. `observe` sees each state (for progress).
-    pub async fn wait<S: Future<Output = ()>>(&self, mut op: PendingOperation, mut observe: impl FnMut(&str), stop: S) -> Result<Value, WaitError> {
+    pub async fn wait<S: Future<Output = ()>>(
+        &self,
+        mut op: PendingOperation,
+        mut observe: impl FnMut(&str),
+        stop: S,
+    ) -> Result<Value, WaitError> {
         tokio::pin!(stop);
         loop {
             let state = tokio::select! {
@@ -366,7 +395,10 @@ fn network_error(url: &Url, e: &reqwest::Error) -> Error {
         message.push_str(&s.to_string());
         src = s.source();
     }
-    Error::Network { url: redact_query(url), message }
+    Error::Network {
+        url: redact_query(url),
+        message,
+    }
 }
 
 /// Query strings can carry SAS signatures; logs and errors show the path only.

@@ -60,7 +60,9 @@ impl ArmError {
         ArmError {
             status,
             code: code.unwrap_or_else(|| format!("HTTP{status}")),
-            message: message.map(|m| m.split_whitespace().collect::<Vec<_>>().join(" ")).unwrap_or_else(fallback_message),
+            message: message
+                .map(|m| m.split_whitespace().collect::<Vec<_>>().join(" "))
+                .unwrap_or_else(fallback_message),
             request_id,
         }
     }

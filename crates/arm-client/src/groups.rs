@@ -29,7 +29,9 @@ pub async fn ensure_group(arm: &ArmClient, subscription: &str, name: &str, locat
         }
         return Ok(GroupOutcome::Existed);
     }
-    arm.send(Method::PUT, url, Some(&json!({"location": location})), &[]).await?.success()?;
+    arm.send(Method::PUT, url, Some(&json!({"location": location})), &[])
+        .await?
+        .success()?;
     Ok(GroupOutcome::Created)
 }
 

@@ -68,10 +68,7 @@ impl ResourceId {
 
     /// The resource's own name (the last segment).
     pub fn name(&self) -> Option<&str> {
-        self.types
-            .last()
-            .map(|(_, n)| n.as_str())
-            .or(self.resource_group.as_deref())
+        self.types.last().map(|(_, n)| n.as_str()).or(self.resource_group.as_deref())
     }
 
     /// Full type, e.g. `Microsoft.ApiManagement/service/namedValues`.
@@ -148,13 +145,10 @@ impl FromStr for ResourceId {
                 }
                 out.namespace = Some(it.next().ok_or(err("provider namespace missing"))?.to_string());
                 let rest: Vec<&str> = it.collect();
-                if rest.is_empty() || rest.len() % 2 != 0 {
+                if rest.is_empty() || !rest.len().is_multiple_of(2) {
                     return Err(err("types and names must come in pairs"));
                 }
-                out.types = rest
-                    .chunks(2)
-                    .map(|p| (p[0].to_string(), p[1].to_string()))
-                    .collect();
+                out.types = rest.chunks(2).map(|p| (p[0].to_string(), p[1].to_string())).collect();
                 Ok(out)
             }
             _ => Err(err("must start with /subscriptions/{id}")),
@@ -179,7 +173,8 @@ impl<'de> serde::Deserialize<'de> for ResourceId {
 mod tests {
     use super::*;
 
-    const SVC: &str = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/apim-rg/providers/Microsoft.ApiManagement/service/apim-src";
+    const SVC: &str =
+        "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/apim-rg/providers/Microsoft.ApiManagement/service/apim-src";
 
     #[test]
     fn round_trips() {

@@ -13,8 +13,8 @@
 
 mod client;
 mod error;
-mod id;
 pub mod groups;
+mod id;
 pub mod lro;
 pub mod paging;
 pub mod retry;

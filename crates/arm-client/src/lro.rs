@@ -35,13 +35,47 @@ pub struct PendingOperation {
     pub retry_after_seconds: Option<u64>,
 }
 
+/// Reads the first answer of a long-running call: `None` when it finished
+/// synchronously, else what to poll. A 201/202, or a body whose
+/// provisioningState is not terminal, means the work goes on.
+pub fn pending_from(
+    status: u16,
+    azure_async_operation: Option<&str>,
+    location: Option<&str>,
+    retry_after: Option<Duration>,
+    body: Option<&Value>,
+    resource_url: &str,
+    final_state_via: FinalStateVia,
+) -> Option<PendingOperation> {
+    let running_body = body.is_some_and(|b| !is_terminal(provisioning_state(b)));
+    let has_headers = azure_async_operation.is_some() || location.is_some();
+    let pending = match status {
+        202 => true,
+        201 => has_headers || running_body,
+        200 => running_body,
+        _ => false,
+    };
+    pending.then(|| PendingOperation {
+        resource_url: resource_url.to_string(),
+        azure_async_operation: azure_async_operation.map(str::to_string),
+        location: location.map(str::to_string),
+        final_state_via,
+        retry_after_seconds: retry_after.map(|d| d.as_secs()),
+    })
+}
+
 /// The state of an operation after one poll.
 #[derive(Debug, Clone, PartialEq)]
 pub enum PollState {
     /// Still running; `status` is what the service says (e.g. `InProgress`, `Activating`).
-    Running { status: String, retry_after: Option<Duration> },
+    Running {
+        status: String,
+        retry_after: Option<Duration>,
+    },
     /// Done. The body to return, if the status step already has it.
-    Succeeded { body: Option<Value> },
+    Succeeded {
+        body: Option<Value>,
+    },
     Failed(ArmError),
 }
 
@@ -68,7 +102,10 @@ pub fn read_async_status(body: &Value, retry_after: Option<Duration>, request_id
     } else if is_terminal(status) {
         PollState::Failed(status_error(body, status, request_id))
     } else {
-        PollState::Running { status: status.to_string(), retry_after }
+        PollState::Running {
+            status: status.to_string(),
+            retry_after,
+        }
     }
 }
 
@@ -76,8 +113,13 @@ pub fn read_async_status(body: &Value, retry_after: Option<Duration>, request_id
 /// = done with that body, an error status = the operation failed.
 pub fn read_location(status: u16, body: &[u8], retry_after: Option<Duration>, request_id: Option<String>) -> PollState {
     match status {
-        202 => PollState::Running { status: "InProgress".into(), retry_after },
-        200 | 201 => PollState::Succeeded { body: serde_json::from_slice(body).ok() },
+        202 => PollState::Running {
+            status: "InProgress".into(),
+            retry_after,
+        },
+        200 | 201 => PollState::Succeeded {
+            body: serde_json::from_slice(body).ok(),
+        },
         204 => PollState::Succeeded { body: None },
         _ => PollState::Failed(ArmError::from_response(status, body, request_id)),
     }
@@ -97,7 +139,10 @@ pub fn read_resource(body: &Value, retry_after: Option<Duration>, request_id: Op
             request_id,
         })
     } else {
-        PollState::Running { status: state.to_string(), retry_after }
+        PollState::Running {
+            status: state.to_string(),
+            retry_after,
+        }
     }
 }
 
@@ -122,20 +167,38 @@ mod tests {
         let ra = Some(Duration::from_secs(3));
         assert_eq!(
             read_async_status(&json!({"status":"InProgress"}), ra, None),
-            PollState::Running { status: "InProgress".into(), retry_after: ra }
+            PollState::Running {
+                status: "InProgress".into(),
+                retry_after: ra
+            }
         );
-        assert_eq!(read_async_status(&json!({"status":"Succeeded"}), None, None), PollState::Succeeded { body: None });
-        match read_async_status(&json!({"status":"Failed","error":{"code":"ActivationFailed","message":"no"}}), None, Some("r1".into())) {
+        assert_eq!(
+            read_async_status(&json!({"status":"Succeeded"}), None, None),
+            PollState::Succeeded { body: None }
+        );
+        match read_async_status(
+            &json!({"status":"Failed","error":{"code":"ActivationFailed","message":"no"}}),
+            None,
+            Some("r1".into()),
+        ) {
             PollState::Failed(e) => assert_eq!(e.to_string(), "ActivationFailed: no (HTTP 200, request id r1)"),
             other => panic!("{other:?}"),
         }
-        assert!(matches!(read_async_status(&json!({"status":"Canceled"}), None, None), PollState::Failed(_)));
+        assert!(matches!(
+            read_async_status(&json!({"status":"Canceled"}), None, None),
+            PollState::Failed(_)
+        ));
     }
 
     #[test]
     fn location_states() {
         assert!(matches!(read_location(202, b"", None, None), PollState::Running { .. }));
-        assert_eq!(read_location(200, br#"{"name":"x"}"#, None, None), PollState::Succeeded { body: Some(json!({"name":"x"})) });
+        assert_eq!(
+            read_location(200, br#"{"name":"x"}"#, None, None),
+            PollState::Succeeded {
+                body: Some(json!({"name":"x"}))
+            }
+        );
         assert_eq!(read_location(204, b"", None, None), PollState::Succeeded { body: None });
         match read_location(404, br#"{"error":{"code":"ResourceNotFound","message":"gone"}}"#, None, None) {
             PollState::Failed(e) => assert_eq!(e.code, "ResourceNotFound"),
@@ -149,8 +212,47 @@ mod tests {
             let b = json!({"properties":{"provisioningState": s}});
             assert!(matches!(read_resource(&b, None, None), PollState::Running { .. }), "{s}");
         }
-        assert!(matches!(read_resource(&json!({"properties":{}}), None, None), PollState::Succeeded { .. }));
-        assert!(matches!(read_resource(&json!({"properties":{"provisioningState":"Failed"}}), None, None), PollState::Failed(_)));
+        assert!(matches!(
+            read_resource(&json!({"properties":{}}), None, None),
+            PollState::Succeeded { .. }
+        ));
+        assert!(matches!(
+            read_resource(&json!({"properties":{"provisioningState":"Failed"}}), None, None),
+            PollState::Failed(_)
+        ));
+    }
+
+    #[test]
+    fn first_answers() {
+        let url = "https://h/r?api-version=1";
+        let fsv = FinalStateVia::OriginalUri;
+        // The APIM create example: 201, both headers, provisioningState Created.
+        let created = json!({"properties": {"provisioningState": "Created"}});
+        let p = pending_from(
+            201,
+            Some("https://h/op?x"),
+            Some("https://h/op?x"),
+            Some(Duration::from_secs(5)),
+            Some(&created),
+            url,
+            fsv,
+        )
+        .unwrap();
+        assert_eq!(p.azure_async_operation.as_deref(), Some("https://h/op?x"));
+        assert_eq!(p.retry_after_seconds, Some(5));
+        // Backup: 202 with only Location.
+        let p = pending_from(202, None, Some("https://h/loc"), None, None, url, FinalStateVia::Location).unwrap();
+        assert_eq!((p.azure_async_operation, p.location.as_deref()), (None, Some("https://h/loc")));
+        // Storage account that already existed: 200 with a finished body.
+        let done = json!({"properties": {"provisioningState": "Succeeded"}});
+        assert_eq!(pending_from(200, None, None, None, Some(&done), url, fsv), None);
+        // 200 while still updating: poll the resource itself.
+        let updating = json!({"properties": {"provisioningState": "Updating"}});
+        let p = pending_from(200, None, None, None, Some(&updating), url, fsv).unwrap();
+        assert_eq!(p.resource_url, url);
+        // A 201 with a finished body and no headers is done.
+        assert_eq!(pending_from(201, None, None, None, Some(&done), url, fsv), None);
+        assert_eq!(pending_from(204, None, None, None, None, url, fsv), None);
     }
 
     #[test]

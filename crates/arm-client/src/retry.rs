@@ -5,7 +5,10 @@ use std::time::Duration;
 /// What came back from one attempt.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Outcome {
-    Status { status: u16, retry_after: Option<Duration> },
+    Status {
+        status: u16,
+        retry_after: Option<Duration>,
+    },
     /// No answer at all: refused, reset, timed out.
     ConnectionFailed,
 }
@@ -63,9 +66,7 @@ pub fn parse_retry_after(value: &str, now: time::OffsetDateTime) -> Option<Durat
     if let Ok(secs) = v.parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
-    let fmt = time::macros::format_description!(
-        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
-    );
+    let fmt = time::macros::format_description!("[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT");
     let at = time::PrimitiveDateTime::parse(v, &fmt).ok()?.assume_utc();
     let d = at - now;
     Some(if d.is_negative() { Duration::ZERO } else { d.unsigned_abs() })
@@ -101,13 +102,20 @@ mod tests {
     #[test]
     fn honours_retry_after() {
         let p = RetryPolicy::default();
-        let o = Outcome::Status { status: 429, retry_after: Some(Duration::from_secs(7)) };
+        let o = Outcome::Status {
+            status: 429,
+            retry_after: Some(Duration::from_secs(7)),
+        };
         assert_eq!(p.delay(true, 3, o, 0.9), Some(Duration::from_secs(7)));
     }
 
     #[test]
     fn backs_off_exponentially_with_jitter_and_cap() {
-        let p = RetryPolicy { max_retries: 10, base_delay: Duration::from_millis(100), max_delay: Duration::from_secs(1) };
+        let p = RetryPolicy {
+            max_retries: 10,
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(1),
+        };
         assert_eq!(p.delay(true, 0, st(500), 0.0), Some(Duration::from_millis(50)));
         assert_eq!(p.delay(true, 0, st(500), 1.0), Some(Duration::from_millis(100)));
         assert_eq!(p.delay(true, 2, st(500), 0.0), Some(Duration::from_millis(200)));
@@ -119,7 +127,10 @@ mod tests {
     fn parses_retry_after_forms() {
         let now = time::macros::datetime!(2026-11-27 10:00:00 UTC);
         assert_eq!(parse_retry_after("17", now), Some(Duration::from_secs(17)));
-        assert_eq!(parse_retry_after("Fri, 27 Nov 2026 10:00:30 GMT", now), Some(Duration::from_secs(30)));
+        assert_eq!(
+            parse_retry_after("Fri, 27 Nov 2026 10:00:30 GMT", now),
+            Some(Duration::from_secs(30))
+        );
         assert_eq!(parse_retry_after("Fri, 27 Nov 2026 09:00:00 GMT", now), Some(Duration::ZERO));
         assert_eq!(parse_retry_after("soon", now), None);
     }

@@ -44,11 +44,20 @@ pub async fn account_key(arm: &ArmClient, id: &ResourceId) -> Result<String, arm
     let keys: Value = arm.post_read(url).await?.success()?.json()?;
     keys.get("keys")
         .and_then(Value::as_array)
-        .and_then(|ks| ks.iter().find(|k| k.get("permissions").and_then(Value::as_str).is_some_and(|p| p.eq_ignore_ascii_case("full"))))
+        .and_then(|ks| {
+            ks.iter().find(|k| {
+                k.get("permissions")
+                    .and_then(Value::as_str)
+                    .is_some_and(|p| p.eq_ignore_ascii_case("full"))
+            })
+        })
         .and_then(|k| k.get("value"))
         .and_then(Value::as_str)
         .map(str::to_string)
-        .ok_or_else(|| arm_client::Error::Decode { url: format!("{id}/listKeys"), message: "no key with Full permissions".into() })
+        .ok_or_else(|| arm_client::Error::Decode {
+            url: format!("{id}/listKeys"),
+            message: "no key with Full permissions".into(),
+        })
 }
 
 /// Creates the container through ARM unless it exists; `true` if created.

@@ -11,9 +11,13 @@ const VERSION: &str = "2023-11-03";
 /// How requests to the account are authorised.
 #[derive(Clone)]
 pub enum BlobAuth {
-    SharedKey { key: String },
+    SharedKey {
+        key: String,
+    },
     /// An Entra ID token for `https://storage.azure.com/.default`.
-    Bearer { token: String },
+    Bearer {
+        token: String,
+    },
 }
 
 impl fmt::Debug for BlobAuth {
@@ -41,7 +45,12 @@ impl BlobClient {
             let p = format!("{}/", endpoint.path());
             endpoint.set_path(&p);
         }
-        Ok(BlobClient { http, endpoint, account: account.to_string(), auth })
+        Ok(BlobClient {
+            http,
+            endpoint,
+            account: account.to_string(),
+            auth,
+        })
     }
 
     fn url(&self, container: &str, blob: Option<&str>) -> Result<Url, BlobError> {
@@ -49,18 +58,27 @@ impl BlobClient {
             Some(b) => format!("{container}/{b}"),
             None => container.to_string(),
         };
-        self.endpoint.join(&rel).map_err(|e| BlobError::Config(format!("bad blob path '{rel}': {e}")))
+        self.endpoint
+            .join(&rel)
+            .map_err(|e| BlobError::Config(format!("bad blob path '{rel}': {e}")))
     }
 
     async fn send(&self, method: Method, url: Url, extra: &[(&str, &str)]) -> Result<reqwest::Response, BlobError> {
         let date = httpdate_now();
-        let mut ms = vec![("x-ms-date".to_string(), date.clone()), ("x-ms-version".to_string(), VERSION.to_string())];
+        let mut ms = vec![
+            ("x-ms-date".to_string(), date.clone()),
+            ("x-ms-version".to_string(), VERSION.to_string()),
+        ];
         for (k, v) in extra {
             if k.starts_with("x-ms-") {
                 ms.push((k.to_string(), v.to_string()));
             }
         }
-        let mut req = self.http.request(method.clone(), url.clone()).header("x-ms-date", &date).header("x-ms-version", VERSION);
+        let mut req = self
+            .http
+            .request(method.clone(), url.clone())
+            .header("x-ms-date", &date)
+            .header("x-ms-version", VERSION);
         for (k, v) in extra {
             req = req.header(*k, *v);
         }
@@ -81,7 +99,10 @@ impl BlobClient {
             .header("content-length", "0")
             .send()
             .await
-            .map_err(|e| BlobError::Network { url: url.path().to_string(), message: e.to_string() })
+            .map_err(|e| BlobError::Network {
+                url: url.path().to_string(),
+                message: e.to_string(),
+            })
     }
 
     /// Creates the container; an existing one is fine.

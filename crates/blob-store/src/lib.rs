@@ -30,10 +30,21 @@ pub enum BlobError {
 impl BlobError {
     async fn from_response(r: reqwest::Response) -> Self {
         let status = r.status().as_u16();
-        let code = r.headers().get("x-ms-error-code").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        let code = r
+            .headers()
+            .get("x-ms-error-code")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
         let body = r.text().await.unwrap_or_default();
-        let message = between(&body, "<Message>", "</Message>").map(|m| m.lines().next().unwrap_or("").to_string()).unwrap_or_else(|| body.chars().take(200).collect());
-        let code = if code.is_empty() { between(&body, "<Code>", "</Code>").unwrap_or("Unknown").to_string() } else { code };
+        let message = between(&body, "<Message>", "</Message>")
+            .map(|m| m.lines().next().unwrap_or("").to_string())
+            .unwrap_or_else(|| body.chars().take(200).collect());
+        let code = if code.is_empty() {
+            between(&body, "<Code>", "</Code>").unwrap_or("Unknown").to_string()
+        } else {
+            code
+        };
         BlobError::Service { status, code, message }
     }
 }

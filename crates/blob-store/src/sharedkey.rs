@@ -23,8 +23,16 @@ pub struct Signable<'a> {
 }
 
 pub fn string_to_sign(account: &str, s: &Signable) -> String {
-    let len = if s.content_length == 0 { String::new() } else { s.content_length.to_string() };
-    let mut ms: Vec<(String, String)> = s.ms_headers.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.trim().to_string())).collect();
+    let len = if s.content_length == 0 {
+        String::new()
+    } else {
+        s.content_length.to_string()
+    };
+    let mut ms: Vec<(String, String)> = s
+        .ms_headers
+        .iter()
+        .map(|(k, v)| (k.to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
     ms.sort();
     let headers: String = ms.iter().map(|(k, v)| format!("{k}:{v}\n")).collect();
     let mut q: Vec<(String, String)> = s.query.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.clone())).collect();
@@ -60,7 +68,10 @@ mod tests {
             method: "PUT",
             path: "/acct/backups",
             query: vec![("restype".into(), "container".into())],
-            ms_headers: vec![("x-ms-version".into(), "2023-11-03".into()), ("X-MS-Date".into(), "Fri, 27 Nov 2026 10:00:00 GMT".into())],
+            ms_headers: vec![
+                ("x-ms-version".into(), "2023-11-03".into()),
+                ("X-MS-Date".into(), "Fri, 27 Nov 2026 10:00:00 GMT".into()),
+            ],
             ..Default::default()
         };
         let sts = string_to_sign("acct", &s);

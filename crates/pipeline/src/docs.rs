@@ -52,7 +52,11 @@ impl ServiceDoc {
         let tags = body
             .get("tags")
             .and_then(Value::as_object)
-            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect())
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                    .collect()
+            })
             .unwrap_or_default();
         Ok(ServiceDoc {
             kind: Self::KIND.into(),
@@ -62,8 +66,15 @@ impl ServiceDoc {
             resource_group: id.resource_group_name().unwrap_or_default().to_string(),
             id,
             location: s("/location"),
-            sku: Sku { name: s("/sku/name"), capacity: body.pointer("/sku/capacity").and_then(Value::as_i64).unwrap_or(0) },
-            provisioning_state: body.pointer("/properties/provisioningState").and_then(Value::as_str).unwrap_or("Succeeded").to_string(),
+            sku: Sku {
+                name: s("/sku/name"),
+                capacity: body.pointer("/sku/capacity").and_then(Value::as_i64).unwrap_or(0),
+            },
+            provisioning_state: body
+                .pointer("/properties/provisioningState")
+                .and_then(Value::as_str)
+                .unwrap_or("Succeeded")
+                .to_string(),
             gateway_url: body.pointer("/properties/gatewayUrl").and_then(Value::as_str).map(str::to_string),
             publisher_email: s("/properties/publisherEmail"),
             publisher_name: s("/properties/publisherName"),
@@ -129,7 +140,9 @@ impl OperationDoc {
 }
 
 pub fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -147,7 +160,13 @@ mod tests {
         });
         let d = ServiceDoc::from_arm(&body).unwrap();
         assert_eq!(d.resource_group, "rg1");
-        assert_eq!(d.sku, Sku { name: "Standard".into(), capacity: 1 });
+        assert_eq!(
+            d.sku,
+            Sku {
+                name: "Standard".into(),
+                capacity: 1
+            }
+        );
         let v = serde_json::to_value(&d).unwrap();
         assert_eq!(v["kind"], "apim.service");
         assert_eq!(v["schemaVersion"], 1);

@@ -31,15 +31,27 @@ impl fmt::Display for Exit {
 impl std::error::Error for Exit {}
 
 pub fn usage(message: impl Into<String>) -> anyhow::Error {
-    Exit { kind: ExitKind::Usage, message: message.into() }.into()
+    Exit {
+        kind: ExitKind::Usage,
+        message: message.into(),
+    }
+    .into()
 }
 
 pub fn refused(message: impl Into<String>) -> anyhow::Error {
-    Exit { kind: ExitKind::Refused, message: message.into() }.into()
+    Exit {
+        kind: ExitKind::Refused,
+        message: message.into(),
+    }
+    .into()
 }
 
 pub fn stopped(message: impl Into<String>) -> anyhow::Error {
-    Exit { kind: ExitKind::Stopped, message: message.into() }.into()
+    Exit {
+        kind: ExitKind::Stopped,
+        message: message.into(),
+    }
+    .into()
 }
 
 /// The exit code for an error that ended a run.
@@ -72,7 +84,10 @@ pub fn finish(name: &str, result: anyhow::Result<()>) -> std::process::ExitCode 
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 #[cfg(test)]

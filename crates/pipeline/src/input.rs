@@ -19,7 +19,12 @@ pub fn parse_documents(text: &str, source: &str) -> anyhow::Result<Vec<Value>> {
         if line.trim().is_empty() {
             continue;
         }
-        let v: Value = serde_json::from_str(line).map_err(|e| usage(format!("{source} line {}: malformed JSON ({e}); expected one JSON document per line", n + 1)))?;
+        let v: Value = serde_json::from_str(line).map_err(|e| {
+            usage(format!(
+                "{source} line {}: malformed JSON ({e}); expected one JSON document per line",
+                n + 1
+            ))
+        })?;
         out.push(v);
     }
     Ok(out)
@@ -34,12 +39,20 @@ pub fn kind_of(doc: &Value) -> &str {
 pub fn expect_kind<T: DeserializeOwned>(doc: &Value, kind: &str, source: &str) -> anyhow::Result<T> {
     let actual = kind_of(doc);
     if actual != kind {
-        let got = if actual.is_empty() { "a document without \"kind\"".to_string() } else { format!("a '{actual}' document") };
+        let got = if actual.is_empty() {
+            "a document without \"kind\"".to_string()
+        } else {
+            format!("a '{actual}' document")
+        };
         return Err(usage(format!("{source}: expected an '{kind}' document, got {got}")));
     }
     match doc.get("schemaVersion").and_then(Value::as_u64) {
         Some(1) => {}
-        Some(v) => return Err(usage(format!("{source}: '{kind}' schemaVersion {v} is not supported (this tool reads 1); upgrade the toolkit"))),
+        Some(v) => {
+            return Err(usage(format!(
+                "{source}: '{kind}' schemaVersion {v} is not supported (this tool reads 1); upgrade the toolkit"
+            )))
+        }
         None => return Err(usage(format!("{source}: '{kind}' document has no schemaVersion"))),
     }
     serde_json::from_value(doc.clone()).map_err(|e| usage(format!("{source}: invalid '{kind}' document: {e}")))
@@ -89,7 +102,9 @@ mod tests {
         struct X {}
         let e = expect_kind::<X>(&json!({"kind":"apim.backup","schemaVersion":1}), "apim.service", "stdin").unwrap_err();
         assert_eq!(crate::exit::code_of(&e), 2);
-        assert!(e.to_string().contains("expected an 'apim.service' document, got a 'apim.backup' document"));
+        assert!(e
+            .to_string()
+            .contains("expected an 'apim.service' document, got a 'apim.backup' document"));
         let e = expect_kind::<X>(&json!({"kind":"apim.service","schemaVersion":2}), "apim.service", "stdin").unwrap_err();
         assert!(e.to_string().contains("schemaVersion 2"));
     }

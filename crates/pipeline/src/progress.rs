@@ -20,7 +20,13 @@ struct Inner {
 impl Reporter {
     pub fn new(quiet: bool, verbose: bool) -> Self {
         let tty = std::io::stderr().is_terminal();
-        Reporter { inner: Arc::new(Inner { quiet, verbose, multi: (tty && !quiet).then(MultiProgress::new) }) }
+        Reporter {
+            inner: Arc::new(Inner {
+                quiet,
+                verbose,
+                multi: (tty && !quiet).then(MultiProgress::new),
+            }),
+        }
     }
 
     /// A log line (not shown with -q).
@@ -51,7 +57,10 @@ impl Reporter {
     pub fn task(&self, label: &str) -> Task {
         let bar = self.inner.multi.as_ref().map(|m| {
             let b = m.add(ProgressBar::new_spinner());
-            b.set_style(ProgressStyle::with_template("{spinner} {prefix} [{elapsed_precise}] {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+            b.set_style(
+                ProgressStyle::with_template("{spinner} {prefix} [{elapsed_precise}] {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
             b.set_prefix(label.to_string());
             b.enable_steady_tick(Duration::from_millis(120));
             b
@@ -82,7 +91,11 @@ impl Task {
         }
         let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
         if last.0 != state || last.1.elapsed() >= Duration::from_secs(60) {
-            self.reporter.info(&format!("{}: {state} (elapsed {})", self.label, fmt_elapsed(self.started.elapsed())));
+            self.reporter.info(&format!(
+                "{}: {state} (elapsed {})",
+                self.label,
+                fmt_elapsed(self.started.elapsed())
+            ));
             *last = (state.to_string(), Instant::now());
         }
     }

@@ -63,7 +63,7 @@ pub struct Session {
 /// The end of waiting for one operation.
 pub enum Waited {
     Done(Value),
-    Stopped(OperationDoc),
+    Stopped(Box<OperationDoc>),
 }
 
 impl CommonArgs {
@@ -79,7 +79,13 @@ impl CommonArgs {
             let r = reporter.clone();
             arm = arm.with_logger(Arc::new(move |line: &str| r.debug(line)));
         }
-        Ok(Session { arm: Arc::new(arm), http, reporter, args: self.clone(), started: Instant::now() })
+        Ok(Session {
+            arm: Arc::new(arm),
+            http,
+            reporter,
+            args: self.clone(),
+            started: Instant::now(),
+        })
     }
 }
 
@@ -91,7 +97,8 @@ pub fn http_client(ca_cert: Option<&std::path::Path>) -> anyhow::Result<reqwest:
     for (path, what) in [(ca_cert.map(PathBuf::from), "--ca-cert"), (env_file, "SSL_CERT_FILE")] {
         if let Some(p) = path {
             let pem = std::fs::read(&p).map_err(|e| usage(format!("{what} {}: {e}", p.display())))?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| usage(format!("{what} {}: not a PEM certificate bundle ({e})", p.display())))?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|e| usage(format!("{what} {}: not a PEM certificate bundle ({e})", p.display())))?;
             roots.extend(certs);
         }
     }
@@ -142,7 +149,7 @@ impl Session {
             }
             Err(WaitError::Stopped(pending)) => {
                 task.finish("still running in Azure; stopped waiting");
-                Ok(Waited::Stopped(OperationDoc { pending, ..op }))
+                Ok(Waited::Stopped(Box::new(OperationDoc { pending, ..op })))
             }
             Err(WaitError::Failed(e)) => {
                 task.finish("failed");

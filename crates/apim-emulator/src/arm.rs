@@ -56,7 +56,7 @@ pub struct Req<'a> {
 }
 
 impl Req<'_> {
-    fn api_version(&self) -> &str {
+    pub fn api_version(&self) -> &str {
         self.query.get("api-version").map(String::as_str).unwrap_or("")
     }
     fn is(&self, pattern: &[&str]) -> bool {
@@ -111,12 +111,12 @@ fn check_version(r: &Req, versions: &[&str], provider_type: Option<(&str, &str)>
     })
 }
 
-fn retry_after(op: &Op, now: i64) -> String {
+pub(crate) fn retry_after(op: &Op, now: i64) -> String {
     let secs = (op.remaining_ms(now) + 999) / 1000;
     secs.clamp(1, 60).to_string()
 }
 
-fn new_op(st: &mut State, kind: OpKind, target: &str, duration_ms: i64) -> Op {
+pub(crate) fn new_op(st: &mut State, kind: OpKind, target: &str, duration_ms: i64) -> Op {
     let id = base64::engine::general_purpose::STANDARD.encode(format!("emulator_{}", uuid::Uuid::new_v4().simple()));
     let op = Op {
         id: id.clone(),
@@ -126,6 +126,7 @@ fn new_op(st: &mut State, kind: OpKind, target: &str, duration_ms: i64) -> Op {
         duration_ms,
         done: false,
         error: None,
+        payload: None,
     };
     st.ops.insert(id, op.clone());
     op
@@ -187,6 +188,15 @@ impl App {
                                 key(&format!("/subscriptions/{}/resourceGroups/{}", s.subscription, s.group)) == gk
                             }),
                             ["service", _] => self.service(st, r, &sub),
+                            ["service", _, "namedvalues"] | ["service", _, "apis"] | ["service", _, "products"]
+                                if r.method == Method::GET =>
+                            {
+                                self.list_children(st, r, &sub)
+                            }
+                            ["service", _, "namedvalues", _] | ["service", _, "apis", _] | ["service", _, "products", _] => {
+                                self.child(st, r, &sub)
+                            }
+                            ["service", _, "namedvalues", _, "listvalue"] if r.method == Method::POST => self.list_value(st, r, &sub),
                             ["service", _, "operationresults", _] => {
                                 let id = r.segs[9].clone();
                                 if r.query.contains_key("asyncresponse") {
@@ -314,8 +324,8 @@ impl App {
         if !op.done {
             return with_header(empty(202), "retry-after", &retry_after(&op, now));
         }
-        if let Some((code, msg)) = &op.error {
-            return error(500, code, msg);
+        if let Some((status, code, msg)) = &op.error {
+            return error(*status, code, msg);
         }
         done(st, &op)
     }
@@ -332,7 +342,7 @@ impl App {
         }
         b["endTime"] = json!(rfc3339(op.started_ms + op.duration_ms));
         match &op.error {
-            Some((code, msg)) => {
+            Some((_, code, msg)) => {
                 b["status"] = json!("Failed");
                 b["error"] = json!({"code": code, "message": msg});
             }
@@ -890,7 +900,7 @@ fn validation(problems: &[(&str, String)]) -> Response {
     )
 }
 
-fn conflict_in_progress(name: &str) -> Response {
+pub(crate) fn conflict_in_progress(name: &str) -> Response {
     error(
         409,
         "Conflict",

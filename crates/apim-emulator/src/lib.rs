@@ -13,6 +13,7 @@
 #![allow(clippy::result_large_err)]
 
 mod arm;
+mod config;
 mod http;
 pub mod state;
 mod tls;
@@ -133,7 +134,9 @@ impl Emulator {
         app.save();
         let router = axum::Router::new().fallback(handle).with_state(app.clone());
         let handle_srv = axum_server::Handle::new();
-        let server = axum_server::from_tcp_rustls(listener, tls)?.handle(handle_srv.clone());
+        // Without TCP_NODELAY small answers wait on delayed ACKs (40 ms a call).
+        let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(tls).acceptor(axum_server::accept::NoDelayAcceptor::new());
+        let server = axum_server::from_tcp(listener)?.acceptor(acceptor).handle(handle_srv.clone());
         tokio::spawn(async move {
             if let Err(e) = server.serve(router.into_make_service()).await {
                 eprintln!("apim-emulator: server stopped: {e}");
@@ -413,7 +416,18 @@ async fn route(app: &Arc<App>, r: &arm::Req<'_>) -> Response {
             }
         }
     }
-    let resp = {
+    let is_backup_restore = *r.method == Method::POST
+        && r.lower.len() == 9
+        && r.lower[2] == "resourcegroups"
+        && r.lower[5] == "microsoft.apimanagement"
+        && r.lower[6] == "service"
+        && (r.lower[8] == "backup" || r.lower[8] == "restore");
+    let resp = if is_backup_restore && !arm::APIM_VERSIONS.contains(&r.api_version()) {
+        let mut st = app.lock();
+        app.arm(&mut st, r) // answers with the api-version error
+    } else if is_backup_restore {
+        app.backup_or_restore(r, r.lower[8] == "restore").await
+    } else {
         let mut st = app.lock();
         app.arm(&mut st, r)
     };

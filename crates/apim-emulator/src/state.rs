@@ -98,6 +98,8 @@ pub enum OpKind {
     ServiceDelete,
     StorageCreate,
     GroupDelete,
+    ServiceBackup,
+    ServiceRestore,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -109,8 +111,12 @@ pub struct Op {
     pub started_ms: i64,
     pub duration_ms: i64,
     pub done: bool,
+    /// How the operation ends if it fails: (HTTP status, code, message).
     #[serde(default)]
-    pub error: Option<(String, String)>,
+    pub error: Option<(u16, String, String)>,
+    /// For a restore: the configuration to put in place when it ends.
+    #[serde(default)]
+    pub payload: Option<Value>,
 }
 
 impl Op {
@@ -179,6 +185,23 @@ impl State {
                         );
                     }
                 }
+                OpKind::ServiceBackup => {
+                    if let Some(s) = self.services.get_mut(&target) {
+                        s.op = None;
+                    }
+                }
+                OpKind::ServiceRestore => {
+                    let payload = self
+                        .ops
+                        .get(&id)
+                        .and_then(|o| if o.error.is_none() { o.payload.clone() } else { None });
+                    if let Some(s) = self.services.get_mut(&target) {
+                        s.op = None;
+                        if let Some(Value::Object(config)) = payload {
+                            s.config = config;
+                        }
+                    }
+                }
                 OpKind::StorageCreate => {
                     if let Some(a) = self.accounts.get_mut(&target) {
                         a.op = None;
@@ -221,7 +244,7 @@ impl State {
                     ("Activating", "Succeeded")
                 }
             }
-            OpKind::ServiceUpdate => ("Updating", "Succeeded"),
+            OpKind::ServiceUpdate | OpKind::ServiceBackup | OpKind::ServiceRestore => ("Updating", "Succeeded"),
             OpKind::ServiceDelete => ("Succeeded", "Deleting"),
             _ => ("Succeeded", ""),
         }

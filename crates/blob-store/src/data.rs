@@ -64,16 +64,36 @@ impl BlobClient {
     }
 
     async fn send(&self, method: Method, url: Url, extra: &[(&str, &str)]) -> Result<reqwest::Response, BlobError> {
+        self.send_body(method, url, extra, None).await
+    }
+
+    /// One signed request. `extra` are headers; those that take part in the
+    /// Shared Key signature are read from it by name.
+    async fn send_body(
+        &self,
+        method: Method,
+        url: Url,
+        extra: &[(&str, &str)],
+        body: Option<(Vec<u8>, &str)>,
+    ) -> Result<reqwest::Response, BlobError> {
         let date = httpdate_now();
         let mut ms = vec![
             ("x-ms-date".to_string(), date.clone()),
             ("x-ms-version".to_string(), VERSION.to_string()),
         ];
+        let header = |name: &str| {
+            extra
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| *v)
+                .unwrap_or("")
+        };
         for (k, v) in extra {
-            if k.starts_with("x-ms-") {
+            if k.to_ascii_lowercase().starts_with("x-ms-") {
                 ms.push((k.to_string(), v.to_string()));
             }
         }
+        let (len, content_type) = body.as_ref().map(|(b, t)| (b.len() as u64, *t)).unwrap_or((0, ""));
         let mut req = self
             .http
             .request(method.clone(), url.clone())
@@ -88,21 +108,121 @@ impl BlobClient {
                     method: method.as_str(),
                     path: url.path(),
                     query: url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect(),
+                    content_length: len,
+                    content_type,
+                    if_match: header("if-match"),
+                    if_none_match: header("if-none-match"),
+                    range: "",
                     ms_headers: ms,
-                    ..Default::default()
                 };
                 authorization(&self.account, key, &s).map_err(BlobError::Config)?
             }
             BlobAuth::Bearer { token } => format!("Bearer {token}"),
         };
-        req.header("authorization", auth)
-            .header("content-length", "0")
-            .send()
-            .await
-            .map_err(|e| BlobError::Network {
-                url: url.path().to_string(),
+        req = req.header("authorization", auth);
+        req = match body {
+            Some((b, t)) => req.header("content-type", t).header("content-length", b.len().to_string()).body(b),
+            None => req.header("content-length", "0"),
+        };
+        req.send().await.map_err(|e| BlobError::Network {
+            url: url.path().to_string(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Uploads a block blob in one request. Without `overwrite`, an
+    /// existing blob is left alone and the answer is `BlobAlreadyExists`.
+    pub async fn put_blob(
+        &self,
+        container: &str,
+        name: &str,
+        data: Vec<u8>,
+        content_type: &str,
+        overwrite: bool,
+    ) -> Result<BlobProperties, BlobError> {
+        let url = self.url(container, Some(name))?;
+        let mut headers = vec![("x-ms-blob-type", "BlockBlob")];
+        if !overwrite {
+            headers.push(("if-none-match", "*"));
+        }
+        let r = self.send_body(Method::PUT, url, &headers, Some((data, content_type))).await?;
+        if r.status().as_u16() != 201 {
+            return Err(BlobError::from_response(r).await);
+        }
+        self.properties(container, name)
+            .await?
+            .ok_or_else(|| BlobError::Config(format!("blob {container}/{name} vanished after upload")))
+    }
+
+    /// Size, ETag and last-modified time; `None` when the blob does not exist.
+    pub async fn properties(&self, container: &str, name: &str) -> Result<Option<BlobProperties>, BlobError> {
+        let r = self.send(Method::HEAD, self.url(container, Some(name))?, &[]).await?;
+        match r.status().as_u16() {
+            200 => Ok(Some(BlobProperties::from_headers(name, r.headers()))),
+            404 => Ok(None),
+            _ => Err(BlobError::from_response(r).await),
+        }
+    }
+
+    /// The blob's bytes; `None` when it does not exist.
+    pub async fn get_blob(&self, container: &str, name: &str) -> Result<Option<Vec<u8>>, BlobError> {
+        let r = self.send(Method::GET, self.url(container, Some(name))?, &[]).await?;
+        match r.status().as_u16() {
+            200 => Ok(Some(
+                r.bytes()
+                    .await
+                    .map_err(|e| BlobError::Network {
+                        url: name.to_string(),
+                        message: e.to_string(),
+                    })?
+                    .to_vec(),
+            )),
+            404 => Ok(None),
+            _ => Err(BlobError::from_response(r).await),
+        }
+    }
+
+    /// Deletes a blob; with `if_match`, only if it is still that version.
+    /// `false` when it did not exist.
+    pub async fn delete_blob(&self, container: &str, name: &str, if_match: Option<&str>) -> Result<bool, BlobError> {
+        let headers: Vec<(&str, &str)> = if_match.map(|e| vec![("if-match", e)]).unwrap_or_default();
+        let r = self.send(Method::DELETE, self.url(container, Some(name))?, &headers).await?;
+        match r.status().as_u16() {
+            202 => Ok(true),
+            404 => Ok(false),
+            _ => Err(BlobError::from_response(r).await),
+        }
+    }
+
+    /// Every blob whose name starts with `prefix`, following continuation markers.
+    pub async fn list(&self, container: &str, prefix: &str) -> Result<Vec<BlobProperties>, BlobError> {
+        let mut out = Vec::new();
+        let mut marker = String::new();
+        loop {
+            let mut url = self.url(container, None)?;
+            {
+                let mut q = url.query_pairs_mut();
+                q.append_pair("restype", "container")
+                    .append_pair("comp", "list")
+                    .append_pair("prefix", prefix);
+                if !marker.is_empty() {
+                    q.append_pair("marker", &marker);
+                }
+            }
+            let r = self.send(Method::GET, url, &[]).await?;
+            if r.status().as_u16() != 200 {
+                return Err(BlobError::from_response(r).await);
+            }
+            let xml = r.text().await.map_err(|e| BlobError::Network {
+                url: container.to_string(),
                 message: e.to_string(),
-            })
+            })?;
+            out.extend(crate::xml::blobs(&xml));
+            marker = crate::xml::next_marker(&xml).unwrap_or_default();
+            if marker.is_empty() {
+                return Ok(out);
+            }
+        }
     }
 
     /// Creates the container; an existing one is fine.
@@ -126,6 +246,29 @@ impl BlobClient {
             200 => Ok(true),
             404 => Ok(false),
             _ => Err(BlobError::from_response(r).await),
+        }
+    }
+}
+
+/// What the toolkit records about a blob.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BlobProperties {
+    pub name: String,
+    pub size: u64,
+    pub etag: String,
+    /// RFC 1123, as the service sends it.
+    pub last_modified: String,
+}
+
+impl BlobProperties {
+    fn from_headers(name: &str, h: &reqwest::header::HeaderMap) -> Self {
+        let get = |k: &str| h.get(k).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        BlobProperties {
+            name: name.to_string(),
+            size: get("content-length").parse().unwrap_or(0),
+            etag: get("etag"),
+            last_modified: get("last-modified"),
         }
     }
 }

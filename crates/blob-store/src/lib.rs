@@ -14,8 +14,9 @@
 pub mod accounts;
 mod data;
 pub mod sharedkey;
+mod xml;
 
-pub use data::{BlobAuth, BlobClient};
+pub use data::{BlobAuth, BlobClient, BlobProperties};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BlobError {

@@ -90,25 +90,32 @@ impl CommonArgs {
 }
 
 /// One reqwest client for ARM, tokens and blobs: one place for trust,
-/// timeouts and the user agent.
+/// timeouts and the user agent. SSL_CERT_FILE replaces the system roots, as
+/// it does for OpenSSL and curl (and spares loading the system store);
+/// `--ca-cert` adds to whichever roots are in force.
 pub fn http_client(ca_cert: Option<&std::path::Path>) -> anyhow::Result<reqwest::Client> {
-    let mut roots = Vec::new();
-    let env_file = std::env::var_os("SSL_CERT_FILE").map(PathBuf::from);
-    for (path, what) in [(ca_cert.map(PathBuf::from), "--ca-cert"), (env_file, "SSL_CERT_FILE")] {
-        if let Some(p) = path {
-            let pem = std::fs::read(&p).map_err(|e| usage(format!("{what} {}: {e}", p.display())))?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem)
-                .map_err(|e| usage(format!("{what} {}: not a PEM certificate bundle ({e})", p.display())))?;
-            roots.extend(certs);
-        }
-    }
-    reqwest::Client::builder()
+    let read = |p: &std::path::Path, what: &str| -> anyhow::Result<Vec<reqwest::Certificate>> {
+        let pem = std::fs::read(p).map_err(|e| usage(format!("{what} {}: {e}", p.display())))?;
+        reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| usage(format!("{what} {}: not a PEM certificate bundle ({e})", p.display())))
+    };
+    let extra = match ca_cert {
+        Some(p) => read(p, "--ca-cert")?,
+        None => Vec::new(),
+    };
+    let builder = reqwest::Client::builder()
         .user_agent(concat!("apim-toolkit/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(Duration::from_secs(15))
-        .timeout(Duration::from_secs(300))
-        .tls_certs_merge(roots)
-        .build()
-        .context("building the HTTP client")
+        .timeout(Duration::from_secs(300));
+    let builder = match std::env::var_os("SSL_CERT_FILE").filter(|v| !v.is_empty()) {
+        Some(file) => {
+            let mut roots = read(std::path::Path::new(&file), "SSL_CERT_FILE")?;
+            roots.extend(extra);
+            builder.tls_certs_only(roots)
+        }
+        None => builder.tls_certs_merge(extra),
+    };
+    builder.build().context("building the HTTP client")
 }
 
 impl Session {

@@ -1,0 +1,401 @@
+//! What a service holds (named values, APIs, products) and the operations
+//! that copy it: backup and restore, which really write and read a blob in
+//! Azurite.
+
+use crate::arm::Req;
+use crate::arm::{conflict_in_progress as conflict, retry_after};
+use crate::http::{error, json, with_header};
+use crate::state::{key, now_ms, rfc3339, OpKind, Service, State};
+use crate::App;
+use axum::http::Method;
+use axum::response::Response;
+use base64::Engine;
+use serde_json::{json, Map, Value};
+
+/// Base durations in real Azure: "several minutes" and "30 or more minutes".
+const BACKUP_MS: i64 = 10 * 60 * 1000;
+const RESTORE_MS: i64 = 45 * 60 * 1000;
+/// Backups older than this cannot be restored.
+const BACKUP_MAX_AGE_MS: i64 = 30 * 24 * 3600 * 1000;
+pub const BACKUP_FORMAT: &str = "apim-emulator-backup";
+
+/// The collection a path segment names, with its ARM type and canonical name.
+fn collection(segment: &str) -> Option<(&'static str, &'static str)> {
+    match segment {
+        "namedvalues" => Some(("namedValues", "Microsoft.ApiManagement/service/namedValues")),
+        "apis" => Some(("apis", "Microsoft.ApiManagement/service/apis")),
+        "products" => Some(("products", "Microsoft.ApiManagement/service/products")),
+        _ => None,
+    }
+}
+
+fn service_key(r: &Req, sub: &str) -> String {
+    key(&format!(
+        "/subscriptions/{sub}/resourceGroups/{}/providers/Microsoft.ApiManagement/service/{}",
+        r.segs[3], r.segs[7]
+    ))
+}
+
+fn child_body(service_id: &str, coll: &str, ty: &str, id: &str, item: &Value, reveal: bool) -> Value {
+    let mut props = item.get("properties").cloned().unwrap_or_else(|| json!({}));
+    if !reveal && props.get("secret").and_then(Value::as_bool) == Some(true) {
+        if let Some(p) = props.as_object_mut() {
+            p.remove("value");
+        }
+    }
+    json!({"id": format!("{service_id}/{coll}/{id}"), "type": ty, "name": id, "properties": props})
+}
+
+fn etag_of(item: &Value) -> String {
+    format!(
+        "\"{}\"",
+        base64::engine::general_purpose::STANDARD.encode(item.get("etag").and_then(Value::as_u64).unwrap_or(0).to_be_bytes())
+    )
+}
+
+fn valid_named_value(props: &Map<String, Value>) -> Result<(), Response> {
+    let name = props.get("displayName").and_then(Value::as_str).unwrap_or("");
+    if name.is_empty() || name.len() > 256 || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-._".contains(c)) {
+        return Err(error(
+            400,
+            "ValidationError",
+            "'displayName' is required and may contain only letters, digits, '-', '.' and '_' (1-256 characters).",
+        ));
+    }
+    let has_kv = props.get("keyVault").is_some_and(|k| !k.is_null());
+    match props.get("value").and_then(Value::as_str) {
+        Some(v) if v.trim().is_empty() && !has_kv => Err(error(400, "ValidationError", "'value' must not be empty or whitespace.")),
+        Some(v) if v.chars().count() > 4096 => Err(error(400, "ValidationError", "'value' must be at most 4096 characters long.")),
+        None if !has_kv => Err(error(400, "ValidationError", "'value' is required.")),
+        _ => Ok(()),
+    }
+}
+
+impl App {
+    pub(crate) fn list_children(&self, st: &State, r: &Req, sub: &str) -> Response {
+        let Some(s) = st.services.get(&service_key(r, sub)) else {
+            return error(404, "ResourceNotFound", &format!("Service '{}' was not found.", r.segs[7]));
+        };
+        let Some((coll, ty)) = collection(&r.lower[8]) else {
+            return error(404, "NotFound", "unknown collection");
+        };
+        let items: Vec<Value> = s
+            .config
+            .get(coll)
+            .and_then(Value::as_object)
+            .map(|m| m.iter().map(|(id, item)| child_body(&s.id, coll, ty, id, item, false)).collect())
+            .unwrap_or_default();
+        json(200, &json!({"value": items, "count": items.len(), "nextLink": null}))
+    }
+
+    pub(crate) fn child(&self, st: &mut State, r: &Req, sub: &str) -> Response {
+        let sk = service_key(r, sub);
+        let Some((coll, ty)) = collection(&r.lower[8]) else {
+            return error(404, "NotFound", "unknown collection");
+        };
+        let id = r.segs[9].clone();
+        let etag = st.next_etag();
+        let Some(s) = st.services.get_mut(&sk) else {
+            return error(404, "ResourceNotFound", &format!("Service '{}' was not found.", r.segs[7]));
+        };
+        let sid = s.id.clone();
+        let items = s.config.entry(coll).or_insert_with(|| json!({}));
+        let Some(items) = items.as_object_mut() else {
+            return error(500, "InternalError", "corrupt configuration");
+        };
+        match *r.method {
+            Method::GET | Method::HEAD => match items.get(&id) {
+                Some(item) => {
+                    let e = etag_of(item);
+                    let body = child_body(&sid, coll, ty, &id, item, false);
+                    with_header(json(200, &body), "etag", &e)
+                }
+                None => error(404, "ResourceNotFound", &format!("{coll} entity '{id}' was not found.")),
+            },
+            Method::PUT => {
+                let body: Value = match serde_json::from_slice(r.body) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        return error(
+                            400,
+                            "InvalidRequestContent",
+                            &format!("The request content was invalid and could not be deserialized: '{e}'."),
+                        )
+                    }
+                };
+                let props = body.get("properties").and_then(Value::as_object).cloned().unwrap_or_default();
+                if coll == "namedValues" {
+                    if let Err(e) = valid_named_value(&props) {
+                        return e;
+                    }
+                } else if props.get("displayName").and_then(Value::as_str).is_none_or(str::is_empty) {
+                    return error(400, "ValidationError", "'displayName' is required.");
+                }
+                let existed = items.contains_key(&id);
+                let item = json!({"properties": props, "etag": etag});
+                let e = etag_of(&item);
+                items.insert(id.clone(), item.clone());
+                let body = child_body(&sid, coll, ty, &id, &item, false);
+                with_header(json(if existed { 200 } else { 201 }, &body), "etag", &e)
+            }
+            Method::DELETE => {
+                if items.remove(&id).is_some() {
+                    crate::http::empty(200)
+                } else {
+                    crate::http::empty(204)
+                }
+            }
+            _ => error(405, "MethodNotAllowed", "method not allowed"),
+        }
+    }
+
+    pub(crate) fn list_value(&self, st: &State, r: &Req, sub: &str) -> Response {
+        let item = st
+            .services
+            .get(&service_key(r, sub))
+            .and_then(|s| s.config.get("namedValues"))
+            .and_then(|m| m.get(&r.segs[9]));
+        match item {
+            Some(item) => with_header(
+                json(
+                    200,
+                    &json!({"value": item.pointer("/properties/value").cloned().unwrap_or(Value::Null)}),
+                ),
+                "etag",
+                &etag_of(item),
+            ),
+            None => error(
+                404,
+                "ResourceNotFound",
+                &format!("namedValues entity '{}' was not found.", r.segs[9]),
+            ),
+        }
+    }
+
+    /// POST …/backup and …/restore.
+    pub(crate) async fn backup_or_restore(&self, r: &Req<'_>, restore: bool) -> Response {
+        let sub = r.segs[1].clone();
+        let sk = service_key(r, &sub);
+        // 1. Check everything that fails at once, under the lock, and take what we need.
+        let checked = {
+            let mut st = self.lock();
+            st.settle(now_ms());
+            self.check_backup_restore(&st, r, &sk, restore)
+        };
+        let (params, service) = match checked {
+            Ok(v) => v,
+            Err(resp) => return resp,
+        };
+        // 2. The storage I/O, without the lock.
+        let outcome = self.storage_io(&params, &service, restore).await;
+        // 3. Record the operation.
+        let mut st = self.lock();
+        st.settle(now_ms());
+        if st.services.get(&sk).is_none_or(|s| s.op.is_some()) {
+            return conflict(&service.name);
+        }
+        let kind = if restore { OpKind::ServiceRestore } else { OpKind::ServiceBackup };
+        let duration = (if restore { RESTORE_MS } else { BACKUP_MS } as f64 * self.config.time_scale).round() as i64;
+        let mut op = crate::arm::new_op(&mut st, kind, &sk, duration);
+        match outcome {
+            Ok(payload) => op.payload = payload,
+            Err(e) => op.error = Some(e),
+        }
+        st.ops.insert(op.id.clone(), op.clone());
+        let etag = st.next_etag();
+        if let Some(s) = st.services.get_mut(&sk) {
+            s.op = Some(op.id.clone());
+            s.etag = etag;
+        }
+        let loc = format!(
+            "{}{}/operationresults/{}?api-version={}",
+            self.base_url,
+            &service.id[1..],
+            op.id,
+            r.api_version()
+        );
+        let now = now_ms();
+        st.settle(now);
+        with_header(
+            with_header(crate::http::empty(202), "location", &loc),
+            "retry-after",
+            &retry_after(&op, now),
+        )
+    }
+
+    fn check_backup_restore(&self, st: &State, r: &Req, sk: &str, restore: bool) -> Result<(Map<String, Value>, Service), Response> {
+        let Some(s) = st.services.get(sk) else {
+            return Err(error(
+                404,
+                "ResourceNotFound",
+                &format!(
+                    "The Resource 'Microsoft.ApiManagement/service/{}' under resource group '{}' was not found.",
+                    r.segs[7], r.segs[3]
+                ),
+            ));
+        };
+        if ["Consumption", "BasicV2", "StandardV2"].contains(&s.sku_name.as_str()) {
+            return Err(error(
+                400,
+                "MethodNotAllowedInPricingTier",
+                &format!("Method not allowed in {} pricing tier", s.sku_name),
+            ));
+        }
+        if s.op.is_some() {
+            return Err(conflict(&s.name));
+        }
+        let params: Map<String, Value> = match serde_json::from_slice(r.body) {
+            Ok(Value::Object(m)) => m,
+            _ => {
+                return Err(error(
+                    400,
+                    "InvalidRequestContent",
+                    "The request content was invalid and could not be deserialized.",
+                ))
+            }
+        };
+        let missing: Vec<&str> = ["storageAccount", "containerName", "backupName"]
+            .into_iter()
+            .filter(|k| params.get(*k).and_then(Value::as_str).is_none_or(str::is_empty))
+            .collect();
+        if !missing.is_empty() {
+            return Err(error(400, "ValidationError", &format!("'{}' is required.", missing.join("', '"))));
+        }
+        let access = params.get("accessType").and_then(Value::as_str).unwrap_or("AccessKey");
+        let identity_type = s
+            .identity
+            .as_ref()
+            .and_then(|i| i.get("type"))
+            .and_then(Value::as_str)
+            .unwrap_or("None");
+        match access {
+            "AccessKey" if params.get("accessKey").and_then(Value::as_str).is_none_or(str::is_empty) => {
+                return Err(error(
+                    400,
+                    "InvalidParameters",
+                    "'accessKey' is required when accessType is AccessKey.",
+                ));
+            }
+            "AccessKey" => {}
+            "SystemAssignedManagedIdentity" if !identity_type.contains("SystemAssigned") => {
+                return Err(error(
+                    400,
+                    "InvalidParameters",
+                    "System assigned managed identity is not enabled on the service; enable it or use another accessType.",
+                ));
+            }
+            "SystemAssignedManagedIdentity" => {}
+            "UserAssignedManagedIdentity" => {
+                let client = params.get("clientId").and_then(Value::as_str).unwrap_or("");
+                let known = s
+                    .identity
+                    .as_ref()
+                    .and_then(|i| i.get("userAssignedIdentities"))
+                    .and_then(Value::as_object)
+                    .is_some_and(|m| {
+                        m.values().any(|v| {
+                            v.get("clientId")
+                                .and_then(Value::as_str)
+                                .is_some_and(|c| c.eq_ignore_ascii_case(client))
+                        })
+                    });
+                if client.is_empty() || !known {
+                    return Err(error(
+                        400,
+                        "InvalidParameters",
+                        &format!("User assigned identity with client id '{client}' is not assigned to the service."),
+                    ));
+                }
+            }
+            other => {
+                return Err(error(
+                    400,
+                    "InvalidParameters",
+                    &format!("Unknown accessType '{other}'. Use AccessKey, SystemAssignedManagedIdentity or UserAssignedManagedIdentity."),
+                ))
+            }
+        }
+        let _ = restore;
+        Ok((params, s.clone()))
+    }
+
+    /// Writes (backup) or reads (restore) the blob. Errors become the
+    /// operation's failure, as Azure reports them: after the 202.
+    async fn storage_io(&self, p: &Map<String, Value>, s: &Service, restore: bool) -> Result<Option<Value>, (u16, String, String)> {
+        let fail = |code: &str, msg: String| (400u16, code.to_string(), msg);
+        let account = p["storageAccount"].as_str().unwrap_or_default();
+        let container = p["containerName"].as_str().unwrap_or_default();
+        let blob = p["backupName"].as_str().unwrap_or_default();
+        if self.config.blob_endpoint.is_none() {
+            return Err(fail(
+                "InvalidParameters",
+                "the emulator has no blob storage (start it with --blob-endpoint)".into(),
+            ));
+        }
+        // Managed identities are granted access by role; Azurite knows keys only, so the emulator uses the account's key for them.
+        let key = match p.get("accessType").and_then(Value::as_str).unwrap_or("AccessKey") {
+            "AccessKey" => p.get("accessKey").and_then(Value::as_str).unwrap_or_default().to_string(),
+            _ => match self.config.blob_accounts.iter().find(|(n, _)| n == account) {
+                Some((_, k)) => k.clone(),
+                None => return Err(fail("InvalidParameters", format!("Storage account '{account}' was not found."))),
+            },
+        };
+        let client = blob_store::BlobClient::new(
+            self.http.clone(),
+            &self.blob_endpoint_of(account),
+            account,
+            blob_store::BlobAuth::SharedKey { key },
+        )
+        .map_err(|e| fail("InvalidParameters", e.to_string()))?;
+        let storage_error = |e: blob_store::BlobError| match e {
+            blob_store::BlobError::Service { status: 403, .. } => fail(
+                "InvalidParameters",
+                format!("Access to storage account '{account}' was denied: the access key or identity is not authorized."),
+            ),
+            blob_store::BlobError::Service { code, .. } if code == "ContainerNotFound" => fail(
+                "InvalidParameters",
+                format!("The container '{container}' does not exist in storage account '{account}'."),
+            ),
+            other => (500, "InternalError".to_string(), format!("Storage failure: {other}")),
+        };
+        if !restore {
+            let body = json!({"format": BACKUP_FORMAT, "version": 1, "backedUpAt": rfc3339(now_ms()), "backedUpAtMs": now_ms(),
+                "service": {"id": s.id, "name": s.name, "sku": {"name": s.sku_name, "capacity": s.capacity}, "location": s.location},
+                "config": s.config});
+            client
+                .put_blob(container, blob, body.to_string().into_bytes(), "application/octet-stream", true)
+                .await
+                .map_err(storage_error)?;
+            return Ok(None);
+        }
+        let bytes = client.get_blob(container, blob).await.map_err(storage_error)?;
+        let Some(bytes) = bytes else {
+            return Err(fail(
+                "InvalidParameters",
+                format!("The backup blob '{blob}' was not found in container '{container}' of storage account '{account}'."),
+            ));
+        };
+        let backup: Value = serde_json::from_slice(&bytes)
+            .ok()
+            .filter(|v: &Value| v.get("format").and_then(Value::as_str) == Some(BACKUP_FORMAT))
+            .ok_or_else(|| fail("InvalidParameters", format!("The blob '{blob}' is not an API Management backup.")))?;
+        if backup
+            .get("backedUpAtMs")
+            .and_then(Value::as_i64)
+            .is_some_and(|t| now_ms() - t > BACKUP_MAX_AGE_MS)
+        {
+            return Err(fail("InvalidParameters", "Cannot restore: backup expired".into()));
+        }
+        let src_sku = backup.pointer("/service/sku/name").and_then(Value::as_str).unwrap_or("");
+        if !src_sku.eq_ignore_ascii_case(&s.sku_name) {
+            return Err(fail(
+                "InvalidParameters",
+                format!(
+                    "Cannot restore a backup of a {src_sku} service onto a {} service: the tiers must match.",
+                    s.sku_name
+                ),
+            ));
+        }
+        Ok(Some(backup.get("config").cloned().unwrap_or_else(|| json!({}))))
+    }
+}

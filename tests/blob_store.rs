@@ -1,0 +1,128 @@
+//! blob-store's data plane against Azurite, with Shared Key.
+
+use apim_toolkit::{azurite_endpoint, BLOB_ACCOUNTS};
+use blob_store::{BlobAuth, BlobClient, BlobError};
+
+fn client(account_index: usize) -> BlobClient {
+    let (account, key) = BLOB_ACCOUNTS[account_index];
+    let endpoint = format!("{}/{account}/", azurite_endpoint().trim_end_matches('/'));
+    BlobClient::new(
+        reqwest::Client::new(),
+        &endpoint,
+        account,
+        BlobAuth::SharedKey { key: key.to_string() },
+    )
+    .unwrap()
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+}
+
+#[test]
+fn put_properties_list_get_delete() {
+    rt().block_on(async {
+        let c = client(0);
+        let container = "bs-roundtrip";
+        c.create_container(container).await.unwrap();
+        c.create_container(container).await.expect("creating an existing container is fine");
+        let p = c
+            .put_blob(
+                container,
+                "apim-src-1.apimbackup",
+                b"hello backup".to_vec(),
+                "application/octet-stream",
+                false,
+            )
+            .await
+            .unwrap();
+        assert_eq!(p.size, 12);
+        assert!(!p.etag.is_empty());
+        assert!(p.last_modified.ends_with("GMT"));
+
+        // No silent overwrite.
+        let err = c
+            .put_blob(
+                container,
+                "apim-src-1.apimbackup",
+                b"other".to_vec(),
+                "application/octet-stream",
+                false,
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, BlobError::Service { status: 409, code, .. } if code == "BlobAlreadyExists"),
+            "{err}"
+        );
+        let p2 = c
+            .put_blob(
+                container,
+                "apim-src-1.apimbackup",
+                b"newer".to_vec(),
+                "application/octet-stream",
+                true,
+            )
+            .await
+            .unwrap();
+        assert_ne!(p2.etag, p.etag);
+        assert_eq!(c.get_blob(container, "apim-src-1.apimbackup").await.unwrap().unwrap(), b"newer");
+
+        c.put_blob(container, "apim-src-2.apimbackup", vec![1, 2, 3], "application/octet-stream", false)
+            .await
+            .unwrap();
+        c.put_blob(container, "apim-dest-1.apimbackup", vec![1], "application/octet-stream", false)
+            .await
+            .unwrap();
+        let listed = c.list(container, "apim-src-").await.unwrap();
+        assert_eq!(
+            listed.iter().map(|b| b.name.as_str()).collect::<Vec<_>>(),
+            ["apim-src-1.apimbackup", "apim-src-2.apimbackup"]
+        );
+        assert_eq!(listed[1].size, 3);
+
+        // Delete only the version we saw.
+        let err = c.delete_blob(container, "apim-src-1.apimbackup", Some(&p.etag)).await.unwrap_err();
+        assert!(matches!(err, BlobError::Service { status: 412, .. }), "{err}");
+        assert!(c.delete_blob(container, "apim-src-1.apimbackup", Some(&p2.etag)).await.unwrap());
+        assert!(!c.delete_blob(container, "apim-src-1.apimbackup", None).await.unwrap());
+        assert_eq!(c.properties(container, "apim-src-1.apimbackup").await.unwrap(), None);
+        assert_eq!(c.get_blob(container, "apim-src-1.apimbackup").await.unwrap(), None);
+    });
+}
+
+#[test]
+fn a_wrong_key_is_refused_without_showing_it() {
+    rt().block_on(async {
+        let (account, _) = BLOB_ACCOUNTS[0];
+        let endpoint = format!("{}/{account}/", azurite_endpoint().trim_end_matches('/'));
+        let wrong = "d3Jvbmcta2V5LXdyb25nLWtleS13cm9uZy1rZXktd3Jvbmcta2V5LXdyb25nLWtleQ==";
+        let c = BlobClient::new(
+            reqwest::Client::new(),
+            &endpoint,
+            account,
+            BlobAuth::SharedKey { key: wrong.into() },
+        )
+        .unwrap();
+        let err = c.create_container("bs-wrongkey").await.unwrap_err();
+        assert!(matches!(err, BlobError::Service { status: 403, .. }), "{err}");
+        assert!(!err.to_string().contains(wrong));
+        assert!(!format!("{c:?}").contains(wrong), "Debug redacts the key");
+    });
+}
+
+#[test]
+fn missing_container_is_reported() {
+    rt().block_on(async {
+        let c = client(1);
+        assert!(!c.container_exists("bs-never-made").await.unwrap());
+        let err = c
+            .put_blob("bs-never-made", "x", vec![1], "application/octet-stream", false)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, BlobError::Service { status: 404, code, .. } if code == "ContainerNotFound"),
+            "{err}"
+        );
+    });
+}

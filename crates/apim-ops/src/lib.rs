@@ -13,8 +13,10 @@
 //! # Ok(()) }
 //! ```
 
+mod backup;
 mod service;
 
+pub use backup::*;
 pub use service::*;
 
 use arm_client::ArmError;

@@ -74,3 +74,56 @@ pub async fn ensure_container(arm: &ArmClient, account: &ResourceId, container: 
 pub fn blob_endpoint(account: &Value) -> Option<&str> {
     account.pointer("/properties/primaryEndpoints/blob").and_then(Value::as_str)
 }
+
+/// How the toolkit reaches one storage account's blobs.
+pub struct AccountAccess {
+    pub client: crate::BlobClient,
+    /// The account key, for operations that hand it to APIM; `None` when it
+    /// cannot be listed or the account refuses shared keys.
+    pub key: Option<String>,
+    /// `primaryEndpoints.blob` as ARM reports it now.
+    pub endpoint: String,
+}
+
+/// A data-plane client for the account: Shared Key when the caller may
+/// list its keys and the account accepts them, an Entra ID token otherwise.
+pub async fn blob_client(arm: &ArmClient, account_id: &ResourceId, fallback_endpoint: &str) -> Result<AccountAccess, crate::BlobError> {
+    let name = account_id.name().unwrap_or_default();
+    let account = arm
+        .get(arm.url(&account_id.to_string(), API_VERSION))
+        .await
+        .map_err(|e| crate::BlobError::Config(format!("storage account {name}: {e}")))?;
+    let shared_key_allowed = account
+        .as_ref()
+        .and_then(|a| a.pointer("/properties/allowSharedKeyAccess"))
+        .and_then(Value::as_bool)
+        .unwrap_or(true);
+    let endpoint = account
+        .as_ref()
+        .and_then(blob_endpoint)
+        .map(str::to_string)
+        .unwrap_or_else(|| fallback_endpoint.to_string());
+    let key = if shared_key_allowed {
+        account_key(arm, account_id).await.ok()
+    } else {
+        None
+    };
+    let auth = match &key {
+        Some(k) => crate::BlobAuth::SharedKey { key: k.clone() },
+        None => {
+            let token = arm
+                .tokens()
+                .token(arm_auth::STORAGE_SCOPE)
+                .await
+                .map_err(|e| crate::BlobError::Config(format!("storage account {name}: no key and no token: {e}")))?;
+            crate::BlobAuth::Bearer {
+                token: token.secret().to_string(),
+            }
+        }
+    };
+    Ok(AccountAccess {
+        client: crate::BlobClient::new(arm.http().clone(), &endpoint, name, auth)?,
+        key,
+        endpoint,
+    })
+}

@@ -194,6 +194,21 @@ impl BlobClient {
         }
     }
 
+    /// Replaces the blob's metadata (`x-ms-meta-*`). Changes its ETag.
+    pub async fn set_metadata(&self, container: &str, name: &str, metadata: &[(&str, &str)]) -> Result<BlobProperties, BlobError> {
+        let mut url = self.url(container, Some(name))?;
+        url.query_pairs_mut().append_pair("comp", "metadata");
+        let headers: Vec<(String, String)> = metadata.iter().map(|(k, v)| (format!("x-ms-meta-{k}"), v.to_string())).collect();
+        let refs: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let r = self.send(Method::PUT, url, &refs).await?;
+        if r.status().as_u16() != 200 {
+            return Err(BlobError::from_response(r).await);
+        }
+        self.properties(container, name)
+            .await?
+            .ok_or_else(|| BlobError::Config(format!("blob {container}/{name} vanished")))
+    }
+
     /// Every blob whose name starts with `prefix`, following continuation markers.
     pub async fn list(&self, container: &str, prefix: &str) -> Result<Vec<BlobProperties>, BlobError> {
         let mut out = Vec::new();
@@ -259,16 +274,32 @@ pub struct BlobProperties {
     pub etag: String,
     /// RFC 1123, as the service sends it.
     pub last_modified: String,
+    /// `x-ms-meta-*` values, by lower-case name.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub metadata: std::collections::BTreeMap<String, String>,
 }
 
 impl BlobProperties {
+    /// `last_modified` as seconds since the Unix epoch.
+    pub fn modified_unix(&self) -> Option<i64> {
+        let fmt = time::macros::format_description!("[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT");
+        time::PrimitiveDateTime::parse(&self.last_modified, &fmt)
+            .ok()
+            .map(|t| t.assume_utc().unix_timestamp())
+    }
+
     fn from_headers(name: &str, h: &reqwest::header::HeaderMap) -> Self {
         let get = |k: &str| h.get(k).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        let metadata = h
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str().strip_prefix("x-ms-meta-")?.to_string(), v.to_str().ok()?.to_string())))
+            .collect();
         BlobProperties {
             name: name.to_string(),
             size: get("content-length").parse().unwrap_or(0),
             etag: get("etag"),
             last_modified: get("last-modified"),
+            metadata,
         }
     }
 }

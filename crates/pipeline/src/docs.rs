@@ -139,6 +139,147 @@ impl OperationDoc {
     }
 }
 
+/// Which service a backup or restore is about.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceRef {
+    pub id: ResourceId,
+    pub name: String,
+    pub sku: Sku,
+    pub location: String,
+}
+
+impl From<&ServiceDoc> for ServiceRef {
+    fn from(d: &ServiceDoc) -> Self {
+        ServiceRef {
+            id: d.id.clone(),
+            name: d.name.clone(),
+            sku: d.sku.clone(),
+            location: d.location.clone(),
+        }
+    }
+}
+
+/// Where a backup blob lives. Never carries a key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StorageRef {
+    pub account_id: ResourceId,
+    pub account: String,
+    pub container: String,
+    pub blob_endpoint: String,
+}
+
+impl From<&ContainerDoc> for StorageRef {
+    fn from(d: &ContainerDoc) -> Self {
+        StorageRef {
+            account_id: d.account_id.clone(),
+            account: d.account.clone(),
+            container: d.container.clone(),
+            blob_endpoint: d.blob_endpoint.clone(),
+        }
+    }
+}
+
+/// `apim.backup`: a finished backup and the blob that holds it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BackupDoc {
+    pub kind: String,
+    #[serde(default = "v1")]
+    pub schema_version: u32,
+    pub status: String,
+    pub service: ServiceRef,
+    pub storage: StorageRef,
+    pub blob: String,
+    /// access-key, system-identity or user-identity.
+    pub access_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_client_id: Option<String>,
+    pub started_at: String,
+    pub completed_at: String,
+    pub duration_seconds: f64,
+    pub size: u64,
+    pub etag: String,
+    pub last_modified: String,
+}
+
+impl BackupDoc {
+    pub const KIND: &'static str = "apim.backup";
+}
+
+/// `apim.restore`: what a restore did (or, with --dry-run, would do).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RestoreDoc {
+    pub kind: String,
+    #[serde(default = "v1")]
+    pub schema_version: u32,
+    /// Succeeded, or DryRun.
+    pub status: String,
+    pub source: ServiceRef,
+    pub target: ServiceRef,
+    pub backup: BackupRef,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub safety_backup: Option<BackupRef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_seconds: Option<f64>,
+    /// What a backup never carries: redo these on the target.
+    pub not_restored: Vec<String>,
+    #[serde(default)]
+    pub warnings: Vec<String>,
+}
+
+impl RestoreDoc {
+    pub const KIND: &'static str = "apim.restore";
+}
+
+/// A backup blob, as a restore names it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BackupRef {
+    pub account: String,
+    pub container: String,
+    pub blob: String,
+    pub etag: String,
+}
+
+impl From<&BackupDoc> for BackupRef {
+    fn from(b: &BackupDoc) -> Self {
+        BackupRef {
+            account: b.storage.account.clone(),
+            container: b.storage.container.clone(),
+            blob: b.blob.clone(),
+            etag: b.etag.clone(),
+        }
+    }
+}
+
+/// `apim.backup.pruned`: one blob deleted (or, with --dry-run, to delete) by retention.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PrunedDoc {
+    pub kind: String,
+    #[serde(default = "v1")]
+    pub schema_version: u32,
+    pub service: String,
+    pub storage: StorageRef,
+    pub blob: String,
+    pub etag: String,
+    pub last_modified: String,
+    pub size: u64,
+    pub reason: String,
+    pub dry_run: bool,
+}
+
+impl PrunedDoc {
+    pub const KIND: &'static str = "apim.backup.pruned";
+}
+
 pub fn now_rfc3339() -> String {
     time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)

@@ -22,7 +22,7 @@ mod output;
 pub mod progress;
 mod session;
 
-pub use docs::{ContainerDoc, OperationDoc, ServiceDoc, Sku};
+pub use docs::{BackupDoc, BackupRef, ContainerDoc, OperationDoc, PrunedDoc, RestoreDoc, ServiceDoc, ServiceRef, Sku, StorageRef};
 pub use exit::{code_of, finish, refused, render, stopped, usage, Exit, ExitKind};
 pub use input::{expect_kind, kind_of, parse_documents, read_file_documents, read_stdin_documents};
 pub use output::emit;

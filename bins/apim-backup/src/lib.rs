@@ -1,0 +1,482 @@
+//! The work behind `apim-backup`: back up services (concurrently) into a
+//! blob container, record what was written, and prune old backups.
+
+mod prune;
+
+use anyhow::Context;
+use apim_ops::{BackupAccess, BackupParams, Begun};
+use arm_client::ResourceId;
+use blob_store::{BlobClient, BlobProperties};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use pipeline::{
+    emit, expect_kind, refused, usage, BackupDoc, CommonArgs, ContainerDoc, OperationDoc, PrunedDoc, ServiceDoc, ServiceRef, Session,
+    StorageRef, Waited,
+};
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Set on a backup blob once its backup succeeded; prune trusts only marked blobs.
+pub const SUCCESS_MARK: (&str, &str) = ("apimtoolkit_status", "Succeeded");
+
+#[derive(Parser)]
+#[command(
+    name = "apim-backup",
+    version,
+    about = "Back up APIM services into blob storage (reads apim.service documents on stdin)"
+)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    cmd: Option<Cmd>,
+    #[command(flatten)]
+    backup: BackupArgs,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Delete old backup blobs of one service, never the newest restorable one.
+    Prune(PruneArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum AccessType {
+    AccessKey,
+    SystemIdentity,
+    UserIdentity,
+}
+
+#[derive(Args)]
+struct StorageArgs {
+    /// A storage.container document (from apim-provision storage).
+    #[arg(long)]
+    storage: Option<PathBuf>,
+    /// The storage account's resource id (instead of --storage).
+    #[arg(long, conflicts_with = "storage", requires = "container")]
+    storage_account: Option<String>,
+    #[arg(long)]
+    container: Option<String>,
+}
+
+#[derive(Args)]
+struct BackupArgs {
+    #[command(flatten)]
+    storage: StorageArgs,
+    /// A service to back up, by resource id; repeatable. Without it, apim.service documents are read from stdin.
+    #[arg(long = "service-id")]
+    service_ids: Vec<String>,
+    /// Blob name (one service only). Default: <service>-<UTC timestamp>.apimbackup.
+    #[arg(long)]
+    blob: Option<String>,
+    /// Replace an existing blob of the same name.
+    #[arg(long)]
+    overwrite: bool,
+    /// How the service reaches the storage account.
+    #[arg(long, value_enum, default_value = "access-key")]
+    access_type: AccessType,
+    /// Client id of the user-assigned identity (with --access-type user-identity).
+    #[arg(long)]
+    identity_client_id: Option<String>,
+}
+
+#[derive(Args)]
+struct PruneArgs {
+    #[command(flatten)]
+    storage: StorageArgs,
+    /// The service whose backups to prune (blobs named <service>-….apimbackup).
+    #[arg(long)]
+    service: String,
+    /// How many of the newest backups to keep.
+    #[arg(long)]
+    keep: usize,
+    /// Also delete backups older than this (e.g. 30d), keep notwithstanding.
+    #[arg(long, value_parser = pipeline::progress::parse_duration)]
+    max_age: Option<Duration>,
+    /// Print what would be deleted; delete nothing.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let common = cli.common;
+    if common.resume {
+        let ops = read_operations()?;
+        let session = common.connect()?;
+        let work = ops.into_iter().map(|op| finish(&session, op));
+        return report(futures::future::join_all(work).await, session.args.no_wait);
+    }
+    match cli.cmd {
+        Some(Cmd::Prune(p)) => {
+            let storage = storage_input(&p.storage)?;
+            let session = common.connect()?;
+            prune(&session, storage, &p).await
+        }
+        None => {
+            let b = cli.backup;
+            let storage = storage_input(&b.storage)?;
+            let services = service_input(&b)?;
+            let access = match (b.access_type, &b.identity_client_id) {
+                (AccessType::UserIdentity, None) => return Err(usage("--access-type user-identity needs --identity-client-id")),
+                (AccessType::UserIdentity, Some(c)) => BackupAccess::UserIdentity(c.clone()),
+                (_, Some(_)) => return Err(usage("--identity-client-id goes with --access-type user-identity")),
+                (AccessType::SystemIdentity, None) => BackupAccess::SystemIdentity,
+                (AccessType::AccessKey, None) => BackupAccess::AccessKey(String::new()),
+            };
+            if b.blob.is_some() && services.len() != 1 {
+                return Err(usage(format!(
+                    "--blob names one blob, but {} services were given; leave it out to get one blob per service",
+                    services.len()
+                )));
+            }
+            let session = common.connect()?;
+            backup(&session, storage, services, access, b.blob, b.overwrite).await
+        }
+    }
+}
+
+fn read_operations() -> anyhow::Result<Vec<OperationDoc>> {
+    pipeline::read_stdin_documents()?
+        .iter()
+        .map(|d| expect_kind(d, OperationDoc::KIND, "stdin"))
+        .collect()
+}
+
+/// Where the blobs go, as the user named it (resolved against ARM later).
+enum StorageInput {
+    Doc(ContainerDoc),
+    Account { id: ResourceId, container: String },
+}
+
+fn storage_input(a: &StorageArgs) -> anyhow::Result<StorageInput> {
+    if let Some(path) = &a.storage {
+        let docs = pipeline::read_file_documents(path, "--storage")?;
+        let [doc] = docs.as_slice() else {
+            return Err(usage(format!(
+                "--storage {}: expected one storage.container document, found {}",
+                path.display(),
+                docs.len()
+            )));
+        };
+        return Ok(StorageInput::Doc(expect_kind(
+            doc,
+            ContainerDoc::KIND,
+            &format!("--storage {}", path.display()),
+        )?));
+    }
+    match (&a.storage_account, &a.container) {
+        (Some(id), Some(c)) => Ok(StorageInput::Account {
+            id: id.parse().map_err(|e| usage(format!("--storage-account: {e}")))?,
+            container: c.clone(),
+        }),
+        _ => Err(usage(
+            "say where backups go: --storage FILE (a storage.container document) or --storage-account ID --container NAME",
+        )),
+    }
+}
+
+fn service_input(b: &BackupArgs) -> anyhow::Result<Vec<ServiceInput>> {
+    if !b.service_ids.is_empty() {
+        return b
+            .service_ids
+            .iter()
+            .map(|s| {
+                s.parse::<ResourceId>()
+                    .map(ServiceInput::Id)
+                    .map_err(|e| usage(format!("--service-id: {e}")))
+            })
+            .collect();
+    }
+    let docs = pipeline::read_stdin_documents()?;
+    if docs.is_empty() {
+        return Err(usage("no services: pipe apim.service documents in, or pass --service-id"));
+    }
+    docs.iter()
+        .map(|d| expect_kind::<ServiceDoc>(d, ServiceDoc::KIND, "stdin").map(|d| ServiceInput::Doc(Box::new(d))))
+        .collect()
+}
+
+enum ServiceInput {
+    Doc(Box<ServiceDoc>),
+    Id(ResourceId),
+}
+
+/// The storage, resolved: its reference for documents and a data-plane client.
+struct Storage {
+    r: StorageRef,
+    blobs: BlobClient,
+    key: Option<String>,
+}
+
+async fn resolve_storage(session: &Session, input: StorageInput) -> anyhow::Result<Storage> {
+    let (id, container, endpoint_hint) = match input {
+        StorageInput::Doc(d) => (d.account_id, d.container, d.blob_endpoint),
+        StorageInput::Account { id, container } => (id, container, String::new()),
+    };
+    let account = id.name().unwrap_or_default().to_string();
+    let access = blob_store::accounts::blob_client(&session.arm, &id, &endpoint_hint)
+        .await
+        .with_context(|| format!("storage account {account}"))?;
+    Ok(Storage {
+        r: StorageRef {
+            account_id: id,
+            account,
+            container,
+            blob_endpoint: access.endpoint,
+        },
+        blobs: access.client,
+        key: access.key,
+    })
+}
+
+async fn resolve_service(session: &Session, s: ServiceInput) -> anyhow::Result<ServiceRef> {
+    let id = match s {
+        ServiceInput::Doc(d) => d.id.clone(),
+        ServiceInput::Id(id) => id,
+    };
+    let body = apim_ops::get_service(&session.arm, &id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("service {id} does not exist"))?;
+    let d = ServiceDoc::from_arm(&body).map_err(anyhow::Error::msg)?;
+    Ok(ServiceRef::from(&d))
+}
+
+fn default_blob_name(service: &str) -> String {
+    let fmt = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
+    format!(
+        "{service}-{}.apimbackup",
+        time::OffsetDateTime::now_utc().format(&fmt).unwrap_or_default()
+    )
+}
+
+async fn backup(
+    session: &Session,
+    storage: StorageInput,
+    services: Vec<ServiceInput>,
+    access: BackupAccess,
+    blob: Option<String>,
+    overwrite: bool,
+) -> anyhow::Result<()> {
+    let storage = resolve_storage(session, storage).await?;
+    if !storage.blobs.container_exists(&storage.r.container).await? {
+        return Err(anyhow::anyhow!(
+            "container '{}' does not exist in storage account '{}'; create it with apim-provision storage",
+            storage.r.container,
+            storage.r.account
+        ));
+    }
+    let access = match access {
+        BackupAccess::AccessKey(_) => BackupAccess::AccessKey(storage.key.clone().ok_or_else(|| {
+            anyhow::anyhow!("cannot read the keys of storage account '{}' (or it refuses shared keys); use --access-type system-identity or user-identity", storage.r.account)
+        })?),
+        other => other,
+    };
+    let mut targets = Vec::new();
+    for s in services {
+        targets.push(resolve_service(session, s).await?);
+    }
+    // Every rail is checked before anything starts.
+    let mut plans = Vec::new();
+    for t in targets {
+        let name = blob.clone().unwrap_or_else(|| default_blob_name(&t.name));
+        if !overwrite && storage.blobs.properties(&storage.r.container, &name).await?.is_some() {
+            return Err(refused(format!(
+                "blob '{name}' already exists in container '{}'; pass --overwrite to replace it",
+                storage.r.container
+            )));
+        }
+        plans.push((t, name));
+    }
+    let work = plans.into_iter().map(|(service, blob)| {
+        let storage = &storage;
+        let access = access.clone();
+        async move {
+            let params = BackupParams {
+                account: storage.r.account.clone(),
+                container: storage.r.container.clone(),
+                blob: blob.clone(),
+                access: access.clone(),
+            };
+            let started_at = pipeline::docs::now_rfc3339();
+            let begun = apim_ops::start_backup(&session.arm, &service.id, &params)
+                .await
+                .with_context(|| format!("backup of {}", service.name))?;
+            let pending = match begun {
+                Begun::Running(p) => p,
+                Begun::Finished(_) => arm_client::PendingOperation {
+                    resource_url: session.arm.url(&service.id.to_string(), apim_ops::API_VERSION).to_string(),
+                    azure_async_operation: None,
+                    location: None,
+                    final_state_via: arm_client::FinalStateVia::OriginalUri,
+                    retry_after_seconds: None,
+                },
+            };
+            let mut op = OperationDoc::new("backup", service.id.clone(), pending);
+            op.started_at = started_at;
+            op.context = json!({"service": service, "storage": storage.r, "blob": blob, "accessType": access.label(),
+                "identityClientId": match &access { BackupAccess::UserIdentity(c) => json!(c), _ => Value::Null }});
+            if session.args.no_wait {
+                return Ok(Outcome::Pending(Box::new(op)));
+            }
+            finish_with(session, op, Some(&storage.blobs)).await
+        }
+    });
+    report(futures::future::join_all(work).await, session.args.no_wait)
+}
+
+enum Outcome {
+    Done(Box<BackupDoc>),
+    Pending(Box<OperationDoc>),
+}
+
+async fn finish(session: &Session, op: OperationDoc) -> anyhow::Result<Outcome> {
+    finish_with(session, op, None).await
+}
+
+/// Waits for a backup and records its blob (marking it as succeeded).
+async fn finish_with(session: &Session, op: OperationDoc, blobs: Option<&BlobClient>) -> anyhow::Result<Outcome> {
+    if op.operation != "backup" {
+        return Err(usage(format!(
+            "apim-backup cannot resume a '{}' operation; use the tool that started it",
+            op.operation
+        )));
+    }
+    let ctx = &op.context;
+    let service: ServiceRef =
+        serde_json::from_value(ctx["service"].clone()).map_err(|e| usage(format!("backup operation document: context.service: {e}")))?;
+    let storage: StorageRef =
+        serde_json::from_value(ctx["storage"].clone()).map_err(|e| usage(format!("backup operation document: context.storage: {e}")))?;
+    let blob = ctx["blob"]
+        .as_str()
+        .ok_or_else(|| usage("backup operation document has no context.blob"))?
+        .to_string();
+    let label = format!("{} backup", service.name);
+    match session.wait(&label, op.clone()).await? {
+        Waited::Stopped(d) => Ok(Outcome::Pending(d)),
+        Waited::Done(_) => {
+            let owned;
+            let blobs = match blobs {
+                Some(b) => b,
+                None => {
+                    owned = blob_store::accounts::blob_client(&session.arm, &storage.account_id, &storage.blob_endpoint)
+                        .await?
+                        .client;
+                    &owned
+                }
+            };
+            let props: BlobProperties = match blobs.properties(&storage.container, &blob).await? {
+                Some(_) => blobs.set_metadata(&storage.container, &blob, &[SUCCESS_MARK]).await?,
+                None => {
+                    return Err(anyhow::anyhow!(
+                        "the backup of {} reported success, but blob '{blob}' is not in container '{}'",
+                        service.name,
+                        storage.container
+                    ))
+                }
+            };
+            let completed_at = pipeline::docs::now_rfc3339();
+            let duration = seconds_between(&op.started_at, &completed_at);
+            Ok(Outcome::Done(Box::new(BackupDoc {
+                kind: BackupDoc::KIND.into(),
+                schema_version: 1,
+                status: "Succeeded".into(),
+                service,
+                storage,
+                blob,
+                access_type: ctx["accessType"].as_str().unwrap_or("access-key").to_string(),
+                identity_client_id: ctx["identityClientId"].as_str().map(str::to_string),
+                started_at: op.started_at.clone(),
+                completed_at,
+                duration_seconds: duration,
+                size: props.size,
+                etag: props.etag,
+                last_modified: props.last_modified,
+            })))
+        }
+    }
+}
+
+fn seconds_between(a: &str, b: &str) -> f64 {
+    let parse = |s: &str| time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok();
+    match (parse(a), parse(b)) {
+        (Some(a), Some(b)) => ((b - a).as_seconds_f64() * 1000.0).round() / 1000.0,
+        _ => 0.0,
+    }
+}
+
+/// Prints every document in input order; fails with the first error, or
+/// exits 4 when some backups are still running.
+fn report(results: Vec<anyhow::Result<Outcome>>, no_wait: bool) -> anyhow::Result<()> {
+    let mut errors = Vec::new();
+    let mut stopped = 0;
+    for r in results {
+        match r {
+            Ok(Outcome::Done(d)) => emit(&d)?,
+            Ok(Outcome::Pending(op)) => {
+                stopped += usize::from(!no_wait);
+                emit(&op)?;
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    let mut errors = errors.into_iter();
+    if let Some(first) = errors.next() {
+        for e in errors {
+            eprintln!("apim-backup: error: {}", pipeline::render(&e));
+        }
+        return Err(first);
+    }
+    if stopped > 0 {
+        return Err(pipeline::stopped_error(stopped, "apim-backup"));
+    }
+    Ok(())
+}
+
+async fn prune(session: &Session, storage: StorageInput, p: &PruneArgs) -> anyhow::Result<()> {
+    let storage = resolve_storage(session, storage).await?;
+    let prefix = format!("{}-", p.service);
+    let listed = storage.blobs.list(&storage.r.container, &prefix).await?;
+    // Listings do not carry metadata everywhere (Azurite leaves it out), so
+    // each backup's own properties are read: there are few of them.
+    let mut blobs: Vec<BlobProperties> = Vec::new();
+    for b in listed.iter().filter(|b| b.name.ends_with(".apimbackup")) {
+        if let Some(p) = storage.blobs.properties(&storage.r.container, &b.name).await? {
+            blobs.push(p);
+        }
+    }
+    let candidates: Vec<prune::Candidate> = blobs
+        .iter()
+        .map(|b| prune::Candidate {
+            name: b.name.clone(),
+            modified: b.modified_unix().unwrap_or(0),
+            succeeded: b.metadata.get(SUCCESS_MARK.0).map(String::as_str) == Some(SUCCESS_MARK.1),
+        })
+        .collect();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let plan = prune::plan(&candidates, p.keep, p.max_age, now).map_err(refused)?;
+    for (name, reason) in plan {
+        let Some(b) = blobs.iter().find(|b| b.name == name) else { continue };
+        if !p.dry_run {
+            // Only the version we looked at: a blob rewritten meanwhile stays.
+            storage
+                .blobs
+                .delete_blob(&storage.r.container, &name, Some(&b.etag))
+                .await
+                .with_context(|| format!("deleting {name}"))?;
+        }
+        emit(&PrunedDoc {
+            kind: PrunedDoc::KIND.into(),
+            schema_version: 1,
+            service: p.service.clone(),
+            storage: storage.r.clone(),
+            blob: name,
+            etag: b.etag.clone(),
+            last_modified: b.last_modified.clone(),
+            size: b.size,
+            reason,
+            dry_run: p.dry_run,
+        })?;
+    }
+    Ok(())
+}

@@ -1,0 +1,151 @@
+//! Backup and restore: POSTs that start long-running operations and must
+//! never be sent twice by accident.
+
+use crate::service::{get_service, API_VERSION};
+use crate::OpsError;
+use arm_client::{ArmClient, FinalStateVia, Method, PendingOperation, ResourceId};
+use serde_json::{json, Value};
+use std::fmt;
+
+/// How the service reaches the storage account.
+#[derive(Clone, PartialEq, Eq)]
+pub enum BackupAccess {
+    /// The account key (sent to the service, never printed).
+    AccessKey(String),
+    SystemIdentity,
+    /// A user-assigned identity, by client id.
+    UserIdentity(String),
+}
+
+impl BackupAccess {
+    /// The name the documents use.
+    pub fn label(&self) -> &'static str {
+        match self {
+            BackupAccess::AccessKey(_) => "access-key",
+            BackupAccess::SystemIdentity => "system-identity",
+            BackupAccess::UserIdentity(_) => "user-identity",
+        }
+    }
+}
+
+impl fmt::Debug for BackupAccess {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BackupAccess::AccessKey(_) => f.write_str("AccessKey(<redacted>)"),
+            BackupAccess::SystemIdentity => f.write_str("SystemIdentity"),
+            BackupAccess::UserIdentity(c) => write!(f, "UserIdentity({c})"),
+        }
+    }
+}
+
+/// The body of POST …/backup and …/restore.
+#[derive(Debug, Clone)]
+pub struct BackupParams {
+    pub account: String,
+    pub container: String,
+    pub blob: String,
+    pub access: BackupAccess,
+}
+
+impl BackupParams {
+    pub fn body(&self) -> Value {
+        let mut b = json!({"storageAccount": self.account, "containerName": self.container, "backupName": self.blob});
+        match &self.access {
+            BackupAccess::AccessKey(k) => {
+                b["accessType"] = json!("AccessKey");
+                b["accessKey"] = json!(k);
+            }
+            BackupAccess::SystemIdentity => b["accessType"] = json!("SystemAssignedManagedIdentity"),
+            BackupAccess::UserIdentity(c) => {
+                b["accessType"] = json!("UserAssignedManagedIdentity");
+                b["clientId"] = json!(c);
+            }
+        }
+        b
+    }
+}
+
+/// What the POST started.
+#[derive(Debug)]
+pub enum Begun {
+    Running(PendingOperation),
+    /// Finished at once; the service resource.
+    Finished(Value),
+}
+
+pub async fn start_backup(arm: &ArmClient, id: &ResourceId, params: &BackupParams) -> Result<Begun, OpsError> {
+    start(arm, id, "backup", params).await
+}
+
+pub async fn start_restore(arm: &ArmClient, id: &ResourceId, params: &BackupParams) -> Result<Begun, OpsError> {
+    start(arm, id, "restore", params).await
+}
+
+async fn start(arm: &ArmClient, id: &ResourceId, action: &str, params: &BackupParams) -> Result<Begun, OpsError> {
+    let url = arm.url(&format!("{id}/{action}"), API_VERSION);
+    match arm.send(Method::POST, url.clone(), Some(&params.body()), &[]).await {
+        Ok(r) => {
+            let r = r.success()?;
+            match arm.operation(&r, &url, FinalStateVia::Location) {
+                Some(op) => Ok(Begun::Running(op)),
+                None => Ok(Begun::Finished(if r.body.is_empty() { Value::Null } else { r.json()? })),
+            }
+        }
+        // The answer was lost: the service may or may not have started.
+        // Look before sending anything again.
+        Err(arm_client::Error::Network { message, .. }) => match get_service(arm, id).await? {
+            Some(service) if !arm_client::lro::is_terminal(arm_client::lro::provisioning_state(&service)) => {
+                Ok(Begun::Running(PendingOperation {
+                    resource_url: arm.url(&id.to_string(), API_VERSION).to_string(),
+                    azure_async_operation: None,
+                    location: None,
+                    final_state_via: FinalStateVia::OriginalUri,
+                    retry_after_seconds: None,
+                }))
+            }
+            _ => Err(OpsError::Invalid(format!(
+                "the {action} request got no answer ({message}) and the service shows no operation running, so nothing was started; it is safe to run the command again"
+            ))),
+        },
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_per_access_type() {
+        let p = |access| BackupParams {
+            account: "acct".into(),
+            container: "c".into(),
+            blob: "b".into(),
+            access,
+        };
+        let b = p(BackupAccess::AccessKey("sekret".into())).body();
+        assert_eq!(b["accessType"], "AccessKey");
+        assert_eq!(b["accessKey"], "sekret");
+        assert_eq!(
+            p(BackupAccess::SystemIdentity).body()["accessType"],
+            "SystemAssignedManagedIdentity"
+        );
+        let u = p(BackupAccess::UserIdentity("cid".into())).body();
+        assert_eq!(
+            (u["accessType"].as_str(), u["clientId"].as_str()),
+            (Some("UserAssignedManagedIdentity"), Some("cid"))
+        );
+        assert!(u.get("accessKey").is_none());
+    }
+
+    #[test]
+    fn keys_never_print() {
+        let p = BackupParams {
+            account: "a".into(),
+            container: "c".into(),
+            blob: "b".into(),
+            access: BackupAccess::AccessKey("sekret".into()),
+        };
+        assert!(!format!("{p:?}").contains("sekret"));
+    }
+}

@@ -264,17 +264,30 @@ impl EmulatorProcess {
     }
 }
 
-/// Whether a container exists in Azurite, asked with the account's Shared Key.
-pub fn azurite_container_exists(blob_endpoint: &str, account: &str, container: &str) -> anyhow::Result<bool> {
+/// Runs `f` with a Shared Key client for one of the test accounts in Azurite.
+pub fn with_azurite<T>(
+    account: &str,
+    f: impl AsyncFnOnce(&blob_store::BlobClient) -> Result<T, blob_store::BlobError>,
+) -> anyhow::Result<T> {
     let key = BLOB_ACCOUNTS
         .iter()
         .find(|(n, _)| *n == account)
         .map(|(_, k)| k.to_string())
         .context("unknown test account")?;
-    let endpoint = format!("{}/{account}/", blob_endpoint.trim_end_matches('/'));
+    let endpoint = format!("{}/{account}/", azurite_endpoint().trim_end_matches('/'));
     let client = blob_store::BlobClient::new(reqwest::Client::new(), &endpoint, account, blob_store::BlobAuth::SharedKey { key })?;
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    Ok(rt.block_on(client.container_exists(container))?)
+    Ok(rt.block_on(f(&client))?)
+}
+
+/// Whether a container exists in Azurite.
+pub fn azurite_container_exists(account: &str, container: &str) -> anyhow::Result<bool> {
+    with_azurite(account, async |c| c.container_exists(container).await)
+}
+
+/// A blob's properties in Azurite, if it exists.
+pub fn azurite_blob(account: &str, container: &str, blob: &str) -> anyhow::Result<Option<blob_store::BlobProperties>> {
+    with_azurite(account, async |c| c.properties(container, blob).await)
 }
 
 /// Azurite's endpoint from `cargo xtask test`, which starts it.

@@ -64,7 +64,7 @@ fn provisions_two_services_and_storage_then_changes_nothing() {
         "no storage key in the document"
     );
     assert!(
-        apim_toolkit::azurite_container_exists(&apim_toolkit::azurite_endpoint(), "apimbackups", "apim-backups").unwrap(),
+        apim_toolkit::azurite_container_exists("apimbackups", "apim-backups").unwrap(),
         "the container exists in Azurite"
     );
 

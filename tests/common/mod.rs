@@ -48,3 +48,106 @@ pub const SERVICE_ARGS: &[&str] = &[
 pub fn service_path(name: &str) -> String {
     format!("/subscriptions/{SUB}/resourceGroups/apim-rg/providers/Microsoft.ApiManagement/service/{name}?api-version=2024-05-01")
 }
+
+pub fn nv_path(service: &str, coll: &str, id: &str) -> String {
+    format!("/subscriptions/{SUB}/resourceGroups/apim-rg/providers/Microsoft.ApiManagement/service/{service}/{coll}/{id}?api-version=2024-05-01")
+}
+
+/// Puts named values, APIs and products into a service through ARM.
+pub fn seed(emu: &EmulatorProcess, service: &str, tag: &str) {
+    let put = |coll: &str, id: &str, props: Value| {
+        let (s, _, b) = emu
+            .arm("PUT", &nv_path(service, coll, id), Some(&serde_json::json!({"properties": props})))
+            .unwrap();
+        assert!(s == 200 || s == 201, "{coll}/{id}: {s} {b}");
+    };
+    put(
+        "namedValues",
+        "backend-host",
+        serde_json::json!({"displayName": "backend-host", "value": format!("https://api.{tag}.example.com/v1"), "tags": ["env"]}),
+    );
+    put(
+        "namedValues",
+        "client-secret",
+        serde_json::json!({"displayName": "client-secret", "value": format!("s3cr3t-{tag}"), "secret": true}),
+    );
+    put(
+        "apis",
+        "echo",
+        serde_json::json!({"displayName": format!("Echo {tag}"), "path": "echo", "serviceUrl": format!("https://echo.{tag}.example.com"), "protocols": ["https"]}),
+    );
+    put(
+        "products",
+        "starter",
+        serde_json::json!({"displayName": "Starter", "state": "published", "subscriptionRequired": true}),
+    );
+}
+
+/// A service's configuration as ARM lists it (secret values via listValue).
+pub fn config(emu: &EmulatorProcess, service: &str) -> Value {
+    let mut out = serde_json::Map::new();
+    for coll in ["namedValues", "apis", "products"] {
+        let path = format!(
+            "/subscriptions/{SUB}/resourceGroups/apim-rg/providers/Microsoft.ApiManagement/service/{service}/{coll}?api-version=2024-05-01"
+        );
+        let (s, _, list) = emu.arm("GET", &path, None).unwrap();
+        assert_eq!(s, 200, "{list}");
+        let mut items = serde_json::Map::new();
+        for item in list["value"].as_array().unwrap() {
+            let name = item["name"].as_str().unwrap().to_string();
+            let mut props = item["properties"].clone();
+            if props["secret"] == Value::Bool(true) {
+                let (_, _, v) = emu
+                    .arm("POST", &nv_path(service, coll, &name).replace("?api", "/listValue?api"), None)
+                    .unwrap();
+                props["value"] = v["value"].clone();
+            }
+            items.insert(name, props);
+        }
+        out.insert(coll.to_string(), Value::Object(items));
+    }
+    Value::Object(out)
+}
+
+pub fn ndjson(docs: &[Value]) -> String {
+    docs.iter().map(|d| d.to_string() + "\n").collect()
+}
+
+/// A container name no other test uses (they share one Azurite).
+pub fn unique_container() -> String {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!(
+        "bk-{}-{}-{nanos}",
+        std::process::id(),
+        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    )
+}
+
+/// Two services and backup storage (in a container of its own), as the README's first steps make them.
+pub fn provision_all(emu: &EmulatorProcess, container: &str) -> (Vec<Value>, Value) {
+    let out = bin("apim-provision", emu)
+        .args(SERVICE_ARGS)
+        .args(["--name", "apim-src", "--name", "apim-dest"])
+        .assert()
+        .success();
+    let services = docs(&out.get_output().stdout);
+    let out = bin("apim-provision", emu)
+        .args([
+            "storage",
+            "--resource-group",
+            "apim-rg",
+            "--location",
+            "westeurope",
+            "--account",
+            "apimbackups",
+            "--container",
+            container,
+        ])
+        .assert()
+        .success();
+    (services, docs(&out.get_output().stdout).remove(0))
+}

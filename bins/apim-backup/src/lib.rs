@@ -330,6 +330,45 @@ enum Outcome {
     Pending(Box<OperationDoc>),
 }
 
+/// Backs up one service into `storage` under the default blob name and
+/// waits for it: what `apim-restore --take-safety-backup` needs.
+pub async fn backup_and_wait(session: &Session, storage: &StorageRef, service: &ServiceRef) -> anyhow::Result<BackupDoc> {
+    let access = blob_store::accounts::blob_client(&session.arm, &storage.account_id, &storage.blob_endpoint).await?;
+    let key = access.key.clone().ok_or_else(|| {
+        anyhow::anyhow!(
+            "cannot read the keys of storage account '{}' for the safety backup",
+            storage.account
+        )
+    })?;
+    let blob = default_blob_name(&service.name);
+    let params = BackupParams {
+        account: storage.account.clone(),
+        container: storage.container.clone(),
+        blob: blob.clone(),
+        access: BackupAccess::AccessKey(key),
+    };
+    let started_at = pipeline::docs::now_rfc3339();
+    let pending = match apim_ops::start_backup(&session.arm, &service.id, &params)
+        .await
+        .with_context(|| format!("safety backup of {}", service.name))?
+    {
+        Begun::Running(p) => p,
+        Begun::Finished(_) => {
+            return Err(anyhow::anyhow!(
+                "the safety backup of {} finished without an operation to follow",
+                service.name
+            ))
+        }
+    };
+    let mut op = OperationDoc::new("backup", service.id.clone(), pending);
+    op.started_at = started_at;
+    op.context = json!({"service": service, "storage": storage, "blob": blob, "accessType": "access-key"});
+    match finish_with(session, op, Some(&access.client)).await? {
+        Outcome::Done(d) => Ok(*d),
+        Outcome::Pending(_) => Err(pipeline::stopped("stopped waiting for the safety backup; nothing was restored. Run the restore again when it is done (its blob is recorded by apim-backup --resume)")),
+    }
+}
+
 async fn finish(session: &Session, op: OperationDoc) -> anyhow::Result<Outcome> {
     finish_with(session, op, None).await
 }

@@ -524,7 +524,12 @@ impl App {
             return error(409, "ServiceAlreadyExistsInSoftDeletedState", &format!("Api service {name} was soft-deleted. In order to create the new service with the same name, you have to either undelete the service or purge it."));
         }
         let tags = body.get("tags").and_then(Value::as_object).cloned().unwrap_or_default();
-        let identity = body.get("identity").cloned().filter(|i| !i.is_null());
+        let previous = st.services.get(&k).and_then(|s| s.identity.clone());
+        let identity = body
+            .get("identity")
+            .cloned()
+            .filter(|i| !i.is_null())
+            .map(|i| complete_identity(i, previous.as_ref()));
         let (publisher_email, publisher_name) = (
             props["publisherEmail"].as_str().unwrap_or_default().to_string(),
             props["publisherName"].as_str().unwrap_or_default().to_string(),
@@ -868,6 +873,32 @@ fn container_body(c: &Container) -> Value {
     props.insert("hasLegalHold".into(), json!(false));
     json!({"id": c.id, "name": c.name, "type": "Microsoft.Storage/storageAccounts/blobServices/containers",
         "etag": format!("\"0x{:X}\"", c.etag), "properties": props})
+}
+
+/// Fills in what Azure assigns to identities: principal and tenant ids for
+/// the system-assigned one, principal and client ids for user-assigned ones
+/// (kept from `previous` so they stay stable across updates).
+fn complete_identity(mut identity: Value, previous: Option<&Value>) -> Value {
+    let new_id = || uuid::Uuid::new_v4().to_string();
+    let ty = identity.get("type").and_then(Value::as_str).unwrap_or("None").to_string();
+    if ty.contains("SystemAssigned") {
+        let principal = previous
+            .and_then(|p| p.get("principalId"))
+            .cloned()
+            .unwrap_or_else(|| json!(new_id()));
+        identity["principalId"] = principal;
+        identity["tenantId"] = json!(crate::TENANT_ID);
+    }
+    if let Some(uai) = identity.get_mut("userAssignedIdentities").and_then(Value::as_object_mut) {
+        for (arm_id, v) in uai.iter_mut() {
+            let old =
+                previous.and_then(|p| p.pointer(&format!("/userAssignedIdentities/{}", arm_id.replace('~', "~0").replace('/', "~1"))));
+            let client = old.and_then(|o| o.get("clientId")).cloned().unwrap_or_else(|| json!(new_id()));
+            let principal = old.and_then(|o| o.get("principalId")).cloned().unwrap_or_else(|| json!(new_id()));
+            *v = json!({"principalId": principal, "clientId": client});
+        }
+    }
+    identity
 }
 
 /// The protocol and cipher settings Azure reports for a new service.

@@ -399,7 +399,9 @@ async fn route(app: &Arc<App>, r: &arm::Req<'_>) -> Response {
     if let Err(resp) = app.authorize(r) {
         return resp;
     }
-    let is_write = !matches!(*r.method, Method::GET | Method::HEAD);
+    // listKeys and listValue are POSTs that only read.
+    let is_list_action = *r.method == Method::POST && r.lower.last().is_some_and(|l| l.starts_with("list"));
+    let is_write = !matches!(*r.method, Method::GET | Method::HEAD) && !is_list_action;
     let is_container_put = *r.method == Method::PUT && r.lower.len() == 12 && r.lower[8] == "blobservices" && r.lower[9] == "default";
     if is_container_put {
         let account_ready = {
@@ -432,6 +434,7 @@ async fn route(app: &Arc<App>, r: &arm::Req<'_>) -> Response {
         app.arm(&mut st, r)
     };
     if is_write && resp.status().is_success() {
+        // Counted after the fact: a refused write changed nothing.
         app.writes.fetch_add(1, Ordering::Relaxed);
         app.save();
     }

@@ -82,6 +82,10 @@ impl ServiceSpec {
             tags.insert(k.clone(), json!(v));
         }
         body["tags"] = Value::Object(tags);
+        // A PUT replaces the resource: keep the identity we do not manage.
+        if let Some(identity) = existing.get("identity").filter(|i| !i.is_null()) {
+            body["identity"] = identity.clone();
+        }
         body
     }
 }

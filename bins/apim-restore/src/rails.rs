@@ -1,0 +1,211 @@
+//! The safety rails and pre-flight checks of a restore. Pure: the caller
+//! gathers the facts, this decides.
+
+use time::OffsetDateTime;
+
+/// Tiers that cannot be backed up or restored.
+pub const UNSUPPORTED_TIERS: [&str; 3] = ["Consumption", "BasicV2", "StandardV2"];
+pub const MAX_AGE_DAYS: i64 = 30;
+pub const WARN_AGE_DAYS: i64 = 25;
+
+/// What is known about the target's own backup.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Safety {
+    /// A succeeded backup of the target whose blob still exists.
+    Proven,
+    /// --safety-backup was given but does not prove it; why.
+    Unproven(String),
+    /// --take-safety-backup: one will be taken before the restore.
+    WillTake,
+    /// --no-safety-backup.
+    Waived,
+    /// None of the three flags.
+    Missing,
+}
+
+#[derive(Debug, Clone)]
+pub struct Facts {
+    pub source_id: String,
+    pub source_sku: String,
+    pub target_id: String,
+    pub target_sku: String,
+    pub target_state: String,
+    pub backup_blob: String,
+    pub backup_etag: String,
+    /// The blob's ETag now; `None` when it is gone.
+    pub blob_etag_now: Option<String>,
+    pub backup_completed: Option<OffsetDateTime>,
+    pub safety: Safety,
+    pub now: OffsetDateTime,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Overrides {
+    pub allow_same_instance: bool,
+}
+
+#[derive(Debug, Default, PartialEq)]
+pub struct Verdict {
+    /// Each a sentence that names the flag overriding it, where one does.
+    pub refusals: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+pub fn check(f: &Facts, o: Overrides) -> Verdict {
+    let mut v = Verdict::default();
+    if f.source_id.eq_ignore_ascii_case(&f.target_id) && !o.allow_same_instance {
+        v.refusals.push(format!(
+            "the target {} is the backup's own source; pass --allow-same-instance if this is a rollback",
+            f.target_id
+        ));
+    }
+    match &f.safety {
+        Safety::Proven | Safety::WillTake | Safety::Waived => {}
+        Safety::Unproven(why) => v.refusals.push(format!("--safety-backup does not prove the target is backed up: {why}; pass a current one, --take-safety-backup or --no-safety-backup")),
+        Safety::Missing => v.refusals.push(
+            "no proof that the target itself is backed up (its backup is the way back if source and target were mixed up); pass --safety-backup FILE, --take-safety-backup or --no-safety-backup".into(),
+        ),
+    }
+    match &f.blob_etag_now {
+        None => v.refusals.push(format!("the backup blob '{}' no longer exists", f.backup_blob)),
+        Some(now) if now != &f.backup_etag => v.refusals.push(format!(
+            "the backup blob '{}' changed since the backup (ETag {} is now {}); back up again",
+            f.backup_blob, f.backup_etag, now
+        )),
+        Some(_) => {}
+    }
+    for (what, sku) in [("target", &f.target_sku), ("source", &f.source_sku)] {
+        if UNSUPPORTED_TIERS.iter().any(|t| t.eq_ignore_ascii_case(sku)) {
+            v.refusals
+                .push(format!("the {what} is in the {sku} tier, which cannot be backed up or restored"));
+        }
+    }
+    if !f.source_sku.eq_ignore_ascii_case(&f.target_sku) {
+        v.refusals.push(format!(
+            "the target's SKU {} differs from the backup's source SKU {}; restore needs the same tier",
+            f.target_sku, f.source_sku
+        ));
+    }
+    if !f.target_state.eq_ignore_ascii_case("Succeeded") {
+        v.refusals.push(format!(
+            "the target is {} (not Succeeded); wait until its current operation ends",
+            f.target_state
+        ));
+    }
+    match f.backup_completed {
+        Some(done) => {
+            let age = f.now - done;
+            let days = age.whole_days();
+            if age > time::Duration::days(MAX_AGE_DAYS) {
+                v.refusals.push(format!(
+                    "the backup is {days} days old; Azure restores backups up to {MAX_AGE_DAYS} days old"
+                ));
+            } else if days >= WARN_AGE_DAYS {
+                v.warnings.push(format!(
+                    "the backup is {days} days old; it cannot be restored after {MAX_AGE_DAYS} days"
+                ));
+            }
+        }
+        None => v.refusals.push("the backup document has no valid completedAt time".into()),
+    }
+    v
+}
+
+/// What a backup never carries: to redo on the target after a restore.
+pub const NOT_RESTORED: [&str; 8] = [
+    "custom domain TLS certificates",
+    "custom CA (root and intermediate) certificates",
+    "managed identity settings",
+    "virtual network integration settings",
+    "Azure Monitor diagnostic settings",
+    "protocol and cipher settings",
+    "developer portal content",
+    "usage and analytics data",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::Duration;
+
+    fn facts() -> Facts {
+        let now = time::macros::datetime!(2026-11-27 10:00 UTC);
+        Facts {
+            source_id: "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ApiManagement/service/apim-src".into(),
+            source_sku: "Developer".into(),
+            target_id: "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ApiManagement/service/apim-dest".into(),
+            target_sku: "Developer".into(),
+            target_state: "Succeeded".into(),
+            backup_blob: "apim-src-1.apimbackup".into(),
+            backup_etag: "\"0x1\"".into(),
+            blob_etag_now: Some("\"0x1\"".into()),
+            backup_completed: Some(now - Duration::hours(2)),
+            safety: Safety::Proven,
+            now,
+        }
+    }
+
+    #[test]
+    fn a_good_restore_passes() {
+        assert_eq!(check(&facts(), Overrides::default()), Verdict::default());
+    }
+
+    #[test]
+    fn same_instance_needs_the_flag() {
+        let mut f = facts();
+        f.target_id = f.source_id.to_uppercase();
+        let v = check(&f, Overrides::default());
+        assert_eq!(v.refusals.len(), 1);
+        assert!(v.refusals[0].contains("--allow-same-instance"));
+        assert!(check(&f, Overrides { allow_same_instance: true }).refusals.is_empty());
+    }
+
+    #[test]
+    fn safety_backup_rail_names_its_three_ways_out() {
+        let mut f = facts();
+        f.safety = Safety::Missing;
+        let r = &check(&f, Overrides::default()).refusals[0];
+        for flag in ["--safety-backup", "--take-safety-backup", "--no-safety-backup"] {
+            assert!(r.contains(flag), "{r}");
+        }
+        f.safety = Safety::Unproven("its blob is gone".into());
+        assert!(check(&f, Overrides::default()).refusals[0].contains("its blob is gone"));
+        for ok in [Safety::WillTake, Safety::Waived] {
+            f.safety = ok;
+            assert!(check(&f, Overrides::default()).refusals.is_empty());
+        }
+    }
+
+    #[test]
+    fn blob_gone_or_changed() {
+        let mut f = facts();
+        f.blob_etag_now = None;
+        assert!(check(&f, Overrides::default()).refusals[0].contains("no longer exists"));
+        f.blob_etag_now = Some("\"0x2\"".into());
+        assert!(check(&f, Overrides::default()).refusals[0].contains("changed since the backup"));
+    }
+
+    #[test]
+    fn preflight_sku_tier_state_age() {
+        let mut f = facts();
+        f.target_sku = "Premium".into();
+        assert!(check(&f, Overrides::default()).refusals[0].contains("SKU Premium differs"));
+        let mut f = facts();
+        f.source_sku = "Consumption".into();
+        f.target_sku = "Consumption".into();
+        assert!(check(&f, Overrides::default())
+            .refusals
+            .iter()
+            .any(|r| r.contains("Consumption tier")));
+        let mut f = facts();
+        f.target_state = "Updating".into();
+        assert!(check(&f, Overrides::default()).refusals[0].contains("Updating"));
+        let mut f = facts();
+        f.backup_completed = Some(f.now - Duration::days(31));
+        assert!(check(&f, Overrides::default()).refusals[0].contains("31 days old"));
+        f.backup_completed = Some(f.now - Duration::days(26));
+        let v = check(&f, Overrides::default());
+        assert!(v.refusals.is_empty());
+        assert!(v.warnings[0].contains("26 days old"));
+    }
+}

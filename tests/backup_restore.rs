@@ -1,0 +1,575 @@
+//! apim-backup and apim-restore end to end: the real binaries, the emulator,
+//! and the backup blobs really in Azurite.
+
+mod common;
+
+use apim_toolkit::azurite_blob;
+use common::*;
+use predicates::prelude::PredicateBooleanExt;
+use predicates::str::contains;
+use serde_json::{json, Value};
+use std::path::Path;
+
+struct Setup {
+    emu: apim_toolkit::EmulatorProcess,
+    dir: tempfile::TempDir,
+    services: Vec<Value>,
+    container: String,
+}
+
+impl Setup {
+    fn new(time_scale: f64) -> Setup {
+        let emu = emulator(time_scale);
+        let container = unique_container();
+        let (services, store) = provision_all(&emu, &container);
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("store.json"), store.to_string()).unwrap();
+        std::fs::write(dir.path().join("dest.json"), services[1].to_string()).unwrap();
+        std::fs::write(dir.path().join("src.json"), services[0].to_string()).unwrap();
+        seed(&emu, "apim-src", "src");
+        seed(&emu, "apim-dest", "dest");
+        Setup {
+            emu,
+            dir,
+            services,
+            container,
+        }
+    }
+
+    fn path(&self, f: &str) -> std::path::PathBuf {
+        self.dir.path().join(f)
+    }
+
+    fn write(&self, f: &str, docs: &[Value]) -> std::path::PathBuf {
+        let p = self.path(f);
+        std::fs::write(&p, ndjson(docs)).unwrap();
+        p
+    }
+
+    /// Backs up both services; returns [src, dest] apim.backup documents.
+    fn backup_both(&self) -> Vec<Value> {
+        let out = bin("apim-backup", &self.emu)
+            .arg("--storage")
+            .arg(self.path("store.json"))
+            .write_stdin(ndjson(&self.services))
+            .assert()
+            .success();
+        docs(&out.get_output().stdout)
+    }
+
+    fn restore(&self, backup: &Value) -> assert_cmd::Command {
+        let mut c = bin("apim-restore", &self.emu);
+        c.arg("--target").arg(self.path("dest.json")).write_stdin(backup.to_string());
+        c
+    }
+}
+
+fn arg(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn seed_flow_backup_both_restore_source_onto_target() {
+    let s = Setup::new(0.0005);
+    let backups = s.backup_both();
+    assert_eq!(backups.len(), 2);
+    for (b, name) in backups.iter().zip(["apim-src", "apim-dest"]) {
+        assert_eq!(b["kind"], "apim.backup");
+        assert_eq!(b["status"], "Succeeded");
+        assert_eq!(b["service"]["name"], name);
+        assert_eq!(b["accessType"], "access-key");
+        assert!(b["blob"].as_str().unwrap().starts_with(&format!("{name}-")));
+        assert!(b["durationSeconds"].as_f64().unwrap() > 0.0);
+        // The blob really is in Azurite, with the size and ETag reported.
+        let p = azurite_blob("apimbackups", &s.container, b["blob"].as_str().unwrap())
+            .unwrap()
+            .expect("blob exists");
+        assert_eq!(p.size, b["size"].as_u64().unwrap());
+        assert!(p.size > 100);
+        assert_eq!(p.etag, b["etag"].as_str().unwrap());
+    }
+    let backups_file = s.write("backups.ndjson", &backups);
+    let src_config = config(&s.emu, "apim-src");
+    assert_ne!(src_config, config(&s.emu, "apim-dest"));
+
+    let out = s.restore(&backups[0]).arg("--safety-backup").arg(&backups_file).assert().success();
+    let restored = docs(&out.get_output().stdout);
+    assert_eq!(restored.len(), 1);
+    let r = &restored[0];
+    assert_eq!(r["kind"], "apim.restore");
+    assert_eq!(r["status"], "Succeeded");
+    assert_eq!(r["source"]["name"], "apim-src");
+    assert_eq!(r["target"]["name"], "apim-dest");
+    assert_eq!(r["safetyBackup"]["blob"], backups[1]["blob"]);
+    assert!(r["notRestored"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|x| x.as_str().unwrap().contains("custom domain")));
+
+    // The target now holds the source's configuration, and keeps its own name and SKU.
+    assert_eq!(config(&s.emu, "apim-dest"), src_config);
+    let (_, _, dest) = s.emu.arm("GET", &service_path("apim-dest"), None).unwrap();
+    assert_eq!(dest["name"], "apim-dest");
+    assert_eq!(dest["properties"]["gatewayUrl"], "https://apim-dest.azure-api.net");
+    assert_eq!(dest["properties"]["provisioningState"], "Succeeded");
+    // No secret reached any output.
+    assert!(!String::from_utf8_lossy(&out.get_output().stdout).contains("s3cr3t"));
+    assert!(!String::from_utf8_lossy(&out.get_output().stderr).contains("s3cr3t"));
+}
+
+#[test]
+fn safety_rails_refuse_and_name_their_override() {
+    let s = Setup::new(0.0);
+    let backups = s.backup_both();
+    let backups_file = s.write("backups.ndjson", &backups);
+
+    // Restoring the source onto itself.
+    bin("apim-restore", &s.emu)
+        .arg("--target")
+        .arg(s.path("src.json"))
+        .arg("--no-safety-backup")
+        .write_stdin(backups[0].to_string())
+        .assert()
+        .code(3)
+        .stderr(contains("--allow-same-instance"));
+    bin("apim-restore", &s.emu)
+        .args(["--target", arg(&s.path("src.json")), "--no-safety-backup", "--allow-same-instance"])
+        .write_stdin(backups[0].to_string())
+        .assert()
+        .success();
+
+    // No proof the target is backed up.
+    s.restore(&backups[0]).assert().code(3).stderr(
+        contains("--safety-backup")
+            .and(contains("--take-safety-backup"))
+            .and(contains("--no-safety-backup")),
+    );
+    // A safety file without a backup of the target does not count.
+    let only_src = s.write("only-src.ndjson", &backups[..1]);
+    s.restore(&backups[0])
+        .arg("--safety-backup")
+        .arg(&only_src)
+        .assert()
+        .code(3)
+        .stderr(contains("no succeeded backup of apim-dest"));
+    // --take-safety-backup backs the target up first and prints that backup.
+    let out = s.restore(&backups[0]).arg("--take-safety-backup").assert().success();
+    let d = docs(&out.get_output().stdout);
+    assert_eq!(
+        (d[0]["kind"].as_str(), d[0]["service"]["name"].as_str()),
+        (Some("apim.backup"), Some("apim-dest"))
+    );
+    assert!(azurite_blob("apimbackups", &s.container, d[0]["blob"].as_str().unwrap())
+        .unwrap()
+        .is_some());
+    assert_eq!(d[1]["kind"], "apim.restore");
+    assert_eq!(d[1]["safetyBackup"]["blob"], d[0]["blob"]);
+
+    // The backup's blob changed since the backup.
+    let blob = backups[0]["blob"].as_str().unwrap().to_string();
+    apim_toolkit::with_azurite("apimbackups", async |c| {
+        c.set_metadata(&s.container, &blob, &[("touched", "yes")]).await
+    })
+    .unwrap();
+    s.restore(&backups[0])
+        .arg("--safety-backup")
+        .arg(&backups_file)
+        .assert()
+        .code(3)
+        .stderr(contains("changed since the backup"));
+    // ... or is gone.
+    apim_toolkit::with_azurite("apimbackups", async |c| c.delete_blob(&s.container, &blob, None).await).unwrap();
+    s.restore(&backups[0])
+        .arg("--safety-backup")
+        .arg(&backups_file)
+        .assert()
+        .code(3)
+        .stderr(contains("no longer exists"));
+    // The target's safety blob gone: no proof either.
+    let dest_blob = backups[1]["blob"].as_str().unwrap().to_string();
+    apim_toolkit::with_azurite("apimbackups", async |c| c.delete_blob(&s.container, &dest_blob, None).await).unwrap();
+    s.restore(&backups[0])
+        .arg("--safety-backup")
+        .arg(&backups_file)
+        .assert()
+        .code(3)
+        .stderr(contains("no longer exists"));
+}
+
+#[test]
+fn preflight_checks_stop_before_anything_is_frozen() {
+    let s = Setup::new(0.0);
+    let backups = s.backup_both();
+    let backups_file = s.write("backups.ndjson", &backups);
+    let writes = s.emu.stats().unwrap()["writes"].clone();
+
+    // Too old, and nearly too old.
+    let mut old = backups[0].clone();
+    let days_ago = |d: i64| {
+        (time::OffsetDateTime::now_utc() - time::Duration::days(d))
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    };
+    old["completedAt"] = json!(days_ago(31));
+    s.restore(&old)
+        .arg("--safety-backup")
+        .arg(&backups_file)
+        .assert()
+        .code(3)
+        .stderr(contains("31 days old"));
+    old["completedAt"] = json!(days_ago(26));
+    let out = s
+        .restore(&old)
+        .args(["--dry-run", "--safety-backup", arg(&backups_file)])
+        .assert()
+        .success()
+        .stderr(contains("warning: the backup is 26 days old"));
+    let plan = docs(&out.get_output().stdout);
+    assert_eq!(plan[0]["status"], "DryRun");
+    assert_eq!(s.emu.stats().unwrap()["writes"], writes, "checks and --dry-run write nothing");
+
+    // SKU mismatch.
+    let mut premium = backups[0].clone();
+    premium["service"]["sku"]["name"] = json!("Premium");
+    s.restore(&premium)
+        .arg("--safety-backup")
+        .arg(&backups_file)
+        .assert()
+        .code(3)
+        .stderr(contains("SKU Developer differs from the backup's source SKU Premium"));
+    // Consumption tier.
+    let mut consumption = backups[0].clone();
+    consumption["service"]["sku"]["name"] = json!("Consumption");
+    s.restore(&consumption)
+        .arg("--safety-backup")
+        .arg(&backups_file)
+        .assert()
+        .code(3)
+        .stderr(contains("Consumption tier"));
+    assert_eq!(s.emu.stats().unwrap()["writes"], writes);
+}
+
+#[test]
+fn target_busy_is_refused_and_management_writes_conflict() {
+    let s = Setup::new(0.01); // a backup takes 6 s
+    let src_backup = {
+        let out = bin("apim-backup", &s.emu)
+            .args(["--storage", arg(&s.path("store.json")), "--timeout", "30s"])
+            .write_stdin(s.services[0].to_string())
+            .assert()
+            .success();
+        docs(&out.get_output().stdout).remove(0)
+    };
+    // Start a backup of the target and do not wait.
+    let out = bin("apim-backup", &s.emu)
+        .args([
+            "--storage",
+            arg(&s.path("store.json")),
+            "--no-wait",
+            "--blob",
+            "dest-running.apimbackup",
+        ])
+        .write_stdin(s.services[1].to_string())
+        .assert()
+        .success();
+    let op = docs(&out.get_output().stdout).remove(0);
+    assert_eq!(op["kind"], "apim.operation");
+    let (_, _, dest) = s.emu.arm("GET", &service_path("apim-dest"), None).unwrap();
+    assert_eq!(
+        dest["properties"]["provisioningState"], "Updating",
+        "reads still work while it runs"
+    );
+
+    // A restore onto it is refused before anything starts.
+    s.restore(&src_backup)
+        .arg("--no-safety-backup")
+        .assert()
+        .code(3)
+        .stderr(contains("target is Updating"));
+
+    // A management write to the service gets Azure's conflict, reported clearly.
+    bin("apim-provision", &s.emu)
+        .args(SERVICE_ARGS)
+        .args(["--name", "apim-dest", "--tag", "owner=someone"])
+        .assert()
+        .code(1)
+        .stderr(contains("Conflict").and(contains("already in progress")));
+    bin("apim-backup", &s.emu)
+        .args(["--storage", arg(&s.path("store.json")), "--blob", "dest-second.apimbackup"])
+        .write_stdin(s.services[1].to_string())
+        .assert()
+        .code(1)
+        .stderr(contains("Conflict"));
+
+    // Resume the first backup: same operation, now recorded.
+    let out = bin("apim-backup", &s.emu)
+        .arg("--resume")
+        .write_stdin(op.to_string())
+        .assert()
+        .success();
+    let b = docs(&out.get_output().stdout).remove(0);
+    assert_eq!(b["kind"], "apim.backup");
+    assert_eq!(b["blob"], "dest-running.apimbackup");
+    assert!(azurite_blob("apimbackups", &s.container, "dest-running.apimbackup")
+        .unwrap()
+        .is_some());
+}
+
+#[test]
+fn restore_timeout_then_resume() {
+    let s = Setup::new(0.002); // backup 1.2 s, restore 5.4 s
+    let backups = s.backup_both();
+    let backups_file = s.write("backups.ndjson", &backups);
+    let out = s
+        .restore(&backups[0])
+        .args(["--safety-backup", arg(&backups_file), "--timeout", "1s"])
+        .assert()
+        .code(4)
+        .stderr(contains("--resume"));
+    let op = docs(&out.get_output().stdout).remove(0);
+    assert_eq!(
+        (op["kind"].as_str(), op["operation"].as_str()),
+        (Some("apim.operation"), Some("restore"))
+    );
+    let out = bin("apim-restore", &s.emu)
+        .arg("--resume")
+        .write_stdin(op.to_string())
+        .assert()
+        .success();
+    let r = docs(&out.get_output().stdout).remove(0);
+    assert_eq!(
+        (r["kind"].as_str(), r["status"].as_str()),
+        (Some("apim.restore"), Some("Succeeded"))
+    );
+    assert_eq!(config(&s.emu, "apim-dest"), config(&s.emu, "apim-src"));
+}
+
+#[test]
+fn existing_blob_needs_overwrite_and_bad_input_is_usage() {
+    let s = Setup::new(0.0);
+    let store = s.path("store.json");
+    let args = ["--storage", arg(&store), "--blob", "fixed.apimbackup"];
+    bin("apim-backup", &s.emu)
+        .args(args)
+        .write_stdin(s.services[0].to_string())
+        .assert()
+        .success();
+    bin("apim-backup", &s.emu)
+        .args(args)
+        .write_stdin(s.services[0].to_string())
+        .assert()
+        .code(3)
+        .stderr(contains("--overwrite"));
+    bin("apim-backup", &s.emu)
+        .args(args)
+        .arg("--overwrite")
+        .write_stdin(s.services[0].to_string())
+        .assert()
+        .success();
+    // --blob with two services, a wrong document, malformed JSON, no storage.
+    bin("apim-backup", &s.emu)
+        .args(args)
+        .write_stdin(ndjson(&s.services))
+        .assert()
+        .code(2)
+        .stderr(contains("--blob names one blob"));
+    bin("apim-backup", &s.emu)
+        .args(["--storage", arg(&s.path("store.json"))])
+        .write_stdin(s.path("store.json").to_str().unwrap().to_string())
+        .assert()
+        .code(2);
+    bin("apim-backup", &s.emu)
+        .args(["--storage", arg(&s.path("dest.json"))])
+        .write_stdin(s.services[0].to_string())
+        .assert()
+        .code(2)
+        .stderr(contains("expected an 'storage.container'"));
+    bin("apim-backup", &s.emu)
+        .write_stdin(s.services[0].to_string())
+        .assert()
+        .code(2)
+        .stderr(contains("--storage"));
+    bin("apim-restore", &s.emu)
+        .args(["--target", arg(&s.path("dest.json"))])
+        .write_stdin(s.services[0].to_string())
+        .assert()
+        .code(2)
+        .stderr(contains("expected an 'apim.backup'"));
+}
+
+#[test]
+fn missing_container_and_wrong_key_fail_clearly() {
+    let s = Setup::new(0.0);
+    let mut store: Value = serde_json::from_str(&std::fs::read_to_string(s.path("store.json")).unwrap()).unwrap();
+    store["container"] = json!("no-such-container");
+    let missing = s.write("missing.json", &[store]);
+    bin("apim-backup", &s.emu)
+        .arg("--storage")
+        .arg(&missing)
+        .write_stdin(s.services[0].to_string())
+        .assert()
+        .code(1)
+        .stderr(contains("container 'no-such-container' does not exist").and(contains("apim-provision storage")));
+
+    // An emulator whose storage keys do not match Azurite's.
+    let wrong_key = "d3Jvbmcta2V5LXdyb25nLWtleS13cm9uZy1rZXktd3Jvbmcta2V5LXdyb25nLWtleQ==";
+    let emu = apim_toolkit::EmulatorProcess::start(
+        &apim_toolkit::bin_path("apim-emulator", "debug"),
+        0.0,
+        None,
+        &[
+            "--blob-endpoint",
+            &apim_toolkit::azurite_endpoint(),
+            "--blob-accounts",
+            &format!("apimbackups:{wrong_key}"),
+        ],
+    )
+    .unwrap();
+    bin("apim-provision", &emu)
+        .args(SERVICE_ARGS)
+        .args(["--name", "apim-k"])
+        .assert()
+        .success();
+    let out = bin("apim-provision", &emu)
+        .args([
+            "storage",
+            "--resource-group",
+            "apim-rg",
+            "--location",
+            "westeurope",
+            "--account",
+            "apimbackups",
+            "--container",
+            "apim-backups",
+        ])
+        .assert()
+        .code(1);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        stderr.contains("Azurite refused the container") || stderr.contains("403"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(wrong_key), "the key never appears");
+}
+
+#[test]
+fn identity_access_types() {
+    let s = Setup::new(0.0);
+    let store = arg(&s.path("store.json")).to_string();
+    bin("apim-backup", &s.emu)
+        .args(["--storage", &store, "--access-type", "system-identity"])
+        .write_stdin(s.services[0].to_string())
+        .assert()
+        .code(1)
+        .stderr(contains("InvalidParameters").and(contains("managed identity is not enabled")));
+    // Enable both kinds of identity on the source.
+    let (_, _, mut body) = s.emu.arm("GET", &service_path("apim-src"), None).unwrap();
+    let uami = format!("/subscriptions/{SUB}/resourceGroups/apim-rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/backup-id");
+    body["identity"] = json!({"type": "SystemAssigned, UserAssigned", "userAssignedIdentities": {uami.clone(): {}}});
+    let (st, _, updated) = s.emu.arm("PUT", &service_path("apim-src"), Some(&body)).unwrap();
+    assert_eq!(st, 200, "{updated}");
+    let client_id = updated["identity"]["userAssignedIdentities"][&uami]["clientId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let out = bin("apim-backup", &s.emu)
+        .args(["--storage", &store, "--access-type", "system-identity", "--timeout", "60s"])
+        .write_stdin(s.services[0].to_string())
+        .assert()
+        .success();
+    assert_eq!(docs(&out.get_output().stdout)[0]["accessType"], "system-identity");
+    let out = bin("apim-backup", &s.emu)
+        .args([
+            "--storage",
+            &store,
+            "--access-type",
+            "user-identity",
+            "--identity-client-id",
+            &client_id,
+            "--blob",
+            "uami.apimbackup",
+        ])
+        .write_stdin(s.services[0].to_string())
+        .assert()
+        .success();
+    assert_eq!(docs(&out.get_output().stdout)[0]["identityClientId"], client_id.as_str());
+    bin("apim-backup", &s.emu)
+        .args([
+            "--storage",
+            &store,
+            "--access-type",
+            "user-identity",
+            "--identity-client-id",
+            "00000000-0000-0000-0000-000000000bad",
+            "--blob",
+            "bad.apimbackup",
+        ])
+        .write_stdin(s.services[0].to_string())
+        .assert()
+        .code(1)
+        .stderr(contains("is not assigned to the service"));
+}
+
+#[test]
+fn prune_keeps_the_newest_restorable_backup() {
+    let s = Setup::new(0.0);
+    let store = arg(&s.path("store.json")).to_string();
+    for i in 1..=3 {
+        bin("apim-backup", &s.emu)
+            .args(["--storage", &store, "--blob", &format!("apim-src-2026112{i}T000000Z.apimbackup")])
+            .write_stdin(s.services[0].to_string())
+            .assert()
+            .success();
+        std::thread::sleep(std::time::Duration::from_millis(1100)); // Last-Modified has one-second resolution
+    }
+    let out = bin("apim-backup", &s.emu)
+        .args(["prune", "--storage", &store, "--service", "apim-src", "--keep", "1", "--dry-run"])
+        .assert()
+        .success();
+    assert_eq!(docs(&out.get_output().stdout).len(), 2);
+    assert!(
+        azurite_blob("apimbackups", &s.container, "apim-src-20261121T000000Z.apimbackup")
+            .unwrap()
+            .is_some(),
+        "--dry-run deletes nothing"
+    );
+
+    let out = bin("apim-backup", &s.emu)
+        .args(["prune", "--storage", &store, "--service", "apim-src", "--keep", "1"])
+        .assert()
+        .success();
+    let pruned = docs(&out.get_output().stdout);
+    assert_eq!(
+        pruned.iter().map(|d| d["blob"].as_str().unwrap()).collect::<Vec<_>>(),
+        ["apim-src-20261122T000000Z.apimbackup", "apim-src-20261121T000000Z.apimbackup"]
+    );
+    assert!(pruned.iter().all(|d| d["kind"] == "apim.backup.pruned" && d["dryRun"] == false));
+    assert!(azurite_blob("apimbackups", &s.container, "apim-src-20261123T000000Z.apimbackup")
+        .unwrap()
+        .is_some());
+    assert!(azurite_blob("apimbackups", &s.container, "apim-src-20261121T000000Z.apimbackup")
+        .unwrap()
+        .is_none());
+
+    // A newer blob that no backup marked as succeeded: prune refuses.
+    apim_toolkit::with_azurite("apimbackups", async |c| {
+        c.put_blob(
+            &s.container,
+            "apim-src-20261124T000000Z.apimbackup",
+            b"partial".to_vec(),
+            "application/octet-stream",
+            false,
+        )
+        .await
+    })
+    .unwrap();
+    bin("apim-backup", &s.emu)
+        .args(["prune", "--storage", &store, "--service", "apim-src", "--keep", "0"])
+        .assert()
+        .code(3)
+        .stderr(contains("did not succeed"));
+    assert!(azurite_blob("apimbackups", &s.container, "apim-src-20261123T000000Z.apimbackup")
+        .unwrap()
+        .is_some());
+}

@@ -110,6 +110,7 @@ pub struct EmulatorProcess {
     child: Child,
     stdin: Option<ChildStdin>,
     pub ready: Value,
+    token: std::sync::OnceLock<String>,
 }
 
 impl EmulatorProcess {
@@ -134,7 +135,12 @@ impl EmulatorProcess {
         out.read_line(&mut line).context("reading the emulator's ready line")?;
         let ready: Value = serde_json::from_str(&line)
             .with_context(|| format!("emulator ready line is not JSON: {line:?} after {:?}", started.elapsed()))?;
-        Ok(EmulatorProcess { child, stdin, ready })
+        Ok(EmulatorProcess {
+            child,
+            stdin,
+            ready,
+            token: std::sync::OnceLock::new(),
+        })
     }
 
     pub fn get(&self, field: &str) -> String {
@@ -204,8 +210,16 @@ impl EmulatorProcess {
             .unwrap_or_else(|_| reqwest::blocking::Client::new())
     }
 
-    /// A token for the emulator's ARM, through its token endpoint.
+    /// A token for the emulator's ARM, asked once per process.
     pub fn token(&self) -> anyhow::Result<String> {
+        if let Some(t) = self.token.get() {
+            return Ok(t.clone());
+        }
+        let t = self.fetch_token()?;
+        Ok(self.token.get_or_init(|| t).clone())
+    }
+
+    fn fetch_token(&self) -> anyhow::Result<String> {
         let url = format!("{}/{}/oauth2/v2.0/token", self.get("authorityHost"), self.get("tenantId"));
         let form = [
             ("grant_type", "client_credentials".to_string()),
@@ -252,6 +266,16 @@ impl EmulatorProcess {
             serde_json::from_str(&text).unwrap_or(Value::String(text))
         };
         Ok((status, headers, v))
+    }
+
+    /// Makes the emulator lose its answer to the next POST …/`action` (after doing the work).
+    pub fn lose_answer_to(&self, action: &str) -> anyhow::Result<()> {
+        let r = self
+            .client()
+            .post(format!("{}/_emulator/faults?lose-answer-to={action}", self.arm_endpoint()))
+            .send()?;
+        anyhow::ensure!(r.status().is_success(), "setting the fault failed: {}", r.status());
+        Ok(())
     }
 
     /// Request and write counters (`/_emulator/stats`).

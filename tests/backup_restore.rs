@@ -412,7 +412,8 @@ fn missing_container_and_wrong_key_fail_clearly() {
         .code(1)
         .stderr(contains("container 'no-such-container' does not exist").and(contains("apim-provision storage")));
 
-    // An emulator whose storage keys do not match Azurite's.
+    // An emulator whose key for the account does not match Azurite's: the
+    // account exists in ARM, the container exists in Azurite.
     let wrong_key = "d3Jvbmcta2V5LXdyb25nLWtleS13cm9uZy1rZXktd3Jvbmcta2V5LXdyb25nLWtleQ==";
     let emu = apim_toolkit::EmulatorProcess::start(
         &apim_toolkit::bin_path("apim-emulator", "debug"),
@@ -426,31 +427,72 @@ fn missing_container_and_wrong_key_fail_clearly() {
         ],
     )
     .unwrap();
-    bin("apim-provision", &emu)
+    let out = bin("apim-provision", &emu)
         .args(SERVICE_ARGS)
         .args(["--name", "apim-k"])
         .assert()
         .success();
-    let out = bin("apim-provision", &emu)
-        .args([
-            "storage",
-            "--resource-group",
-            "apim-rg",
-            "--location",
-            "westeurope",
-            "--account",
-            "apimbackups",
-            "--container",
-            "apim-backups",
-        ])
+    let svc = docs(&out.get_output().stdout).remove(0);
+    let account = format!("/subscriptions/{SUB}/resourceGroups/apim-rg/providers/Microsoft.Storage/storageAccounts/apimbackups");
+    let (st, _, acc) = emu
+        .arm(
+            "PUT",
+            &format!("{account}?api-version=2023-05-01"),
+            Some(&json!({"location": "westeurope", "sku": {"name": "Standard_LRS"}, "kind": "StorageV2"})),
+        )
+        .unwrap();
+    assert_eq!(st, 200, "{acc}");
+    apim_toolkit::with_azurite("apimbackups", async |c| c.create_container(&s.container).await).unwrap();
+    let store = json!({"kind": "storage.container", "schemaVersion": 1, "accountId": account, "account": "apimbackups", "container": s.container,
+        "subscriptionId": SUB, "resourceGroup": "apim-rg", "location": "westeurope", "blobEndpoint": acc["properties"]["primaryEndpoints"]["blob"]});
+    let store_file = s.write("wrong-key-store.json", &[store]);
+    let out = bin("apim-backup", &emu)
+        .arg("--storage")
+        .arg(&store_file)
+        .write_stdin(svc.to_string())
         .assert()
         .code(1);
     let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
-    assert!(
-        stderr.contains("Azurite refused the container") || stderr.contains("403"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("HTTP 403"), "{stderr}");
     assert!(!stderr.contains(wrong_key), "the key never appears");
+
+    // And the service itself, handed a wrong key, fails the operation as Azure does.
+    let (st, h, _) = s
+        .emu
+        .arm(
+            "POST",
+            &service_path("apim-src").replace("?api", "/backup?api"),
+            Some(&json!({"storageAccount": "apimbackups", "containerName": s.container, "backupName": "x.apimbackup", "accessType": "AccessKey", "accessKey": wrong_key})),
+        )
+        .unwrap();
+    assert_eq!(st, 202);
+    let loc = h["location"]
+        .to_str()
+        .unwrap()
+        .trim_start_matches(&s.emu.arm_endpoint())
+        .to_string();
+    let (st, _, body) = s.emu.arm("GET", &loc, None).unwrap();
+    assert_eq!((st, body["error"]["code"].as_str()), (400, Some("InvalidParameters")), "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("denied"));
+}
+
+#[test]
+fn a_lost_answer_to_the_backup_post_is_never_answered_by_a_second_post() {
+    let s = Setup::new(0.002);
+    s.emu.lose_answer_to("backup").unwrap();
+    let writes = s.emu.stats().unwrap()["writes"].as_u64().unwrap();
+    let out = bin("apim-backup", &s.emu)
+        .args(["--storage", arg(&s.path("store.json"))])
+        .write_stdin(s.services[0].to_string())
+        .assert()
+        .success();
+    let b = docs(&out.get_output().stdout).remove(0);
+    assert_eq!(b["kind"], "apim.backup");
+    assert!(azurite_blob("apimbackups", &s.container, b["blob"].as_str().unwrap())
+        .unwrap()
+        .is_some());
+    // One write: the backup POST whose answer was lost. No second POST.
+    assert_eq!(s.emu.stats().unwrap()["writes"].as_u64().unwrap() - writes, 1);
 }
 
 #[test]

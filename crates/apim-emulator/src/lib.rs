@@ -78,6 +78,9 @@ pub struct App {
     http: reqwest::Client,
     requests: AtomicU64,
     writes: AtomicU64,
+    /// Fault injection: lose the answer to the next POST whose last path
+    /// segment is this (e.g. `backup`), after doing the work.
+    lose_next_answer: Mutex<Option<String>>,
 }
 
 pub struct Emulator {
@@ -130,6 +133,7 @@ impl Emulator {
             http: reqwest::Client::new(),
             requests: AtomicU64::new(0),
             writes: AtomicU64::new(0),
+            lose_next_answer: Mutex::new(None),
         });
         app.save();
         let router = axum::Router::new().fallback(handle).with_state(app.clone());
@@ -386,6 +390,11 @@ async fn route(app: &Arc<App>, r: &arm::Req<'_>) -> Response {
     if r.lower.first().map(String::as_str) == Some("_emulator") {
         return match r.lower.get(1).map(String::as_str) {
             Some("stats") => http::json(200, &app.stats()),
+            Some("faults") if *r.method == Method::POST => {
+                let action = r.query.get("lose-answer-to").cloned();
+                *app.lose_next_answer.lock().unwrap_or_else(|p| p.into_inner()) = action.clone();
+                http::json(200, &json!({"loseAnswerTo": action}))
+            }
             _ => http::error(404, "NotFound", "unknown emulator admin path"),
         };
     }
@@ -437,6 +446,21 @@ async fn route(app: &Arc<App>, r: &arm::Req<'_>) -> Response {
         // Counted after the fact: a refused write changed nothing.
         app.writes.fetch_add(1, Ordering::Relaxed);
         app.save();
+    }
+    let lose = {
+        let mut fault = app.lose_next_answer.lock().unwrap_or_else(|p| p.into_inner());
+        let hit = *r.method == Method::POST && fault.as_deref().is_some_and(|a| r.lower.last().is_some_and(|l| l == a));
+        if hit {
+            *fault = None;
+        }
+        hit
+    };
+    if lose {
+        // The work is done; the answer breaks off after its headers, as a
+        // connection lost in transit would.
+        let (parts, _) = resp.into_parts();
+        let broken = futures::stream::once(async { Err::<Bytes, std::io::Error>(std::io::Error::other("fault injection: answer lost")) });
+        return Response::from_parts(parts, axum::body::Body::from_stream(broken));
     }
     resp
 }

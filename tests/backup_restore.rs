@@ -615,3 +615,54 @@ fn prune_keeps_the_newest_restorable_backup() {
         .unwrap()
         .is_some());
 }
+
+#[test]
+fn ctrl_c_leaves_the_restore_running_and_prints_how_to_resume() {
+    let s = Setup::new(0.004); // restore: about 11 s
+    let backups = s.backup_both();
+    let backups_file = s.write("backups.ndjson", &backups);
+    let mut child = std::process::Command::new(apim_toolkit::bin_path("apim-restore", "debug"))
+        .envs(s.emu.env())
+        .args(["--target", arg(&s.path("dest.json")), "--safety-backup", arg(&backups_file)])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(backups[0].to_string().as_bytes()).unwrap();
+    }
+    // Wait until the restore is under way, then press Ctrl-C.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let (_, _, dest) = s.emu.arm("GET", &service_path("apim-dest"), None).unwrap();
+        if dest["properties"]["provisioningState"] == "Updating" {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the restore never started");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", String::from_utf8_lossy(&out.stderr));
+    let op = docs(&out.stdout).remove(0);
+    assert_eq!(
+        (op["kind"].as_str(), op["operation"].as_str()),
+        (Some("apim.operation"), Some("restore"))
+    );
+    let (_, _, dest) = s.emu.arm("GET", &service_path("apim-dest"), None).unwrap();
+    assert_eq!(dest["properties"]["provisioningState"], "Updating", "the restore goes on in Azure");
+    let out = bin("apim-restore", &s.emu)
+        .arg("--resume")
+        .write_stdin(op.to_string())
+        .assert()
+        .success();
+    assert_eq!(docs(&out.get_output().stdout)[0]["status"], "Succeeded");
+    assert_eq!(config(&s.emu, "apim-dest"), config(&s.emu, "apim-src"));
+}

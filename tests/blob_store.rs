@@ -1,7 +1,10 @@
 //! blob-store's data plane against Azurite, with Shared Key.
 
+mod common;
+
 use apim_toolkit::{azurite_endpoint, BLOB_ACCOUNTS};
 use blob_store::{BlobAuth, BlobClient, BlobError};
+use common::unique_container;
 
 fn client(account_index: usize) -> BlobClient {
     let (account, key) = BLOB_ACCOUNTS[account_index];
@@ -23,7 +26,7 @@ fn rt() -> tokio::runtime::Runtime {
 fn put_properties_list_get_delete() {
     rt().block_on(async {
         let c = client(0);
-        let container = "bs-roundtrip";
+        let container = &unique_container();
         c.create_container(container).await.unwrap();
         c.create_container(container).await.expect("creating an existing container is fine");
         let p = c
@@ -104,7 +107,7 @@ fn a_wrong_key_is_refused_without_showing_it() {
             BlobAuth::SharedKey { key: wrong.into() },
         )
         .unwrap();
-        let err = c.create_container("bs-wrongkey").await.unwrap_err();
+        let err = c.create_container(&unique_container()).await.unwrap_err();
         assert!(matches!(err, BlobError::Service { status: 403, .. }), "{err}");
         assert!(!err.to_string().contains(wrong));
         assert!(!format!("{c:?}").contains(wrong), "Debug redacts the key");
@@ -124,5 +127,39 @@ fn missing_container_is_reported() {
             matches!(&err, BlobError::Service { status: 404, code, .. } if code == "ContainerNotFound"),
             "{err}"
         );
+    });
+}
+
+#[test]
+fn server_side_copy_to_another_account() {
+    rt().block_on(async {
+        let (src, dst) = (client(0), client(1));
+        let (sc, dc) = (unique_container(), unique_container());
+        src.create_container(&sc).await.unwrap();
+        dst.create_container(&dc).await.unwrap();
+        let data = b"backup bytes for another region".to_vec();
+        let p = src
+            .put_blob(&sc, "apim-src-1.apimbackup", data.clone(), "application/octet-stream", false)
+            .await
+            .unwrap();
+        let url = src
+            .read_url(&sc, "apim-src-1.apimbackup", std::time::Duration::from_secs(600))
+            .unwrap();
+        assert!(!url.contains(BLOB_ACCOUNTS[0].1), "the SAS carries a signature, not the key");
+        let copied = dst.copy_from_url(&dc, "apim-src-1.apimbackup", &url, false).await.unwrap();
+        assert_eq!(copied.size, p.size);
+        assert_eq!(dst.get_blob(&dc, "apim-src-1.apimbackup").await.unwrap().unwrap(), data);
+        // No silent overwrite on copy either.
+        let err = dst.copy_from_url(&dc, "apim-src-1.apimbackup", &url, false).await.unwrap_err();
+        assert!(matches!(err, BlobError::Service { status: 409, .. }), "{err}");
+        // A bearer-token client cannot sign a SAS.
+        let bearer = BlobClient::new(
+            reqwest::Client::new(),
+            "http://127.0.0.1:1/x/",
+            "x",
+            BlobAuth::Bearer { token: "t".into() },
+        )
+        .unwrap();
+        assert!(bearer.read_url("c", "b", std::time::Duration::from_secs(60)).is_err());
     });
 }

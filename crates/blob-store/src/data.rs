@@ -194,6 +194,60 @@ impl BlobClient {
         }
     }
 
+    /// A URL another account can read the blob through, for `valid_for`:
+    /// the blob URL with a read-only SAS. Needs Shared Key (a SAS is signed
+    /// with the account key).
+    pub fn read_url(&self, container: &str, name: &str, valid_for: std::time::Duration) -> Result<String, BlobError> {
+        let BlobAuth::SharedKey { key } = &self.auth else {
+            return Err(BlobError::Config(format!(
+                "a readable URL for '{name}' needs the account key of '{}'",
+                self.account
+            )));
+        };
+        let expiry = time::OffsetDateTime::now_utc() + valid_for;
+        let fmt = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+        let sas = crate::sharedkey::read_sas(&self.account, key, container, name, &expiry.format(&fmt).unwrap_or_default())
+            .map_err(BlobError::Config)?;
+        let mut url = self.url(container, Some(name))?;
+        url.set_query(Some(&sas));
+        Ok(url.to_string())
+    }
+
+    /// Server-side copy from `source_url` (same account, or any URL the
+    /// service can read, such as [`BlobClient::read_url`]) into this
+    /// account, waiting until the copy is done.
+    pub async fn copy_from_url(&self, container: &str, name: &str, source_url: &str, overwrite: bool) -> Result<BlobProperties, BlobError> {
+        let mut headers = vec![("x-ms-copy-source", source_url)];
+        if !overwrite {
+            headers.push(("if-none-match", "*"));
+        }
+        let r = self.send(Method::PUT, self.url(container, Some(name))?, &headers).await?;
+        if r.status().as_u16() != 202 {
+            return Err(BlobError::from_response(r).await);
+        }
+        for _ in 0..600 {
+            let r = self.send(Method::HEAD, self.url(container, Some(name))?, &[]).await?;
+            let status = r
+                .headers()
+                .get("x-ms-copy-status")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("success")
+                .to_string();
+            match status.as_str() {
+                "pending" => tokio::time::sleep(std::time::Duration::from_millis(500)).await,
+                "success" => return Ok(BlobProperties::from_headers(name, r.headers())),
+                other => {
+                    return Err(BlobError::Service {
+                        status: 500,
+                        code: format!("Copy{other}"),
+                        message: format!("the copy of '{name}' ended as {other}"),
+                    })
+                }
+            }
+        }
+        Err(BlobError::Config(format!("the copy of '{name}' did not finish within 5 minutes")))
+    }
+
     /// Replaces the blob's metadata (`x-ms-meta-*`). Changes its ETag.
     pub async fn set_metadata(&self, container: &str, name: &str, metadata: &[(&str, &str)]) -> Result<BlobProperties, BlobError> {
         let mut url = self.url(container, Some(name))?;

@@ -314,6 +314,42 @@ fn measured(bin: &str, args: &[&str], env: &[(String, String)], stdin: Option<&s
     Ok((wall, rss, String::from_utf8_lossy(&out.stdout).into_owned()))
 }
 
+/// Provisions services and a storage container with the release binaries;
+/// returns (apim.service lines, storage.container line).
+fn bench_provision(env: &[(String, String)], names: &[&str], container: &str) -> anyhow::Result<(String, String)> {
+    let mut args = vec![
+        "service",
+        "-q",
+        "-g",
+        "apim-rg",
+        "--create-group",
+        "-l",
+        "westeurope",
+        "--publisher-email",
+        "ops@example.com",
+        "--publisher-name",
+        "Bench",
+    ];
+    for n in names {
+        args.extend(["--name", n]);
+    }
+    let (_, _, services) = measured("apim-provision", &args, env, None)?;
+    let storage = [
+        "storage",
+        "-q",
+        "-g",
+        "apim-rg",
+        "-l",
+        "westeurope",
+        "--account",
+        "apimbackups",
+        "--container",
+        container,
+    ];
+    let (_, _, store) = measured("apim-provision", &storage, env, None)?;
+    Ok((services, store))
+}
+
 fn requests(emu: &EmulatorProcess) -> anyhow::Result<u64> {
     emu.stats()?["requests"].as_u64().context("emulator stats")
 }
@@ -369,45 +405,7 @@ fn bench() -> anyhow::Result<()> {
     let azurite = Azurite::start()?;
     let emu = EmulatorProcess::start(&bin_path("apim-emulator", "release"), 0.0, Some(&azurite.blob_endpoint), &[])?;
     let env = emu.env();
-    let (_, _, services) = measured(
-        "apim-provision",
-        &[
-            "service",
-            "-q",
-            "-g",
-            "apim-rg",
-            "--create-group",
-            "-l",
-            "westeurope",
-            "--name",
-            "apim-src",
-            "--name",
-            "apim-dest",
-            "--publisher-email",
-            "ops@example.com",
-            "--publisher-name",
-            "Bench",
-        ],
-        &env,
-        None,
-    )?;
-    let (_, _, store) = measured(
-        "apim-provision",
-        &[
-            "storage",
-            "-q",
-            "-g",
-            "apim-rg",
-            "-l",
-            "westeurope",
-            "--account",
-            "apimbackups",
-            "--container",
-            "bench",
-        ],
-        &env,
-        None,
-    )?;
+    let (services, store) = bench_provision(&env, &["apim-src", "apim-dest"], "bench")?;
     let seeding = Instant::now();
     seed(&emu, "apim-src", "src", (2000, 200, 50))?;
     eprintln!(
@@ -451,43 +449,7 @@ fn bench() -> anyhow::Result<()> {
     // Polling discipline at a real pace: a 0.01 time scale makes a backup take 6 s.
     let emu = EmulatorProcess::start(&bin_path("apim-emulator", "release"), 0.01, Some(&azurite.blob_endpoint), &[])?;
     let env = emu.env();
-    let (_, _, services) = measured(
-        "apim-provision",
-        &[
-            "service",
-            "-q",
-            "-g",
-            "apim-rg",
-            "--create-group",
-            "-l",
-            "westeurope",
-            "--name",
-            "apim-slow",
-            "--publisher-email",
-            "ops@example.com",
-            "--publisher-name",
-            "Bench",
-        ],
-        &env,
-        None,
-    )?;
-    let (_, _, store) = measured(
-        "apim-provision",
-        &[
-            "storage",
-            "-q",
-            "-g",
-            "apim-rg",
-            "-l",
-            "westeurope",
-            "--account",
-            "apimbackups",
-            "--container",
-            "bench-slow",
-        ],
-        &env,
-        None,
-    )?;
+    let (services, store) = bench_provision(&env, &["apim-slow"], "bench-slow")?;
     std::fs::write(&store_file, &store)?;
     let before = requests(&emu)?;
     let (wall, _, _) = measured(

@@ -9,8 +9,8 @@ use arm_client::ResourceId;
 use blob_store::{BlobClient, BlobProperties};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use pipeline::{
-    emit, expect_kind, refused, usage, BackupDoc, CommonArgs, ContainerDoc, OperationDoc, PrunedDoc, ServiceDoc, ServiceRef, Session,
-    StorageRef, Waited,
+    emit, expect_kind, refused, report, usage, BackupDoc, CommonArgs, ContainerDoc, OperationDoc, Outcome, PrunedDoc, ServiceDoc,
+    ServiceRef, Session, StorageRef, Waited,
 };
 use serde_json::{json, Value};
 use std::path::PathBuf;
@@ -105,7 +105,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         let ops = read_operations()?;
         let session = common.connect()?;
         let work = ops.into_iter().map(|op| finish(&session, op));
-        return report(futures::future::join_all(work).await, session.args.no_wait);
+        return report(futures::future::join_all(work).await, "apim-backup", session.args.no_wait);
     }
     match cli.cmd {
         Some(Cmd::Prune(p)) => {
@@ -322,12 +322,7 @@ async fn backup(
             finish_with(session, op, Some(&storage.blobs)).await
         }
     });
-    report(futures::future::join_all(work).await, session.args.no_wait)
-}
-
-enum Outcome {
-    Done(Box<BackupDoc>),
-    Pending(Box<OperationDoc>),
+    report(futures::future::join_all(work).await, "apim-backup", session.args.no_wait)
 }
 
 /// Backs up one service into `storage` under the default blob name and
@@ -369,12 +364,12 @@ pub async fn backup_and_wait(session: &Session, storage: &StorageRef, service: &
     }
 }
 
-async fn finish(session: &Session, op: OperationDoc) -> anyhow::Result<Outcome> {
+async fn finish(session: &Session, op: OperationDoc) -> anyhow::Result<Outcome<Box<BackupDoc>>> {
     finish_with(session, op, None).await
 }
 
 /// Waits for a backup and records its blob (marking it as succeeded).
-async fn finish_with(session: &Session, op: OperationDoc, blobs: Option<&BlobClient>) -> anyhow::Result<Outcome> {
+async fn finish_with(session: &Session, op: OperationDoc, blobs: Option<&BlobClient>) -> anyhow::Result<Outcome<Box<BackupDoc>>> {
     if op.operation != "backup" {
         return Err(usage(format!(
             "apim-backup cannot resume a '{}' operation; use the tool that started it",
@@ -442,34 +437,6 @@ fn seconds_between(a: &str, b: &str) -> f64 {
         (Some(a), Some(b)) => ((b - a).as_seconds_f64() * 1000.0).round() / 1000.0,
         _ => 0.0,
     }
-}
-
-/// Prints every document in input order; fails with the first error, or
-/// exits 4 when some backups are still running.
-fn report(results: Vec<anyhow::Result<Outcome>>, no_wait: bool) -> anyhow::Result<()> {
-    let mut errors = Vec::new();
-    let mut stopped = 0;
-    for r in results {
-        match r {
-            Ok(Outcome::Done(d)) => emit(&d)?,
-            Ok(Outcome::Pending(op)) => {
-                stopped += usize::from(!no_wait);
-                emit(&op)?;
-            }
-            Err(e) => errors.push(e),
-        }
-    }
-    let mut errors = errors.into_iter();
-    if let Some(first) = errors.next() {
-        for e in errors {
-            eprintln!("apim-backup: error: {}", pipeline::render(&e));
-        }
-        return Err(first);
-    }
-    if stopped > 0 {
-        return Err(pipeline::stopped_error(stopped, "apim-backup"));
-    }
-    Ok(())
 }
 
 async fn prune(session: &Session, storage: StorageInput, p: &PruneArgs) -> anyhow::Result<()> {

@@ -6,7 +6,7 @@ use apim_ops::{ServiceSpec, SoftDeletePolicy, Started};
 use arm_client::ResourceId;
 use blob_store::accounts::{self, AccountState};
 use clap::{Args, Parser, Subcommand};
-use pipeline::{emit, expect_kind, usage, CommonArgs, ContainerDoc, OperationDoc, ServiceDoc, Session, Waited};
+use pipeline::{expect_kind, report, usage, CommonArgs, ContainerDoc, OperationDoc, Outcome, ServiceDoc, Session, Waited};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -269,17 +269,12 @@ fn storage_requests(a: &StorageArgs, common: &CommonArgs) -> anyhow::Result<(Vec
     let account = need(&a.account, "--account")?;
     let location = need(&a.location, "--location")?;
     let container = need(&a.container, "--container")?;
-    if !(3..=24).contains(&account.len()) || !account.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()) {
+    if !accounts::is_valid_account_name(account) {
         return Err(usage(format!(
             "--account '{account}' is invalid: 3-24 lowercase letters and digits"
         )));
     }
-    let container_ok = (3..=63).contains(&container.len())
-        && container.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        && !container.starts_with('-')
-        && !container.ends_with('-')
-        && !container.contains("--");
-    if !container_ok {
+    if !accounts::is_valid_container_name(container) {
         return Err(usage(format!(
             "--container '{container}' is invalid: 3-63 lowercase letters, digits and single hyphens"
         )));
@@ -308,12 +303,6 @@ async fn ensure_group(session: &Session, sub: &str, rg: &str, location: &str) ->
     Ok(())
 }
 
-/// The end of one item: a document to print, or an error to report.
-enum Outcome {
-    Done(Value),
-    Pending(Box<OperationDoc>),
-}
-
 async fn provision_services(session: &Session, requests: Vec<ServiceRequest>, policy: SoftDeletePolicy) -> anyhow::Result<()> {
     let work = requests.iter().map(|r| async move {
         let name = r.id.name().unwrap_or_default().to_string();
@@ -331,7 +320,7 @@ async fn provision_services(session: &Session, requests: Vec<ServiceRequest>, po
             }
         }
     });
-    report(session, futures::future::join_all(work).await, "apim-provision")
+    report(futures::future::join_all(work).await, "apim-provision", session.args.no_wait)
 }
 
 async fn provision_storage(session: &Session, requests: Vec<StorageRequest>) -> anyhow::Result<()> {
@@ -349,11 +338,11 @@ async fn provision_storage(session: &Session, requests: Vec<StorageRequest>) -> 
             }
         }
     });
-    report(session, futures::future::join_all(work).await, "apim-provision")
+    report(futures::future::join_all(work).await, "apim-provision", session.args.no_wait)
 }
 
 /// Waits for an operation (unless --no-wait) and turns its result into the document the user expects.
-async fn finish_operation(session: &Session, doc: OperationDoc) -> anyhow::Result<Outcome> {
+async fn finish_operation(session: &Session, doc: OperationDoc) -> anyhow::Result<Outcome<Value>> {
     if session.args.no_wait {
         return Ok(Outcome::Pending(Box::new(doc)));
     }
@@ -391,7 +380,7 @@ async fn finish_operation(session: &Session, doc: OperationDoc) -> anyhow::Resul
 
 async fn resume(session: &Session, ops: Vec<OperationDoc>) -> anyhow::Result<()> {
     let work = ops.into_iter().map(|op| finish_operation(session, op));
-    report(session, futures::future::join_all(work).await, "apim-provision")
+    report(futures::future::join_all(work).await, "apim-provision", session.args.no_wait)
 }
 
 fn service_doc(body: &Value) -> anyhow::Result<Value> {
@@ -416,34 +405,4 @@ async fn container_doc(session: &Session, account_id: &ResourceId, account: &Val
         blob_endpoint: blob,
     };
     Ok(serde_json::to_value(doc)?)
-}
-
-/// Prints every document in input order, then fails with the first error
-/// (others on stderr) or exits 4 when some operations are still running.
-fn report(session: &Session, results: Vec<anyhow::Result<Outcome>>, binary: &str) -> anyhow::Result<()> {
-    let mut errors = Vec::new();
-    let mut stopped = 0;
-    for r in results {
-        match r {
-            Ok(Outcome::Done(doc)) => emit(&doc)?,
-            Ok(Outcome::Pending(op)) => {
-                if !session.args.no_wait {
-                    stopped += 1;
-                }
-                emit(&op)?;
-            }
-            Err(e) => errors.push(e),
-        }
-    }
-    let mut errors = errors.into_iter();
-    if let Some(first) = errors.next() {
-        for e in errors {
-            eprintln!("{binary}: error: {}", pipeline::render(&e));
-        }
-        return Err(first);
-    }
-    if stopped > 0 {
-        return Err(pipeline::stopped_error(stopped, binary));
-    }
-    Ok(())
 }

@@ -646,7 +646,7 @@ impl App {
                 None => resource_not_found("Microsoft.Storage/storageAccounts", &name, &group),
             },
             Method::PUT => {
-                if !(3..=24).contains(&name.len()) || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()) {
+                if !blob_store::accounts::is_valid_account_name(&name) {
                     return error(400, "AccountNameInvalid", &format!("{name} is not a valid storage account name. Storage account name must be between 3 and 24 characters in length and use numbers and lower-case letters only."));
                 }
                 let body = match parse_body(r) {
@@ -765,11 +765,7 @@ impl App {
                 None => error(404, "ContainerNotFound", "The specified container does not exist."),
             },
             Method::PUT => {
-                let valid = (3..=63).contains(&name.len())
-                    && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-                    && !name.starts_with('-')
-                    && !name.ends_with('-')
-                    && !name.contains("--");
+                let valid = blob_store::accounts::is_valid_container_name(&name);
                 if !valid {
                     return error(
                         400,

@@ -3,6 +3,21 @@
 use arm_client::{ArmClient, FinalStateVia, Method, PendingOperation, ResourceId};
 use serde_json::{json, Value};
 
+/// Storage account names: 3-24 lowercase letters and digits.
+pub fn is_valid_account_name(name: &str) -> bool {
+    (3..=24).contains(&name.len()) && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+}
+
+/// Container names: 3-63 lowercase letters, digits and hyphens, every
+/// hyphen between two letters or digits.
+pub fn is_valid_container_name(name: &str) -> bool {
+    (3..=63).contains(&name.len())
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+        && !name.contains("--")
+}
+
 /// A conservative Microsoft.Storage version, deployed in every cloud.
 pub const API_VERSION: &str = "2023-05-01";
 
@@ -126,4 +141,21 @@ pub async fn blob_client(arm: &ArmClient, account_id: &ResourceId, fallback_endp
         key,
         endpoint,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert!(is_valid_account_name("apimbackups2"));
+        for bad in ["ab", "Apim", "apim-backups", "a234567890123456789012345"] {
+            assert!(!is_valid_account_name(bad), "{bad}");
+        }
+        assert!(is_valid_container_name("apim-backups"));
+        for bad in ["ab", "-abc", "abc-", "a--b", "Abc", "a_b"] {
+            assert!(!is_valid_container_name(bad), "{bad}");
+        }
+    }
 }

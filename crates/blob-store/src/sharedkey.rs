@@ -58,6 +58,28 @@ pub fn authorization(account: &str, key: &str, s: &Signable) -> Result<String, S
     Ok(format!("SharedKey {account}:{sig}"))
 }
 
+/// A service SAS (version 2021-08-06) letting the holder read one blob until
+/// `expiry` (`2026-11-27T10:00:00Z`): how another account's copy reads the source.
+pub fn read_sas(account: &str, key: &str, container: &str, blob: &str, expiry: &str) -> Result<String, String> {
+    const SV: &str = "2021-08-06";
+    let resource = format!("/blob/{account}/{container}/{blob}");
+    // sp, st, se, resource, si, sip, spr, sv, sr, snapshot, ses, rscc, rscd, rsce, rscl, rsct
+    let to_sign = format!("r\n\n{expiry}\n{resource}\n\n\n\n{SV}\nb\n\n\n\n\n\n\n");
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(key.trim())
+        .map_err(|_| format!("the key of storage account '{account}' is not valid base64"))?;
+    let mut mac = Hmac::<Sha256>::new_from_slice(&raw).map_err(|e| e.to_string())?;
+    mac.update(to_sign.as_bytes());
+    let sig = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+    Ok(url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("sv", SV)
+        .append_pair("sr", "b")
+        .append_pair("sp", "r")
+        .append_pair("se", expiry)
+        .append_pair("sig", &sig)
+        .finish())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,26 +117,4 @@ mod tests {
         assert!(e.contains("not valid base64"));
         assert!(!e.contains("not base64!"), "the key itself never appears");
     }
-}
-
-/// A service SAS (version 2021-08-06) letting the holder read one blob until
-/// `expiry` (`2026-11-27T10:00:00Z`): how another account's copy reads the source.
-pub fn read_sas(account: &str, key: &str, container: &str, blob: &str, expiry: &str) -> Result<String, String> {
-    const SV: &str = "2021-08-06";
-    let resource = format!("/blob/{account}/{container}/{blob}");
-    // sp, st, se, resource, si, sip, spr, sv, sr, snapshot, ses, rscc, rscd, rsce, rscl, rsct
-    let to_sign = format!("r\n\n{expiry}\n{resource}\n\n\n\n{SV}\nb\n\n\n\n\n\n\n");
-    let raw = base64::engine::general_purpose::STANDARD
-        .decode(key.trim())
-        .map_err(|_| format!("the key of storage account '{account}' is not valid base64"))?;
-    let mut mac = Hmac::<Sha256>::new_from_slice(&raw).map_err(|e| e.to_string())?;
-    mac.update(to_sign.as_bytes());
-    let sig = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
-    Ok(url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("sv", SV)
-        .append_pair("sr", "b")
-        .append_pair("sp", "r")
-        .append_pair("se", expiry)
-        .append_pair("sig", &sig)
-        .finish())
 }

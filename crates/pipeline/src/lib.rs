@@ -27,4 +27,4 @@ pub use exit::{code_of, finish, refused, render, stopped, usage, Exit, ExitKind}
 pub use input::{expect_kind, kind_of, parse_documents, read_file_documents, read_stdin_documents};
 pub use output::emit;
 pub use progress::Reporter;
-pub use session::{http_client, stopped_error, CommonArgs, Session, Waited};
+pub use session::{http_client, report, stopped_error, CommonArgs, Outcome, Session, Waited};

@@ -166,6 +166,42 @@ impl Session {
     }
 }
 
+/// The end of one item of a batch: its document, or the operation still
+/// running (after --no-wait, a timeout or Ctrl-C).
+pub enum Outcome<T> {
+    Done(T),
+    Pending(Box<OperationDoc>),
+}
+
+/// Prints every document in input order, then fails with the first error
+/// (the others on stderr), or exits 4 when operations were left running
+/// without --no-wait having asked for that.
+pub fn report<T: serde::Serialize>(results: Vec<anyhow::Result<Outcome<T>>>, binary: &str, no_wait: bool) -> anyhow::Result<()> {
+    let mut errors = Vec::new();
+    let mut stopped = 0;
+    for r in results {
+        match r {
+            Ok(Outcome::Done(doc)) => crate::emit(&doc)?,
+            Ok(Outcome::Pending(op)) => {
+                stopped += usize::from(!no_wait);
+                crate::emit(&op)?;
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    let mut errors = errors.into_iter();
+    if let Some(first) = errors.next() {
+        for e in errors {
+            eprintln!("{binary}: error: {}", crate::render(&e));
+        }
+        return Err(first);
+    }
+    if stopped > 0 {
+        return Err(stopped_error(stopped, binary));
+    }
+    Ok(())
+}
+
 /// After printing resume documents: exit 4 with how to pick up again.
 pub fn stopped_error(count: usize, binary: &str) -> anyhow::Error {
     crate::exit::stopped(format!(

@@ -709,7 +709,8 @@ impl App {
                     op: Some(op.id.clone()),
                 };
                 st.accounts.insert(k, a);
-                st.settle(now);
+                // A fresh clock: the operation started after `now` was read.
+                st.settle(now_ms());
                 if st.accounts.get(&key(&op.target)).is_some_and(|a| a.op.is_none()) {
                     // Finished at once (time-scale 0): ARM answers 200 with the body.
                     return json(200, &self.account_body(&st.accounts[&op.target]));

@@ -1,0 +1,92 @@
+//! Whole-hostname matching: `api.src.example.com` is found in
+//! `https://API.src.example.com:8443/x` but not in `myapi.src.example.com`
+//! nor in `api.src.example.com.evil`.
+
+fn is_label_char(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'-'
+}
+
+/// Byte ranges where `host` occurs in `text` as a whole hostname, ignoring case.
+pub fn find(text: &str, host: &str) -> Vec<(usize, usize)> {
+    let (t, h) = (text.as_bytes(), host.as_bytes());
+    let mut out = Vec::new();
+    if h.is_empty() || t.len() < h.len() {
+        return out;
+    }
+    let mut i = 0;
+    while i + h.len() <= t.len() {
+        let j = i + h.len();
+        let same = t[i..j].eq_ignore_ascii_case(h);
+        // Before: not part of a longer name (a label character or a dot joining a label).
+        let before_ok = i == 0 || !(is_label_char(t[i - 1]) || t[i - 1] == b'.');
+        // After: not followed by more of a name (label character, or a dot then a label).
+        let after_ok = j == t.len() || !(is_label_char(t[j]) || (t[j] == b'.' && j + 1 < t.len() && is_label_char(t[j + 1])));
+        if same && before_ok && after_ok && text.is_char_boundary(i) && text.is_char_boundary(j) {
+            out.push((i, j));
+            i = j;
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+/// `text` with every whole-hostname occurrence of `old` replaced by `new`.
+pub fn replace(text: &str, old: &str, new: &str) -> Option<String> {
+    let spans = find(text, old);
+    if spans.is_empty() {
+        return None;
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut last = 0;
+    for (a, b) in spans {
+        out.push_str(&text[last..a]);
+        out.push_str(new);
+        last = b;
+    }
+    out.push_str(&text[last..]);
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OLD: &str = "api.src.example.com";
+
+    #[test]
+    fn whole_hostnames_only() {
+        assert_eq!(
+            replace("https://api.src.example.com/v1", OLD, "api.dest.example.com").unwrap(),
+            "https://api.dest.example.com/v1"
+        );
+        assert_eq!(
+            replace("https://API.Src.Example.COM:8443/x?y", OLD, "h").unwrap(),
+            "https://h:8443/x?y"
+        );
+        assert_eq!(replace("api.src.example.com", OLD, "h").unwrap(), "h");
+        assert_eq!(
+            replace("a api.src.example.com. b", OLD, "h").unwrap(),
+            "a h. b",
+            "a sentence's full stop is not part of the name"
+        );
+        assert_eq!(replace("x,api.src.example.com;api.src.example.com", OLD, "h").unwrap(), "x,h;h");
+        for no in [
+            "https://myapi.src.example.com/",
+            "api.src.example.com.evil",
+            "https://x.api.src.example.com",
+            "api.src.example.community",
+            "api-api.src.example.com",
+        ] {
+            assert_eq!(replace(no, OLD, "h"), None, "{no}");
+        }
+    }
+
+    #[test]
+    fn non_ascii_text_is_safe() {
+        assert_eq!(replace("é api.src.example.com ü", OLD, "h").unwrap(), "é h ü");
+        // Matching is on bytes; slicing only ever happens on character boundaries.
+        assert_eq!(replace("ééé", "é", "h").as_deref(), Some("hhh"));
+        assert_eq!(replace("\u{e9}", "\u{c3}", "h"), None);
+    }
+}

@@ -278,6 +278,16 @@ impl EmulatorProcess {
         Ok(())
     }
 
+    /// Makes the next `n` ARM requests get 429 with Retry-After: 1.
+    pub fn throttle(&self, n: u64) -> anyhow::Result<()> {
+        let r = self
+            .client()
+            .post(format!("{}/_emulator/faults?throttle={n}", self.arm_endpoint()))
+            .send()?;
+        anyhow::ensure!(r.status().is_success(), "setting the fault failed: {}", r.status());
+        Ok(())
+    }
+
     /// Request and write counters (`/_emulator/stats`).
     pub fn stats(&self) -> anyhow::Result<Value> {
         Ok(self

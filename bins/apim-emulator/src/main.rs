@@ -46,6 +46,9 @@ enum Cmd {
         /// Stop when standard input closes (for harnesses that own the process).
         #[arg(long)]
         stop_on_eof: bool,
+        /// Milliseconds added to every ARM answer (a distant region).
+        #[arg(long, default_value_t = 0)]
+        latency_ms: u64,
     },
 }
 
@@ -71,6 +74,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         ca_cert,
         token_lifetime,
         stop_on_eof,
+        latency_ms,
     } = cli.cmd;
     if !(time_scale >= 0.0 && time_scale.is_finite()) {
         anyhow::bail!("--time-scale must be a number >= 0 (0 = instant, 1 = real time)");
@@ -91,6 +95,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         state_file: state,
         ca_cert_path: ca_cert,
         token_lifetime_secs: token_lifetime,
+        latency_ms,
         ..Default::default()
     })
     .await?;

@@ -197,6 +197,9 @@ impl App {
                                 self.child(st, r, &sub)
                             }
                             ["service", _, "namedvalues", _, "listvalue"] if r.method == Method::POST => self.list_value(st, r, &sub),
+                            ["service", _, "namedvalues", _, "refreshsecret"] if r.method == Method::POST => {
+                                self.refresh_secret(st, r, &sub)
+                            }
                             ["service", _, "operationresults", _] => {
                                 let id = r.segs[9].clone();
                                 if r.query.contains_key("asyncresponse") {

@@ -12,6 +12,95 @@ use axum::response::Response;
 use base64::Engine;
 use serde_json::{json, Map, Value};
 
+/// Items per page of a list, as APIM pages named values.
+const PAGE_SIZE: usize = 100;
+
+fn precondition_failed(id: &str) -> Response {
+    error(
+        412,
+        "PreconditionFailed",
+        &format!("The entity '{id}' was modified since it was read: its ETag does not match If-Match."),
+    )
+}
+
+/// One clause of a `$filter` over named values.
+#[derive(Debug, Default)]
+struct Clause {
+    field: String,
+    op: String,
+    value: String,
+}
+
+impl Clause {
+    fn matches(&self, item: &Value) -> bool {
+        if self.field == "tags" {
+            let tags = item.pointer("/properties/tags").and_then(Value::as_array);
+            return tags.is_some_and(|t| t.iter().any(|t| t.as_str().is_some_and(|t| t.eq_ignore_ascii_case(&self.value))));
+        }
+        let field = item
+            .pointer(&format!("/properties/{}", self.field))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let v = self.value.to_ascii_lowercase();
+        match self.op.as_str() {
+            "eq" => field == v,
+            "ne" => field != v,
+            "startswith" => field.starts_with(&v),
+            "endswith" => field.ends_with(&v),
+            _ => field.contains(&v),
+        }
+    }
+}
+
+/// The `$filter` forms APIM documents for named values: `eq`/`ne` on
+/// displayName, `startswith`, `endswith`, `contains`, `substringof`, and
+/// `tags/any(t: t eq 'x')`, joined by `and`.
+fn parse_filter(f: &str) -> Result<Vec<Clause>, Response> {
+    let bad = || error(400, "ValidationError", &format!("Invalid filter clause specified: '{f}'."));
+    let field_of = |s: &str| -> Option<String> {
+        let s = s.trim();
+        let s = s.strip_prefix("properties/").unwrap_or(s);
+        (s == "displayName" || s == "value").then(|| s.to_string())
+    };
+    let quoted = |s: &str| -> Option<String> { s.trim().strip_prefix('\'')?.strip_suffix('\'').map(|v| v.replace("''", "'")) };
+    f.split(" and ")
+        .map(|c| {
+            let c = c.trim();
+            if let Some(inner) = c.strip_prefix("tags/any(").and_then(|r| r.strip_suffix(')')) {
+                let (_, cond) = inner.split_once(':').ok_or_else(bad)?;
+                let (_, v) = cond.split_once(" eq ").ok_or_else(bad)?;
+                return Ok(Clause {
+                    field: "tags".into(),
+                    op: "eq".into(),
+                    value: quoted(v).ok_or_else(bad)?,
+                });
+            }
+            for func in ["startswith", "endswith", "contains", "substringof"] {
+                if let Some(args) = c.strip_prefix(&format!("{func}(")).and_then(|r| r.strip_suffix(')')) {
+                    let (a, b) = args.split_once(',').ok_or_else(bad)?;
+                    let (field, value) = if func == "substringof" { (b, a) } else { (a, b) };
+                    return Ok(Clause {
+                        field: field_of(field).ok_or_else(bad)?,
+                        op: func.into(),
+                        value: quoted(value).ok_or_else(bad)?,
+                    });
+                }
+            }
+            for op in ["eq", "ne"] {
+                if let Some((a, b)) = c.split_once(&format!(" {op} ")) {
+                    return Ok(Clause {
+                        field: field_of(a).ok_or_else(bad)?,
+                        op: op.into(),
+                        value: quoted(b).ok_or_else(bad)?,
+                    });
+                }
+            }
+            Err(bad())
+        })
+        .collect()
+}
+
 /// Base durations in real Azure: "several minutes" and "30 or more minutes".
 const BACKUP_MS: i64 = 10 * 60 * 1000;
 const RESTORE_MS: i64 = 45 * 60 * 1000;
@@ -79,13 +168,58 @@ impl App {
         let Some((coll, ty)) = collection(&r.lower[8]) else {
             return error(404, "NotFound", "unknown collection");
         };
-        let items: Vec<Value> = s
+        let filter = match r.query.get("$filter").map(|f| parse_filter(f)).transpose() {
+            Ok(f) => f.unwrap_or_default(),
+            Err(e) => return e,
+        };
+        let number = |k: &str, min: usize| -> Result<Option<usize>, Response> {
+            match r.query.get(k) {
+                None => Ok(None),
+                Some(v) => v
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| *n >= min)
+                    .map(Some)
+                    .ok_or_else(|| error(400, "ValidationError", &format!("'{k}' must be an integer >= {min}."))),
+            }
+        };
+        let (top, skip) = match (number("$top", 1), number("$skip", 0)) {
+            (Ok(t), Ok(s)) => (t, s.unwrap_or(0)),
+            (Err(e), _) | (_, Err(e)) => return e,
+        };
+        let mut all: Vec<(&String, &Value)> = s
             .config
             .get(coll)
             .and_then(Value::as_object)
-            .map(|m| m.iter().map(|(id, item)| child_body(&s.id, coll, ty, id, item, false)).collect())
+            .map(|m| m.iter().filter(|(_, item)| filter.iter().all(|c| c.matches(item))).collect())
             .unwrap_or_default();
-        json(200, &json!({"value": items, "count": items.len(), "nextLink": null}))
+        all.sort_by(|a, b| a.0.cmp(b.0));
+        let total = all.len();
+        let want = top.unwrap_or(usize::MAX);
+        let page: Vec<Value> = all
+            .iter()
+            .skip(skip)
+            .take(want.min(PAGE_SIZE))
+            .map(|(id, item)| child_body(&s.id, coll, ty, id, item, false))
+            .collect();
+        let shown = skip + page.len();
+        let more = shown < total && want > page.len();
+        let next = more.then(|| {
+            let mut q: Vec<(String, String)> = r
+                .query
+                .iter()
+                .filter(|(k, _)| *k != "$skip" && *k != "$top")
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            q.push(("$skip".into(), shown.to_string()));
+            if let Some(t) = top {
+                q.push(("$top".into(), (t - page.len()).to_string()));
+            }
+            q.sort();
+            let query = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(q).finish();
+            format!("{}{}/{coll}?{query}", self.base_url, &s.id[1..])
+        });
+        json(200, &json!({"value": page, "count": total, "nextLink": next}))
     }
 
     pub(crate) fn child(&self, st: &mut State, r: &Req, sub: &str) -> Response {
@@ -112,7 +246,24 @@ impl App {
                 }
                 None => error(404, "ResourceNotFound", &format!("{coll} entity '{id}' was not found.")),
             },
-            Method::PUT => {
+            Method::PUT | Method::PATCH => {
+                let if_match = r.headers.get("if-match").and_then(|v| v.to_str().ok());
+                let current = items.get(&id);
+                if *r.method == Method::PATCH && if_match.is_none() {
+                    return error(
+                        400,
+                        "ValidationError",
+                        "The 'If-Match' header is required for this operation; pass the entity's ETag or '*'.",
+                    );
+                }
+                if *r.method == Method::PATCH && current.is_none() {
+                    return error(404, "ResourceNotFound", &format!("{coll} entity '{id}' was not found."));
+                }
+                if let (Some(m), Some(cur)) = (if_match, current) {
+                    if m != "*" && m != etag_of(cur) {
+                        return precondition_failed(&id);
+                    }
+                }
                 let body: Value = match serde_json::from_slice(r.body) {
                     Ok(v) => v,
                     Err(e) => {
@@ -123,7 +274,19 @@ impl App {
                         )
                     }
                 };
-                let props = body.get("properties").and_then(Value::as_object).cloned().unwrap_or_default();
+                let mut props = body.get("properties").and_then(Value::as_object).cloned().unwrap_or_default();
+                if *r.method == Method::PATCH {
+                    let mut merged = current
+                        .and_then(|c| c.get("properties"))
+                        .and_then(Value::as_object)
+                        .cloned()
+                        .unwrap_or_default();
+                    merged.extend(props);
+                    props = merged;
+                }
+                if let Some(kv) = props.get_mut("keyVault").and_then(Value::as_object_mut) {
+                    kv.insert("lastStatus".into(), json!({"code": "Success", "timeStampUtc": rfc3339(now_ms())}));
+                }
                 if coll == "namedValues" {
                     if let Err(e) = valid_named_value(&props) {
                         return e;
@@ -139,6 +302,17 @@ impl App {
                 with_header(json(if existed { 200 } else { 201 }, &body), "etag", &e)
             }
             Method::DELETE => {
+                match (r.headers.get("if-match").and_then(|v| v.to_str().ok()), items.get(&id)) {
+                    (None, Some(_)) if coll == "namedValues" => {
+                        return error(
+                            400,
+                            "ValidationError",
+                            "The 'If-Match' header is required for this operation; pass the entity's ETag or '*'.",
+                        )
+                    }
+                    (Some(m), Some(cur)) if m != "*" && m != etag_of(cur) => return precondition_failed(&id),
+                    _ => {}
+                }
                 if items.remove(&id).is_some() {
                     crate::http::empty(200)
                 } else {
@@ -147,6 +321,37 @@ impl App {
             }
             _ => error(405, "MethodNotAllowed", "method not allowed"),
         }
+    }
+
+    /// POST …/namedValues/{id}/refreshSecret: re-reads a Key Vault secret.
+    pub(crate) fn refresh_secret(&self, st: &mut State, r: &Req, sub: &str) -> Response {
+        let etag = st.next_etag();
+        let Some(s) = st.services.get_mut(&service_key(r, sub)) else {
+            return error(404, "ResourceNotFound", &format!("Service '{}' was not found.", r.segs[7]));
+        };
+        let sid = s.id.clone();
+        let item = s.config.get_mut("namedValues").and_then(|m| m.get_mut(&r.segs[9]));
+        let Some(item) = item else {
+            return error(
+                404,
+                "ResourceNotFound",
+                &format!("namedValues entity '{}' was not found.", r.segs[9]),
+            );
+        };
+        let Some(kv) = item.pointer_mut("/properties/keyVault").and_then(Value::as_object_mut) else {
+            return error(400, "ValidationError", "The named value is not a Key Vault reference.");
+        };
+        kv.insert("lastStatus".into(), json!({"code": "Success", "timeStampUtc": rfc3339(now_ms())}));
+        item["etag"] = json!(etag);
+        let body = child_body(
+            &sid,
+            "namedValues",
+            "Microsoft.ApiManagement/service/namedValues",
+            &r.segs[9],
+            item,
+            false,
+        );
+        with_header(json(200, &body), "etag", &etag_of(item))
     }
 
     pub(crate) fn list_value(&self, st: &State, r: &Req, sub: &str) -> Response {

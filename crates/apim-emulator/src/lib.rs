@@ -54,6 +54,8 @@ pub struct Config {
     pub ca_cert_path: Option<PathBuf>,
     pub token_lifetime_secs: i64,
     pub client_id: String,
+    /// Added to every ARM answer, to model a distant region.
+    pub latency_ms: u64,
 }
 
 impl Default for Config {
@@ -67,6 +69,7 @@ impl Default for Config {
             ca_cert_path: None,
             token_lifetime_secs: 3599,
             client_id: CLIENT_ID.to_string(),
+            latency_ms: 0,
         }
     }
 }
@@ -81,6 +84,8 @@ pub struct App {
     /// Fault injection: lose the answer to the next POST whose last path
     /// segment is this (e.g. `backup`), after doing the work.
     lose_next_answer: Mutex<Option<String>>,
+    /// Fault injection: this many ARM requests get 429 before any is served.
+    throttle: AtomicU64,
 }
 
 pub struct Emulator {
@@ -134,6 +139,7 @@ impl Emulator {
             requests: AtomicU64::new(0),
             writes: AtomicU64::new(0),
             lose_next_answer: Mutex::new(None),
+            throttle: AtomicU64::new(0),
         });
         app.save();
         let router = axum::Router::new().fallback(handle).with_state(app.clone());
@@ -392,8 +398,12 @@ async fn route(app: &Arc<App>, r: &arm::Req<'_>) -> Response {
             Some("stats") => http::json(200, &app.stats()),
             Some("faults") if *r.method == Method::POST => {
                 let action = r.query.get("lose-answer-to").cloned();
-                *app.lose_next_answer.lock().unwrap_or_else(|p| p.into_inner()) = action.clone();
-                http::json(200, &json!({"loseAnswerTo": action}))
+                if action.is_some() {
+                    *app.lose_next_answer.lock().unwrap_or_else(|p| p.into_inner()) = action.clone();
+                }
+                let throttle = r.query.get("throttle").and_then(|n| n.parse().ok()).unwrap_or(0);
+                app.throttle.store(throttle, Ordering::Relaxed);
+                http::json(200, &json!({"loseAnswerTo": action, "throttle": throttle}))
             }
             _ => http::error(404, "NotFound", "unknown emulator admin path"),
         };
@@ -404,6 +414,21 @@ async fn route(app: &Arc<App>, r: &arm::Req<'_>) -> Response {
     }
     if r.lower.first().map(String::as_str) != Some("subscriptions") || r.segs.len() < 2 {
         return http::error(404, "NotFound", &format!("No route for '/{}'.", r.segs.join("/")));
+    }
+    if app.config.latency_ms > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(app.config.latency_ms)).await;
+    }
+    if app
+        .throttle
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+        .is_ok()
+    {
+        let r = http::error(
+            429,
+            "TooManyRequests",
+            "The request was throttled; retry after the time in Retry-After.",
+        );
+        return http::with_header(r, "retry-after", "1");
     }
     if let Err(resp) = app.authorize(r) {
         return resp;

@@ -14,9 +14,11 @@
 //! ```
 
 mod backup;
+mod named_values;
 mod service;
 
 pub use backup::*;
+pub use named_values::*;
 pub use service::*;
 
 use arm_client::ArmError;

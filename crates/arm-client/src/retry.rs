@@ -24,7 +24,7 @@ pub struct RetryPolicy {
 impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy {
-            max_retries: 6,
+            max_retries: 10,
             base_delay: Duration::from_millis(500),
             max_delay: Duration::from_secs(60),
         }
@@ -37,10 +37,16 @@ pub fn is_retryable_status(status: u16) -> bool {
 
 impl RetryPolicy {
     /// The wait before attempt `attempt + 1` (attempt counts from 0), or
-    /// `None` to give up. Only idempotent requests are retried: a POST that
-    /// starts a backup must not run twice. `jitter` is in [0, 1).
+    /// `None` to give up. Only idempotent requests are retried (a POST that
+    /// starts a backup must not run twice), and any request ARM throttled
+    /// (429: not processed). `jitter` is in [0, 1).
     pub fn delay(&self, idempotent: bool, attempt: u32, outcome: Outcome, jitter: f64) -> Option<Duration> {
-        if !idempotent || attempt >= self.max_retries {
+        if attempt >= self.max_retries {
+            return None;
+        }
+        // A throttled request was not processed, so even a POST may go again.
+        let throttled = matches!(outcome, Outcome::Status { status: 429, .. });
+        if !idempotent && !throttled {
             return None;
         }
         let retry_after = match outcome {
@@ -97,6 +103,8 @@ mod tests {
         let p = RetryPolicy::default();
         assert_eq!(p.delay(false, 0, st(503), 0.0), None);
         assert_eq!(p.delay(false, 0, Outcome::ConnectionFailed, 0.0), None);
+        // ...unless it was throttled, and so never processed.
+        assert!(p.delay(false, 0, st(429), 0.0).is_some());
     }
 
     #[test]

@@ -171,6 +171,58 @@ impl Rule {
     }
 }
 
+/// A rule as data, for documents that must re-apply it later.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
+pub struct RuleSpec {
+    /// host, replace, regex or identity-client-id.
+    pub kind: String,
+    pub old: String,
+    pub new: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub names: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+}
+
+impl Rule {
+    pub fn spec(&self) -> RuleSpec {
+        let (kind, old, new) = match &self.kind {
+            RuleKind::Host { old, new } => ("host", old.clone(), new.clone()),
+            RuleKind::Replace { old, new } => ("replace", old.clone(), new.clone()),
+            RuleKind::Regex { re, replacement } => ("regex", re.as_str().to_string(), replacement.clone()),
+            RuleKind::IdentityClientId { old, new } => ("identity-client-id", old.clone(), new.clone()),
+        };
+        RuleSpec {
+            kind: kind.into(),
+            old,
+            new,
+            names: self.names.clone(),
+            tags: self.tags.clone(),
+        }
+    }
+
+    pub fn from_spec(s: &RuleSpec) -> Result<Rule, RuleError> {
+        let mut r = match s.kind.as_str() {
+            "regex" => {
+                let re = Regex::new(&s.old)
+                    .map_err(|e| RuleError::BadRegex(s.old.clone(), e.to_string().lines().last().unwrap_or("").trim().to_string()))?;
+                Rule {
+                    kind: RuleKind::Regex {
+                        re,
+                        replacement: s.new.clone(),
+                    },
+                    names: Vec::new(),
+                    tags: Vec::new(),
+                }
+            }
+            k => Rule::parse(k, &format!("{}={}", s.old, s.new))?,
+        };
+        r.names = s.names.clone();
+        r.tags = s.tags.clone();
+        Ok(r)
+    }
+}
+
 /// `*` and `?` globs, case-insensitive.
 pub fn glob(pattern: &str, text: &str) -> bool {
     let (p, t): (Vec<char>, Vec<char>) = (pattern.to_lowercase().chars().collect(), text.to_lowercase().chars().collect());
@@ -442,6 +494,16 @@ mod tests {
         assert!(parse_rules_file(r#"[{"host":"a=b","replace":"c=d"}]"#).is_err());
         assert!(parse_rules_file(r#"[{"hots":"a=b"}]"#).is_err());
         assert!(parse_rules_file("not json").is_err());
+    }
+
+    #[test]
+    fn specs_round_trip() {
+        let mut r = Rule::parse("regex", r"a=(\d)=b$1").unwrap();
+        r.tags = vec!["env".into()];
+        let back = Rule::from_spec(&r.spec()).unwrap();
+        assert_eq!(back.label(), r.label());
+        let h = Rule::parse("host", "a.b=c.d").unwrap();
+        assert_eq!(Rule::from_spec(&h.spec()).unwrap().label(), "--host a.b=c.d");
     }
 
     #[test]

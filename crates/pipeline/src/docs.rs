@@ -280,6 +280,83 @@ impl PrunedDoc {
     pub const KIND: &'static str = "apim.backup.pruned";
 }
 
+/// A Key Vault reference as documents show it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyVaultDoc {
+    pub secret_identifier: String,
+    #[serde(default)]
+    pub identity_client_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_status: Option<Value>,
+}
+
+/// `apim.namedvalue`: one named value. A secret's `value` is null unless
+/// the user asked with --reveal-secrets.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NamedValueDoc {
+    pub kind: String,
+    #[serde(default = "v1")]
+    pub schema_version: u32,
+    pub service_id: ResourceId,
+    pub name: String,
+    pub display_name: String,
+    pub value: Option<String>,
+    pub secret: bool,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_vault: Option<KeyVaultDoc>,
+    /// Known when read one by one (`get`); lists carry none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+}
+
+impl NamedValueDoc {
+    pub const KIND: &'static str = "apim.namedvalue";
+}
+
+/// One side of a change. For a secret, only the SHA-256 of the value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NamedValueSide {
+    pub value: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_vault: Option<KeyVaultDoc>,
+}
+
+/// `apim.namedvalue.change`: what rewrite plans and apply reports.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChangeDoc {
+    pub kind: String,
+    #[serde(default = "v1")]
+    pub schema_version: u32,
+    pub service_id: ResourceId,
+    pub name: String,
+    pub secret: bool,
+    /// The ETag the plan was made at: apply writes only if it still holds.
+    pub etag: String,
+    pub before: NamedValueSide,
+    pub after: NamedValueSide,
+    /// Labels of the rules that fired, in order.
+    pub rules_fired: Vec<String>,
+    /// The rules, so apply can re-derive a secret's new value without it ever being written down.
+    pub rules: Vec<namedvalue_rewrite::RuleSpec>,
+    /// Set by apply: applied, conflict, or dry-run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+impl ChangeDoc {
+    pub const KIND: &'static str = "apim.namedvalue.change";
+}
+
 pub fn now_rfc3339() -> String {
     time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)

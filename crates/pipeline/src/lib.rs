@@ -22,7 +22,10 @@ mod output;
 pub mod progress;
 mod session;
 
-pub use docs::{BackupDoc, BackupRef, ContainerDoc, OperationDoc, PrunedDoc, RestoreDoc, ServiceDoc, ServiceRef, Sku, StorageRef};
+pub use docs::{
+    BackupDoc, BackupRef, ChangeDoc, ContainerDoc, KeyVaultDoc, NamedValueDoc, NamedValueSide, OperationDoc, PrunedDoc, RestoreDoc,
+    ServiceDoc, ServiceRef, Sku, StorageRef,
+};
 pub use exit::{code_of, finish, refused, render, stopped, usage, Exit, ExitKind};
 pub use input::{expect_kind, kind_of, parse_documents, read_file_documents, read_stdin_documents};
 pub use output::emit;

@@ -1,0 +1,75 @@
+//! Named values: list (all pages), get, listValue, patch with If-Match, refreshSecret.
+
+use crate::service::API_VERSION;
+use crate::OpsError;
+use arm_client::{ArmClient, Method, ResourceId};
+use serde_json::{json, Value};
+
+fn nv_url(arm: &ArmClient, service: &ResourceId, name: &str, suffix: &str) -> url::Url {
+    arm.url(&format!("{}{suffix}", service.child("namedValues", name)), API_VERSION)
+}
+
+/// Every named value of the service (following nextLink), optionally filtered with an OData `$filter`.
+pub async fn list_named_values(arm: &ArmClient, service: &ResourceId, filter: Option<&str>) -> Result<Vec<Value>, OpsError> {
+    let mut url = arm.url(&format!("{service}/namedValues"), API_VERSION);
+    if let Some(f) = filter {
+        url.query_pairs_mut().append_pair("$filter", f);
+    }
+    Ok(arm.list(url).await?)
+}
+
+/// One named value and its ETag; `None` when it does not exist.
+pub async fn get_named_value(arm: &ArmClient, service: &ResourceId, name: &str) -> Result<Option<(Value, String)>, OpsError> {
+    let r = arm.send(Method::GET, nv_url(arm, service, name, ""), None, &[]).await?;
+    if r.status == 404 {
+        return Ok(None);
+    }
+    let r = r.success()?;
+    let etag = r.header("etag").unwrap_or_default().to_string();
+    Ok(Some((r.json()?, etag)))
+}
+
+/// A secret's value and the ETag it was read at.
+pub async fn secret_value(arm: &ArmClient, service: &ResourceId, name: &str) -> Result<(String, String), OpsError> {
+    let r = arm.post_read(nv_url(arm, service, name, "/listValue")).await?.success()?;
+    let etag = r.header("etag").unwrap_or_default().to_string();
+    let v: Value = r.json()?;
+    Ok((v.get("value").and_then(Value::as_str).unwrap_or_default().to_string(), etag))
+}
+
+/// The outcome of a conditional write.
+#[derive(Debug)]
+pub enum Written {
+    /// Written; the new ETag.
+    Done(String),
+    /// Someone changed it since `etag` was read (412).
+    Conflict,
+}
+
+/// PATCH `properties` with If-Match; a 412 is a conflict, not an error.
+pub async fn patch_named_value(
+    arm: &ArmClient,
+    service: &ResourceId,
+    name: &str,
+    properties: Value,
+    etag: &str,
+) -> Result<Written, OpsError> {
+    let url = nv_url(arm, service, name, "");
+    let r = arm
+        .send(Method::PATCH, url, Some(&json!({"properties": properties})), &[("if-match", etag)])
+        .await?;
+    if r.status == 412 {
+        return Ok(Written::Conflict);
+    }
+    let r = r.success()?;
+    Ok(Written::Done(r.header("etag").unwrap_or_default().to_string()))
+}
+
+/// Asks APIM to read a Key Vault secret again; returns the entity (with `lastStatus`).
+pub async fn refresh_secret(arm: &ArmClient, service: &ResourceId, name: &str) -> Result<Value, OpsError> {
+    let r = arm
+        .send(Method::POST, nv_url(arm, service, name, "/refreshSecret"), None, &[])
+        .await?
+        .success()?;
+    Ok(if r.body.is_empty() { Value::Null } else { r.json()? })
+}

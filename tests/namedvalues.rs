@@ -1,0 +1,384 @@
+//! apim-namedvalues end to end: list | rewrite | apply against the emulator.
+
+mod common;
+
+use common::*;
+use predicates::prelude::PredicateBooleanExt;
+use predicates::str::contains;
+use serde_json::{json, Value};
+
+const SECRET: &str = "Bearer s3cr3t-token from https://api.src.example.com/token";
+
+fn put_nv(emu: &apim_toolkit::EmulatorProcess, service: &str, id: &str, props: Value) {
+    let (s, _, b) = emu
+        .arm("PUT", &nv_path(service, "namedValues", id), Some(&json!({"properties": props})))
+        .unwrap();
+    assert!(s == 200 || s == 201, "{id}: {s} {b}");
+}
+
+fn setup() -> (apim_toolkit::EmulatorProcess, Value, tempfile::TempDir) {
+    let emu = emulator(0.0);
+    let out = bin("apim-provision", &emu)
+        .args(SERVICE_ARGS)
+        .args(["--name", "apim-dest"])
+        .assert()
+        .success();
+    let svc = docs(&out.get_output().stdout).remove(0);
+    put_nv(
+        &emu,
+        "apim-dest",
+        "backend-host",
+        json!({"displayName": "backend-host", "value": "https://api.src.example.com:8443/v1", "tags": ["env"]}),
+    );
+    put_nv(
+        &emu,
+        "apim-dest",
+        "lookalike",
+        json!({"displayName": "lookalike", "value": "https://myapi.src.example.com/ and api.src.example.com.evil"}),
+    );
+    put_nv(
+        &emu,
+        "apim-dest",
+        "auth-header",
+        json!({"displayName": "auth-header", "value": SECRET, "secret": true}),
+    );
+    put_nv(
+        &emu,
+        "apim-dest",
+        "kv-ref",
+        json!({"displayName": "kv-ref", "keyVault": {"secretIdentifier": "https://kv-src.vault.azure.net/secrets/api-key", "identityClientId": "11111111-1111-1111-1111-111111111111"}}),
+    );
+    put_nv(&emu, "apim-dest", "unrelated", json!({"displayName": "unrelated", "value": "42"}));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("dest.json"), svc.to_string()).unwrap();
+    (emu, svc, dir)
+}
+
+fn get(emu: &apim_toolkit::EmulatorProcess, id: &str) -> Value {
+    emu.arm("GET", &nv_path("apim-dest", "namedValues", id), None).unwrap().2
+}
+
+fn secret(emu: &apim_toolkit::EmulatorProcess, id: &str) -> String {
+    let (_, _, v) = emu
+        .arm(
+            "POST",
+            &nv_path("apim-dest", "namedValues", id).replace("?api", "/listValue?api"),
+            None,
+        )
+        .unwrap();
+    v["value"].as_str().unwrap().to_string()
+}
+
+const RULES: [&str; 6] = [
+    "--host",
+    "api.src.example.com=api.dest.example.com",
+    "--host",
+    "kv-src.vault.azure.net=kv-dest.vault.azure.net",
+    "--identity-client-id",
+    "11111111-1111-1111-1111-111111111111=22222222-2222-2222-2222-222222222222",
+];
+
+#[test]
+fn rewrite_and_apply_fix_exactly_the_old_hosts_and_keep_secrets_secret() {
+    let (emu, svc, _dir) = setup();
+    let mut all_output = String::new();
+    let mut run = |args: &[&str], stdin: String| -> Vec<Value> {
+        let out = bin("apim-namedvalues", &emu).args(args).write_stdin(stdin).assert().success();
+        all_output.push_str(&String::from_utf8_lossy(&out.get_output().stdout));
+        all_output.push_str(&String::from_utf8_lossy(&out.get_output().stderr));
+        docs(&out.get_output().stdout)
+    };
+    let nvs = run(&["list"], svc.to_string());
+    assert_eq!(
+        nvs.iter().map(|d| d["name"].as_str().unwrap()).collect::<Vec<_>>(),
+        ["auth-header", "backend-host", "kv-ref", "lookalike", "unrelated"],
+        "sorted by name"
+    );
+    let auth = &nvs[0];
+    assert_eq!((auth["secret"].clone(), auth["value"].clone()), (json!(true), Value::Null));
+
+    let mut args = vec!["rewrite"];
+    args.extend(RULES);
+    let plan = run(&args, ndjson(&nvs));
+    assert_eq!(
+        plan.iter().map(|d| d["name"].as_str().unwrap()).collect::<Vec<_>>(),
+        ["auth-header", "backend-host", "kv-ref"]
+    );
+    assert!(plan.iter().all(|d| d["kind"] == "apim.namedvalue.change"));
+    assert_eq!(plan[1]["after"]["value"], "https://api.dest.example.com:8443/v1");
+    assert_eq!(plan[1]["rulesFired"], json!(["--host api.src.example.com=api.dest.example.com"]));
+    assert_eq!(plan[0]["after"]["value"], Value::Null);
+    assert_eq!(plan[0]["before"]["sha256"].as_str().unwrap().len(), 64);
+
+    let applied = run(&["apply"], ndjson(&plan));
+    assert!(applied.iter().all(|d| d["status"] == "applied"), "{applied:?}");
+    assert!(applied[2]["message"].as_str().unwrap().contains("refreshed: Success"));
+
+    assert_eq!(
+        get(&emu, "backend-host")["properties"]["value"],
+        "https://api.dest.example.com:8443/v1"
+    );
+    assert_eq!(
+        get(&emu, "lookalike")["properties"]["value"],
+        "https://myapi.src.example.com/ and api.src.example.com.evil"
+    );
+    assert_eq!(get(&emu, "unrelated")["properties"]["value"], "42");
+    assert_eq!(
+        secret(&emu, "auth-header"),
+        "Bearer s3cr3t-token from https://api.dest.example.com/token"
+    );
+    let kv = get(&emu, "kv-ref")["properties"]["keyVault"].clone();
+    assert_eq!(kv["secretIdentifier"], "https://kv-dest.vault.azure.net/secrets/api-key");
+    assert_eq!(kv["identityClientId"], "22222222-2222-2222-2222-222222222222");
+    assert_eq!(kv["lastStatus"]["code"], "Success");
+
+    // Running again: an empty plan, exit 0.
+    let nvs = run(&["list"], svc.to_string());
+    let mut args = vec!["rewrite"];
+    args.extend(RULES);
+    assert!(run(&args, ndjson(&nvs)).is_empty());
+    // No secret text reached any output.
+    assert!(!all_output.contains("s3cr3t"), "a secret leaked: {all_output}");
+}
+
+#[test]
+fn reveal_secrets_is_explicit() {
+    let (emu, svc, _dir) = setup();
+    let out = bin("apim-namedvalues", &emu)
+        .args(["list", "--reveal-secrets"])
+        .write_stdin(svc.to_string())
+        .assert()
+        .success();
+    assert_eq!(docs(&out.get_output().stdout)[0]["value"], SECRET);
+    let out = bin("apim-namedvalues", &emu)
+        .args(["get", "auth-header"])
+        .write_stdin(svc.to_string())
+        .assert()
+        .success();
+    let d = docs(&out.get_output().stdout).remove(0);
+    assert_eq!(d["value"], Value::Null);
+    assert!(d["etag"].as_str().is_some_and(|e| !e.is_empty()));
+}
+
+#[test]
+fn a_change_made_after_the_plan_is_a_conflict_and_the_rest_applies() {
+    let (emu, svc, _dir) = setup();
+    let nvs = docs(
+        &bin("apim-namedvalues", &emu)
+            .arg("list")
+            .write_stdin(svc.to_string())
+            .assert()
+            .success()
+            .get_output()
+            .stdout,
+    );
+    let mut args = vec!["rewrite"];
+    args.extend(RULES);
+    let plan = docs(
+        &bin("apim-namedvalues", &emu)
+            .args(&args)
+            .write_stdin(ndjson(&nvs))
+            .assert()
+            .success()
+            .get_output()
+            .stdout,
+    );
+    // Someone edits backend-host between rewrite and apply.
+    put_nv(
+        &emu,
+        "apim-dest",
+        "backend-host",
+        json!({"displayName": "backend-host", "value": "https://api.src.example.com/edited", "tags": ["env"]}),
+    );
+    emu.throttle(6).unwrap(); // and ARM throttles meanwhile
+    let out = bin("apim-namedvalues", &emu)
+        .arg("apply")
+        .write_stdin(ndjson(&plan))
+        .assert()
+        .code(1)
+        .stderr(contains("changed since the plan"));
+    let results = docs(&out.get_output().stdout);
+    let status: Vec<(&str, &str)> = results
+        .iter()
+        .map(|d| (d["name"].as_str().unwrap(), d["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        status,
+        [("auth-header", "applied"), ("backend-host", "conflict"), ("kv-ref", "applied")]
+    );
+    assert_eq!(
+        get(&emu, "backend-host")["properties"]["value"],
+        "https://api.src.example.com/edited",
+        "the edit is kept"
+    );
+}
+
+#[test]
+fn paging_filters_and_a_429_storm() {
+    let emu = emulator(0.0);
+    bin("apim-provision", &emu)
+        .args(SERVICE_ARGS)
+        .args(["--name", "apim-dest"])
+        .assert()
+        .success();
+    let svc = docs(
+        &bin("apim-provision", &emu)
+            .args(SERVICE_ARGS)
+            .args(["--name", "apim-dest"])
+            .assert()
+            .success()
+            .get_output()
+            .stdout,
+    )
+    .remove(0);
+    for i in 0..250 {
+        put_nv(
+            &emu,
+            "apim-dest",
+            &format!("nv-{i:03}"),
+            json!({"displayName": format!("nv-{i:03}"), "value": format!("https://api.src.example.com/{i}"), "tags": if i % 50 == 0 { json!(["fifty"]) } else { json!([]) }}),
+        );
+    }
+    // 250 items are 3 pages of 100.
+    let (_, _, page) = emu.arm("GET", &format!("/subscriptions/{SUB}/resourceGroups/apim-rg/providers/Microsoft.ApiManagement/service/apim-dest/namedValues?api-version=2024-05-01"), None).unwrap();
+    assert_eq!((page["value"].as_array().unwrap().len(), page["count"].as_u64()), (100, Some(250)));
+    assert!(page["nextLink"].as_str().unwrap().contains("%24skip=100") || page["nextLink"].as_str().unwrap().contains("$skip=100"));
+    emu.throttle(10).unwrap();
+    let out = bin("apim-namedvalues", &emu)
+        .arg("list")
+        .write_stdin(svc.to_string())
+        .assert()
+        .success();
+    let all = docs(&out.get_output().stdout);
+    assert_eq!(all.len(), 250);
+    assert_eq!(all[249]["name"], "nv-249");
+    let out = bin("apim-namedvalues", &emu)
+        .args(["list", "--tag", "fifty"])
+        .write_stdin(svc.to_string())
+        .assert()
+        .success();
+    assert_eq!(docs(&out.get_output().stdout).len(), 5);
+    let out = bin("apim-namedvalues", &emu)
+        .args(["list", "--filter", "startswith(properties/displayName,'nv-24')"])
+        .write_stdin(svc.to_string())
+        .assert()
+        .success();
+    assert_eq!(docs(&out.get_output().stdout).len(), 10);
+}
+
+#[test]
+fn bad_plans_and_typos() {
+    let (emu, svc, _dir) = setup();
+    let writes = emu.stats().unwrap()["writes"].clone();
+    bin("apim-namedvalues", &emu)
+        .arg("apply")
+        .write_stdin("{\"kind\":\"apim.namedvalue.change\"")
+        .assert()
+        .code(2)
+        .stderr(contains("malformed JSON"));
+    bin("apim-namedvalues", &emu)
+        .arg("apply")
+        .write_stdin(svc.to_string())
+        .assert()
+        .code(2)
+        .stderr(contains("expected an 'apim.namedvalue.change'"));
+    assert_eq!(emu.stats().unwrap()["writes"], writes, "nothing written");
+
+    let nvs = docs(
+        &bin("apim-namedvalues", &emu)
+            .arg("list")
+            .write_stdin(svc.to_string())
+            .assert()
+            .success()
+            .get_output()
+            .stdout,
+    );
+    bin("apim-namedvalues", &emu)
+        .args(["rewrite", "--host", "api.src.exmaple.com=api.dest.example.com"])
+        .write_stdin(ndjson(&nvs))
+        .assert()
+        .code(1)
+        .stderr(contains("--host api.src.exmaple.com=api.dest.example.com").and(contains("--allow-unmatched")));
+    bin("apim-namedvalues", &emu)
+        .args(["rewrite", "--host", "api.src.exmaple.com=x", "--allow-unmatched"])
+        .write_stdin(ndjson(&nvs))
+        .assert()
+        .success()
+        .stdout("");
+    bin("apim-namedvalues", &emu)
+        .args(["rewrite", "--regex", "(unclosed=x"])
+        .write_stdin(ndjson(&nvs))
+        .assert()
+        .code(2);
+    bin("apim-namedvalues", &emu)
+        .args(["rewrite"])
+        .write_stdin(ndjson(&nvs))
+        .assert()
+        .code(2)
+        .stderr(contains("no rules"));
+}
+
+#[test]
+fn diff_two_instances() {
+    let (emu, svc, dir) = setup();
+    bin("apim-provision", &emu)
+        .args(SERVICE_ARGS)
+        .args(["--name", "apim-twin"])
+        .assert()
+        .success();
+    let twin = docs(
+        &bin("apim-provision", &emu)
+            .args(SERVICE_ARGS)
+            .args(["--name", "apim-twin"])
+            .assert()
+            .success()
+            .get_output()
+            .stdout,
+    )
+    .remove(0);
+    for id in ["backend-host", "lookalike", "auth-header", "kv-ref", "unrelated"] {
+        let (_, _, mut body) = emu.arm("GET", &nv_path("apim-dest", "namedValues", id), None).unwrap();
+        if body["properties"]["secret"] == json!(true) {
+            body["properties"]["value"] = json!(secret(&emu, id));
+        }
+        let (s, _, _) = emu
+            .arm(
+                "PUT",
+                &nv_path("apim-twin", "namedValues", id),
+                Some(&json!({"properties": body["properties"]})),
+            )
+            .unwrap();
+        assert!(s == 201);
+    }
+    let twin_file = dir.path().join("twin.json");
+    std::fs::write(&twin_file, twin.to_string()).unwrap();
+    let dest_file = dir.path().join("dest.json");
+    bin("apim-namedvalues", &emu)
+        .arg("diff")
+        .arg(&dest_file)
+        .arg(&twin_file)
+        .assert()
+        .success()
+        .stdout("");
+    put_nv(
+        &emu,
+        "apim-twin",
+        "auth-header",
+        json!({"displayName": "auth-header", "value": "another-secret", "secret": true}),
+    );
+    put_nv(&emu, "apim-twin", "extra", json!({"displayName": "extra", "value": "x"}));
+    let out = bin("apim-namedvalues", &emu)
+        .arg("diff")
+        .arg(&dest_file)
+        .arg(&twin_file)
+        .assert()
+        .code(1);
+    let d = docs(&out.get_output().stdout);
+    let what: Vec<(&str, &str)> = d
+        .iter()
+        .map(|x| (x["name"].as_str().unwrap(), x["difference"].as_str().unwrap()))
+        .collect();
+    assert_eq!(what, [("auth-header", "secret digest differs"), ("extra", "only in B")]);
+    assert!(!String::from_utf8_lossy(&out.get_output().stdout).contains("another-secret"));
+    let _ = svc;
+}

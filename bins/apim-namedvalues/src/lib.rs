@@ -365,14 +365,13 @@ async fn rewrite(session: &Session, rules: &RuleSet, mut docs: Vec<NamedValueDoc
 }
 
 async fn apply(session: &Session, changes: Vec<ChangeDoc>, parallel: usize, dry_run: bool) -> anyhow::Result<()> {
-    let results: Vec<(ChangeDoc, anyhow::Result<(String, Option<String>)>)> =
-        futures::stream::iter(changes.into_iter().map(|c| async move {
-            let r = apply_one(session, &c, dry_run).await;
-            (c, r)
-        }))
-        .buffer_unordered(parallel)
-        .collect()
-        .await;
+    let results: Vec<(ChangeDoc, ApplyResult)> = futures::stream::iter(changes.into_iter().map(|c| async move {
+        let r = apply_one(session, &c, dry_run).await;
+        (c, r)
+    }))
+    .buffer_unordered(parallel)
+    .collect()
+    .await;
     let mut results = results;
     results.sort_by(|a, b| a.0.name.cmp(&b.0.name));
     let (mut conflicts, mut errors) = (0, Vec::new());
@@ -398,9 +397,12 @@ async fn apply(session: &Session, changes: Vec<ChangeDoc>, parallel: usize, dry_
     Ok(())
 }
 
+/// (status, message) of one change.
+type ApplyResult = anyhow::Result<(String, Option<String>)>;
+
 /// One change: (status, message). A change made elsewhere since the plan
 /// is a conflict: the write carries the plan's ETag in If-Match.
-async fn apply_one(session: &Session, c: &ChangeDoc, dry_run: bool) -> anyhow::Result<(String, Option<String>)> {
+async fn apply_one(session: &Session, c: &ChangeDoc, dry_run: bool) -> ApplyResult {
     let arm = &session.arm;
     let conflict = |why: &str| Ok(("conflict".to_string(), Some(why.to_string())));
     let mut props = serde_json::Map::new();

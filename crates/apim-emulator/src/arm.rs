@@ -200,6 +200,7 @@ impl App {
                             ["service", _, "namedvalues", _, "refreshsecret"] if r.method == Method::POST => {
                                 self.refresh_secret(st, r, &sub)
                             }
+                            ["service", _, "tenant", "operationresults", _] if r.method == Method::GET => self.tenant_operation(r),
                             ["service", _, "operationresults", _] => {
                                 let id = r.segs[9].clone();
                                 if r.query.contains_key("asyncresponse") {

@@ -298,8 +298,29 @@ impl App {
                 let item = json!({"properties": props, "etag": etag});
                 let e = etag_of(&item);
                 items.insert(id.clone(), item.clone());
-                let body = child_body(&sid, coll, ty, &id, &item, false);
-                with_header(json(if existed { 200 } else { 201 }, &body), "etag", &e)
+                let mut body = child_body(&sid, coll, ty, &id, &item, false);
+                let code = if existed { 200 } else { 201 };
+                if coll != "namedValues" {
+                    return with_header(json(code, &body), "etag", &e);
+                }
+                // Named value writes are long-running in this api-version: the
+                // answer says InProgress and names where to poll, as the examples do.
+                body["properties"]["provisioningState"] = json!("InProgress");
+                let async_id = format!("{:024x}", etag);
+                let location = format!(
+                    "{}{}/namedValues/{id}?api-version={}&asyncId={async_id}&asyncCode={code}",
+                    self.base_url,
+                    &sid[1..],
+                    r.api_version()
+                );
+                let aao = format!(
+                    "{}{}/tenant/operationResults/{async_id}?api-version={}",
+                    self.base_url,
+                    &sid[1..],
+                    r.api_version()
+                );
+                let resp = with_header(json(code, &body), "etag", &e);
+                with_header(with_header(resp, "location", &location), "azure-asyncoperation", &aao)
             }
             Method::DELETE => {
                 match (r.headers.get("if-match").and_then(|v| v.to_str().ok()), items.get(&id)) {
@@ -321,6 +342,14 @@ impl App {
             }
             _ => error(405, "MethodNotAllowed", "method not allowed"),
         }
+    }
+
+    /// GET …/tenant/operationResults/{id}: named value writes finish at once here.
+    pub(crate) fn tenant_operation(&self, r: &Req) -> Response {
+        json(
+            200,
+            &json!({"id": r.segs[10], "name": r.segs[10], "status": "Succeeded", "startTime": rfc3339(now_ms()), "endTime": rfc3339(now_ms())}),
+        )
     }
 
     /// POST …/namedValues/{id}/refreshSecret: re-reads a Key Vault secret.

@@ -466,3 +466,139 @@ async fn state_survives_a_restart() {
     assert_eq!(s, 200, "{body}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+fn nv_url(id: &str) -> String {
+    format!("/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/rg1/providers/Microsoft.ApiManagement/service/apimService1/namedValues/{id}?api-version=2024-05-01")
+}
+
+impl Client {
+    async fn call_with(&self, method: &str, path: &str, body: Option<&Value>, if_match: &str) -> (u16, reqwest::header::HeaderMap, Value) {
+        let mut req = self
+            .http
+            .request(method.parse().unwrap(), format!("{}{path}", self.emu.arm_endpoint()))
+            .bearer_auth(&self.token)
+            .header("if-match", if_match);
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let r = req.send().await.unwrap();
+        let (status, headers) = (r.status().as_u16(), r.headers().clone());
+        let text = r.text().await.unwrap();
+        (
+            status,
+            headers,
+            if text.is_empty() {
+                Value::Null
+            } else {
+                serde_json::from_str(&text).unwrap()
+            },
+        )
+    }
+}
+
+#[tokio::test]
+async fn named_values_as_the_examples_show() {
+    let c = Client::new(0.0).await;
+    c.group("rg1").await;
+    let svc = example("apimanagement/ApiManagementCreateService.json");
+    assert_eq!(
+        c.call("PUT", &service_path("rg1", "apimService1"), Some(&svc["parameters"]["parameters"]))
+            .await
+            .0,
+        201
+    );
+
+    let create = example("apimanagement/ApiManagementCreateNamedValue.json");
+    let (s, h, body) = c.call("PUT", &nv_url("testprop2"), Some(&create["parameters"]["parameters"])).await;
+    assert_eq!(s, 201);
+    assert_shape(&create["responses"]["201"]["body"], &body, &[]);
+    assert_eq!(body["properties"]["provisioningState"], "InProgress");
+    assert!(h["location"]
+        .to_str()
+        .unwrap()
+        .contains("namedValues/testprop2?api-version=2024-05-01&asyncId="));
+    let aao = h["azure-asyncoperation"]
+        .to_str()
+        .unwrap()
+        .trim_start_matches(&c.emu.arm_endpoint())
+        .to_string();
+    assert!(aao.contains("/tenant/operationResults/"));
+    assert_eq!(c.call("GET", &aao, None).await.2["status"], "Succeeded");
+    let (s, _, body) = c.call("PUT", &nv_url("testprop2"), Some(&create["parameters"]["parameters"])).await;
+    assert_eq!(s, 200);
+    assert_shape(&create["responses"]["200"]["body"], &body, &[]);
+
+    let get = example("apimanagement/ApiManagementGetNamedValue.json");
+    let (s, h, body) = c.call("GET", &nv_url("testprop2"), None).await;
+    assert_eq!(s, 200);
+    assert_shape(&get["responses"]["200"]["body"], &body, &["properties.value"]);
+    let etag = h["etag"].to_str().unwrap().to_string();
+    let (s, h, _) = c.call("HEAD", &nv_url("testprop2"), None).await;
+    assert_eq!((s, h["etag"].to_str().unwrap()), (200, etag.as_str()));
+
+    let list = example("apimanagement/ApiManagementListNamedValues.json");
+    let (s, _, body) = c.call("GET", &nv_url("").replace("/namedValues/?", "/namedValues?"), None).await;
+    assert_eq!(s, 200);
+    assert_shape(&list["responses"]["200"]["body"], &body, &["value[].properties.value"]);
+
+    // Secrets: never in GET or list, only through listValue.
+    let secret = json!({"properties": {"displayName": "secretname", "value": "hidden", "secret": true}});
+    assert_eq!(c.call("PUT", &nv_url("secret1"), Some(&secret)).await.0, 201);
+    assert!(c.call("GET", &nv_url("secret1"), None).await.2["properties"].get("value").is_none());
+    let lv = example("apimanagement/ApiManagementNamedValueListValue.json");
+    let (s, _, body) = c.call("POST", &nv_url("secret1").replace("?api", "/listValue?api"), None).await;
+    assert_eq!((s, body["value"].as_str()), (200, Some("hidden")));
+    assert_shape(&lv["responses"]["200"]["body"], &body, &[]);
+
+    // PATCH needs If-Match; a stale one is 412.
+    let update = example("apimanagement/ApiManagementUpdateNamedValue.json");
+    let (s, _, body) = c
+        .call("PATCH", &nv_url("testprop2"), Some(&update["parameters"]["parameters"]))
+        .await;
+    assert_eq!((s, body["error"]["code"].as_str()), (400, Some("ValidationError")));
+    let (s, _, body) = c
+        .call_with(
+            "PATCH",
+            &nv_url("testprop2"),
+            Some(&update["parameters"]["parameters"]),
+            "\"stale\"",
+        )
+        .await;
+    assert_eq!((s, body["error"]["code"].as_str()), (412, Some("PreconditionFailed")));
+    let (s, _, body) = c
+        .call_with("PATCH", &nv_url("testprop2"), Some(&update["parameters"]["parameters"]), &etag)
+        .await;
+    assert_eq!(s, 200, "{body}");
+    assert_shape(&update["responses"]["200"]["body"], &body, &[]);
+
+    // Key Vault references and refresh.
+    let kv = example("apimanagement/ApiManagementCreateNamedValueWithKeyVault.json");
+    let (s, _, body) = c.call("PUT", &nv_url("testprop6"), Some(&kv["parameters"]["parameters"])).await;
+    assert_eq!(s, 201);
+    assert_shape(&kv["responses"]["201"]["body"], &body, &[]);
+    let kvget = example("apimanagement/ApiManagementGetNamedValueWithKeyVault.json");
+    assert_shape(
+        &kvget["responses"]["200"]["body"],
+        &c.call("GET", &nv_url("testprop6"), None).await.2,
+        &[],
+    );
+    let refresh = example("apimanagement/ApiManagementRefreshNamedValue.json");
+    let (s, _, body) = c
+        .call("POST", &nv_url("testprop6").replace("?api", "/refreshSecret?api"), None)
+        .await;
+    assert_eq!(s, 200);
+    assert_shape(&refresh["responses"]["200"]["body"], &body, &[]);
+
+    // DELETE needs If-Match; then 200, and 204 when gone.
+    assert_eq!(c.call("DELETE", &nv_url("testprop2"), None).await.0, 400);
+    assert_eq!(c.call_with("DELETE", &nv_url("testprop2"), None, "*").await.0, 200);
+    assert_eq!(c.call_with("DELETE", &nv_url("testprop2"), None, "*").await.0, 204);
+    // Rules Azure enforces.
+    let bad = json!({"properties": {"displayName": "has space", "value": "x"}});
+    assert_eq!(
+        c.call("PUT", &nv_url("bad"), Some(&bad)).await.2["error"]["code"],
+        "ValidationError"
+    );
+    let blank = json!({"properties": {"displayName": "blank", "value": "   "}});
+    assert_eq!(c.call("PUT", &nv_url("blank"), Some(&blank)).await.0, 400);
+}

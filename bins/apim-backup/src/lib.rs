@@ -304,13 +304,9 @@ async fn backup(
                 .with_context(|| format!("backup of {}", service.name))?;
             let pending = match begun {
                 Begun::Running(p) => p,
-                Begun::Finished(_) => arm_client::PendingOperation {
-                    resource_url: session.arm.url(&service.id.to_string(), apim_ops::API_VERSION).to_string(),
-                    azure_async_operation: None,
-                    location: None,
-                    final_state_via: arm_client::FinalStateVia::OriginalUri,
-                    retry_after_seconds: None,
-                },
+                Begun::Finished(_) => {
+                    arm_client::PendingOperation::on_resource(&session.arm.url(&service.id.to_string(), apim_ops::API_VERSION).to_string())
+                }
             };
             let mut op = OperationDoc::new("backup", service.id.clone(), pending);
             op.started_at = started_at;

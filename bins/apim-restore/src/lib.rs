@@ -253,13 +253,9 @@ async fn restore(
         .with_context(|| format!("restore onto {}", target.name))?
     {
         Begun::Running(p) => p,
-        Begun::Finished(_) => arm_client::PendingOperation {
-            resource_url: session.arm.url(&target.id.to_string(), apim_ops::API_VERSION).to_string(),
-            azure_async_operation: None,
-            location: None,
-            final_state_via: arm_client::FinalStateVia::OriginalUri,
-            retry_after_seconds: None,
-        },
+        Begun::Finished(_) => {
+            arm_client::PendingOperation::on_resource(&session.arm.url(&target.id.to_string(), apim_ops::API_VERSION).to_string())
+        }
     };
     doc.started_at = Some(started.clone());
     let mut op = OperationDoc::new("restore", target.id.clone(), pending);

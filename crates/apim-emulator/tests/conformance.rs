@@ -98,10 +98,27 @@ impl Client {
     }
 
     async fn call(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, reqwest::header::HeaderMap, Value) {
+        self.send(method, path, body, None).await
+    }
+
+    async fn call_with(&self, method: &str, path: &str, body: Option<&Value>, if_match: &str) -> (u16, reqwest::header::HeaderMap, Value) {
+        self.send(method, path, body, Some(if_match)).await
+    }
+
+    async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+        if_match: Option<&str>,
+    ) -> (u16, reqwest::header::HeaderMap, Value) {
         let mut req = self
             .http
             .request(method.parse().unwrap(), format!("{}{path}", self.emu.arm_endpoint()))
             .bearer_auth(&self.token);
+        if let Some(m) = if_match {
+            req = req.header("if-match", m);
+        }
         if let Some(b) = body {
             req = req.json(b);
         }
@@ -469,31 +486,6 @@ async fn state_survives_a_restart() {
 
 fn nv_url(id: &str) -> String {
     format!("/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/rg1/providers/Microsoft.ApiManagement/service/apimService1/namedValues/{id}?api-version=2024-05-01")
-}
-
-impl Client {
-    async fn call_with(&self, method: &str, path: &str, body: Option<&Value>, if_match: &str) -> (u16, reqwest::header::HeaderMap, Value) {
-        let mut req = self
-            .http
-            .request(method.parse().unwrap(), format!("{}{path}", self.emu.arm_endpoint()))
-            .bearer_auth(&self.token)
-            .header("if-match", if_match);
-        if let Some(b) = body {
-            req = req.json(b);
-        }
-        let r = req.send().await.unwrap();
-        let (status, headers) = (r.status().as_u16(), r.headers().clone());
-        let text = r.text().await.unwrap();
-        (
-            status,
-            headers,
-            if text.is_empty() {
-                Value::Null
-            } else {
-                serde_json::from_str(&text).unwrap()
-            },
-        )
-    }
 }
 
 #[tokio::test]

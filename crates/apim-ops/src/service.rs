@@ -167,13 +167,7 @@ pub async fn create_service(arm: &ArmClient, id: &ResourceId, spec: &ServiceSpec
         }
         if diffs.is_empty() {
             // Already on its way (e.g. a create started by an earlier run): follow it.
-            return Ok(Started::Pending(PendingOperation {
-                resource_url: url.to_string(),
-                azure_async_operation: None,
-                location: None,
-                final_state_via: FinalStateVia::OriginalUri,
-                retry_after_seconds: None,
-            }));
+            return Ok(Started::Pending(PendingOperation::on_resource(url.as_str())));
         }
         return put(arm, &url, &spec.merged_body(&existing)).await;
     }

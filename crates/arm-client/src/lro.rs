@@ -64,6 +64,20 @@ pub fn pending_from(
     })
 }
 
+impl PendingOperation {
+    /// An operation known only by its resource, whose provisioningState
+    /// tells how it goes (no status URL to poll).
+    pub fn on_resource(resource_url: &str) -> Self {
+        PendingOperation {
+            resource_url: resource_url.to_string(),
+            azure_async_operation: None,
+            location: None,
+            final_state_via: FinalStateVia::OriginalUri,
+            retry_after_seconds: None,
+        }
+    }
+}
+
 /// The state of an operation after one poll.
 #[derive(Debug, Clone, PartialEq)]
 pub enum PollState {

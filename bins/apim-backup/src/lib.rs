@@ -305,7 +305,7 @@ async fn backup(
             let pending = match begun {
                 Begun::Running(p) => p,
                 Begun::Finished(_) => {
-                    arm_client::PendingOperation::on_resource(&session.arm.url(&service.id.to_string(), apim_ops::API_VERSION).to_string())
+                    arm_client::PendingOperation::on_resource(session.arm.url(&service.id.to_string(), apim_ops::API_VERSION).as_str())
                 }
             };
             let mut op = OperationDoc::new("backup", service.id.clone(), pending);

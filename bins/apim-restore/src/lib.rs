@@ -254,7 +254,7 @@ async fn restore(
     {
         Begun::Running(p) => p,
         Begun::Finished(_) => {
-            arm_client::PendingOperation::on_resource(&session.arm.url(&target.id.to_string(), apim_ops::API_VERSION).to_string())
+            arm_client::PendingOperation::on_resource(session.arm.url(&target.id.to_string(), apim_ops::API_VERSION).as_str())
         }
     };
     doc.started_at = Some(started.clone());

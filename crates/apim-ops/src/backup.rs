@@ -95,7 +95,7 @@ async fn start(arm: &ArmClient, id: &ResourceId, action: &str, params: &BackupPa
         // Look before sending anything again.
         Err(arm_client::Error::Network { message, .. }) => match get_service(arm, id).await? {
             Some(service) if !arm_client::lro::is_terminal(arm_client::lro::provisioning_state(&service)) => {
-                Ok(Begun::Running(PendingOperation::on_resource(&arm.url(&id.to_string(), API_VERSION).to_string())))
+                Ok(Begun::Running(PendingOperation::on_resource(arm.url(&id.to_string(), API_VERSION).as_str())))
             }
             _ => Err(OpsError::Invalid(format!(
                 "the {action} request got no answer ({message}) and the service shows no operation running, so nothing was started; it is safe to run the command again"

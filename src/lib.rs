@@ -278,6 +278,16 @@ impl EmulatorProcess {
         Ok(())
     }
 
+    /// Adds `ms` milliseconds to every ARM answer from now on.
+    pub fn set_latency(&self, ms: u64) -> anyhow::Result<()> {
+        let r = self
+            .client()
+            .post(format!("{}/_emulator/faults?latency-ms={ms}", self.arm_endpoint()))
+            .send()?;
+        anyhow::ensure!(r.status().is_success(), "setting the latency failed: {}", r.status());
+        Ok(())
+    }
+
     /// Makes the next `n` ARM requests get 429 with Retry-After: 1.
     pub fn throttle(&self, n: u64) -> anyhow::Result<()> {
         let r = self

@@ -527,7 +527,7 @@ fn bench_named_values(azurite: &Azurite) -> anyhow::Result<()> {
         &env,
         Some(&nvs),
     )?;
-    let (apply_wall, apply_rss, applied) = measured("apim-namedvalues", &["-q", "apply"], &env, Some(&plan))?;
+    let (apply_wall, apply_rss, applied) = measured("apim-namedvalues", &["-q", "apply", "--parallel", "16"], &env, Some(&plan))?;
     let wall = total.elapsed();
     let sent = requests(&emu)? - before;
     if nvs.lines().count() != 5000

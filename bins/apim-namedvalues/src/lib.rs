@@ -258,7 +258,7 @@ where
 }
 
 /// Reads in flight at once when fetching secrets and ETags.
-const READ_PARALLEL: usize = 8;
+const READ_PARALLEL: usize = 16;
 
 async fn list(session: &Session, id: &ResourceId, filter: Option<&str>, reveal: bool) -> anyhow::Result<Vec<NamedValueDoc>> {
     let items = apim_ops::list_named_values(&session.arm, id, filter).await?;
@@ -303,19 +303,23 @@ fn kv_doc(k: &KeyVault) -> KeyVaultDoc {
 async fn rewrite(session: &Session, rules: &RuleSet, mut docs: Vec<NamedValueDoc>, allow_unmatched: bool) -> anyhow::Result<()> {
     docs.sort_by(|a, b| a.name.cmp(&b.name));
     // Secrets are fetched here and never written down: the plan keeps digests.
-    let inputs = concurrently(&docs, READ_PARALLEL, |d| async move {
-        let value = match (d.secret, d.key_vault.is_some()) {
-            (true, false) => Some(
-                apim_ops::secret_value(&session.arm, &d.service_id, &d.name)
+    let read = concurrently(&docs, READ_PARALLEL, |d| async move {
+        Ok(match (d.secret, d.key_vault.is_some()) {
+            (true, false) => {
+                let (value, etag) = apim_ops::secret_value(&session.arm, &d.service_id, &d.name)
                     .await
-                    .with_context(|| format!("reading secret '{}'", d.name))?
-                    .0,
-            ),
-            _ => d.value.clone(),
-        };
-        Ok(as_input(d, value))
+                    .with_context(|| format!("reading secret '{}'", d.name))?;
+                (as_input(d, Some(value)), Some(etag))
+            }
+            _ => (as_input(d, d.value.clone()), None),
+        })
     })
     .await?;
+    // A secret's ETag comes with its value: no second read for it.
+    let secret_etags: std::collections::HashMap<String, String> =
+        read.iter().filter_map(|(i, e)| Some((i.name.clone(), e.clone()?))).collect();
+    let secret_etags = &secret_etags;
+    let inputs: Vec<NamedValue> = read.into_iter().map(|(i, _)| i).collect();
     let unmatched = rules.unmatched(&inputs);
     if !unmatched.is_empty() && !allow_unmatched {
         return Err(anyhow::anyhow!(
@@ -330,9 +334,9 @@ async fn rewrite(session: &Session, rules: &RuleSet, mut docs: Vec<NamedValueDoc
         .collect();
     // The ETag each change is planned against: apply writes only while it holds.
     let etags = concurrently(&changed, READ_PARALLEL, |(d, _, _)| async move {
-        match &d.etag {
-            Some(e) => Ok(e.clone()),
-            None => Ok(apim_ops::get_named_value(&session.arm, &d.service_id, &d.name)
+        match (&d.etag, secret_etags.get(&d.name)) {
+            (Some(e), _) | (None, Some(e)) => Ok(e.clone()),
+            (None, None) => Ok(apim_ops::get_named_value(&session.arm, &d.service_id, &d.name)
                 .await?
                 .map(|(_, e)| e)
                 .unwrap_or_default()),
@@ -429,11 +433,15 @@ async fn apply_one(session: &Session, c: &ChangeDoc, dry_run: bool) -> ApplyResu
             tags: Vec::new(),
             key_vault: None,
         };
-        // Scoped rules need the tags the plan saw; a scope that no longer applies is a conflict below.
-        let tagged = apim_ops::get_named_value(arm, &c.service_id, &c.name)
-            .await?
-            .map(|(b, _)| to_doc(&c.service_id, &b, None).tags)
-            .unwrap_or_default();
+        // Rules scoped by tag need the current tags; a scope that no longer applies is a conflict below.
+        let tagged = if c.rules.iter().any(|r| !r.tags.is_empty()) {
+            apim_ops::get_named_value(arm, &c.service_id, &c.name)
+                .await?
+                .map(|(b, _)| to_doc(&c.service_id, &b, None).tags)
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        };
         let new = rules.rewrite(&NamedValue { tags: tagged, ..input }).and_then(|w| w.value);
         match new {
             Some(v) if c.after.sha256.as_deref() == Some(sha256(&v).as_str()) => {

@@ -86,6 +86,8 @@ pub struct App {
     lose_next_answer: Mutex<Option<String>>,
     /// Fault injection: this many ARM requests get 429 before any is served.
     throttle: AtomicU64,
+    /// Added to every ARM answer; starts as --latency-ms, changed at /_emulator/faults.
+    latency_ms: AtomicU64,
 }
 
 pub struct Emulator {
@@ -131,6 +133,7 @@ impl Emulator {
         let tls = axum_server::tls_rustls::RustlsConfig::from_pem(certs.server_pem.into_bytes(), certs.server_key_pem.into_bytes())
             .await
             .context("loading the emulator's TLS certificate")?;
+        let latency_ms = config.latency_ms;
         let app = Arc::new(App {
             base_url: format!("https://127.0.0.1:{}/", addr.port()),
             config,
@@ -140,6 +143,7 @@ impl Emulator {
             writes: AtomicU64::new(0),
             lose_next_answer: Mutex::new(None),
             throttle: AtomicU64::new(0),
+            latency_ms: AtomicU64::new(latency_ms),
         });
         app.save();
         let router = axum::Router::new().fallback(handle).with_state(app.clone());
@@ -403,7 +407,13 @@ async fn route(app: &Arc<App>, r: &arm::Req<'_>) -> Response {
                 }
                 let throttle = r.query.get("throttle").and_then(|n| n.parse().ok()).unwrap_or(0);
                 app.throttle.store(throttle, Ordering::Relaxed);
-                http::json(200, &json!({"loseAnswerTo": action, "throttle": throttle}))
+                if let Some(ms) = r.query.get("latency-ms").and_then(|n| n.parse().ok()) {
+                    app.latency_ms.store(ms, Ordering::Relaxed);
+                }
+                http::json(
+                    200,
+                    &json!({"loseAnswerTo": action, "throttle": throttle, "latencyMs": app.latency_ms.load(Ordering::Relaxed)}),
+                )
             }
             _ => http::error(404, "NotFound", "unknown emulator admin path"),
         };
@@ -415,8 +425,9 @@ async fn route(app: &Arc<App>, r: &arm::Req<'_>) -> Response {
     if r.lower.first().map(String::as_str) != Some("subscriptions") || r.segs.len() < 2 {
         return http::error(404, "NotFound", &format!("No route for '/{}'.", r.segs.join("/")));
     }
-    if app.config.latency_ms > 0 {
-        tokio::time::sleep(std::time::Duration::from_millis(app.config.latency_ms)).await;
+    let latency = app.latency_ms.load(Ordering::Relaxed);
+    if latency > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(latency)).await;
     }
     if app
         .throttle

@@ -65,7 +65,7 @@ pub async fn patch_named_value(
     let etag = r.header("etag").unwrap_or_default().to_string();
     // The write is long-running: wait until it is in effect.
     if let Some(op) = arm.operation(&r, &nv_url(arm, service, name, ""), arm_client::FinalStateVia::Location) {
-        arm.wait(op, |_| {}, std::future::pending::<()>()).await.map_err(|e| match e {
+        arm.wait_until_done(op, std::future::pending::<()>()).await.map_err(|e| match e {
             arm_client::WaitError::Failed(e) => OpsError::Arm(e),
             arm_client::WaitError::Stopped(_) => OpsError::Invalid(format!("stopped waiting for the write of '{name}'")),
         })?;

@@ -353,11 +353,22 @@ impl ArmClient {
 
     /// Polls until the operation ends or `stop` fires, honouring
     /// Retry-After between polls. `observe` sees each state (for progress).
-    pub async fn wait<S: Future<Output = ()>>(
+    pub async fn wait<S: Future<Output = ()>>(&self, op: PendingOperation, observe: impl FnMut(&str), stop: S) -> Result<Value, WaitError> {
+        self.wait_inner(op, observe, stop, true).await
+    }
+
+    /// Like [`ArmClient::wait`], for a caller that needs only to know the
+    /// operation succeeded: the final result is not fetched.
+    pub async fn wait_until_done<S: Future<Output = ()>>(&self, op: PendingOperation, stop: S) -> Result<(), WaitError> {
+        self.wait_inner(op, |_| {}, stop, false).await.map(|_| ())
+    }
+
+    async fn wait_inner<S: Future<Output = ()>>(
         &self,
         mut op: PendingOperation,
         mut observe: impl FnMut(&str),
         stop: S,
+        fetch_result: bool,
     ) -> Result<Value, WaitError> {
         tokio::pin!(stop);
         loop {
@@ -369,6 +380,9 @@ impl ArmClient {
             match state {
                 PollState::Succeeded { body } => {
                     observe("Succeeded");
+                    if !fetch_result {
+                        return Ok(Value::Null);
+                    }
                     return Ok(self.result(&op, body).await?);
                 }
                 PollState::Failed(e) => return Err(WaitError::Failed(e.into())),

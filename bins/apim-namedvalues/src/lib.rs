@@ -243,18 +243,22 @@ fn to_doc(service: &ResourceId, body: &Value, etag: Option<String>) -> NamedValu
     }
 }
 
-/// Runs `f` over `items` with at most `parallel` in flight, keeping their order.
+/// Runs `f` over `items` with at most `parallel` in flight, and returns
+/// the results in the items' order. Unordered buffering keeps every slot
+/// busy even when most items finish at once (plain values need no read).
 async fn concurrently<'a, T, R, F, Fut>(items: &'a [T], parallel: usize, f: F) -> anyhow::Result<Vec<R>>
 where
     F: Fn(&'a T) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<R>>,
 {
-    futures::stream::iter(items.iter().map(f))
-        .buffered(parallel)
-        .collect::<Vec<_>>()
-        .await
-        .into_iter()
-        .collect()
+    let f = &f;
+    let mut done: Vec<(usize, anyhow::Result<R>)> =
+        futures::stream::iter(items.iter().enumerate().map(|(i, x)| async move { (i, f(x).await) }))
+            .buffer_unordered(parallel)
+            .collect()
+            .await;
+    done.sort_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, r)| r).collect()
 }
 
 /// Reads in flight at once when fetching secrets and ETags.

@@ -185,8 +185,36 @@ fn demo() -> anyhow::Result<()> {
         count(&src, "apis"),
         count(&src, "products")
     );
+
+    eprintln!("\ndemo: 8. the target's named values still name the source's hosts: plan a rewrite, apply it");
+    let dest_doc = services.lines().nth(1).unwrap_or_default();
+    let nvs = run_bin("apim-namedvalues", &["list"], &env, Some(dest_doc))?;
+    let rule = [r"--regex", r"\.src\.example\.com=.dest.example.com"];
+    let plan = run_bin("apim-namedvalues", &["rewrite", rule[0], rule[1]], &env, Some(&nvs))?;
+    print!("{plan}");
+    let applied = run_bin("apim-namedvalues", &["apply"], &env, Some(&plan))?;
+    eprintln!("demo: applied {} change(s)", applied.lines().count());
+
+    eprintln!("\ndemo: 9. verify: a second plan is empty, and the target is the source with its hosts rewritten");
+    let nvs = run_bin("apim-namedvalues", &["list"], &env, Some(dest_doc))?;
+    if !run_bin(
+        "apim-namedvalues",
+        &["rewrite", rule[0], rule[1], "--allow-unmatched"],
+        &env,
+        Some(&nvs),
+    )?
+    .is_empty()
+    {
+        bail!("a second rewrite should plan nothing");
+    }
+    // Named values carry the new hosts; APIs and products are as restored.
+    let mut expected = configuration(&emu, "apim-src")?;
+    expected["namedValues"] = serde_json::from_str(&expected["namedValues"].to_string().replace(".src.example.com", ".dest.example.com"))?;
+    if configuration(&emu, "apim-dest")? != expected {
+        bail!("the target's configuration is not the source's with its hosts rewritten");
+    }
     let _ = std::fs::remove_dir_all(&dir);
-    eprintln!("demo: done. Named value rewriting arrives with its issue.");
+    eprintln!("demo: done: provision → backup → restore → rewrite → verify");
     Ok(())
 }
 

@@ -382,3 +382,46 @@ fn diff_two_instances() {
     assert!(!String::from_utf8_lossy(&out.get_output().stdout).contains("another-secret"));
     let _ = svc;
 }
+
+#[test]
+fn dry_run_checks_and_writes_nothing() {
+    let (emu, svc, dir) = setup();
+    let nvs = docs(
+        &bin("apim-namedvalues", &emu)
+            .args(["list", "--service"])
+            .arg(dir.path().join("dest.json"))
+            .assert()
+            .success()
+            .get_output()
+            .stdout,
+    );
+    let mut args = vec!["rewrite"];
+    args.extend(RULES);
+    let plan = docs(
+        &bin("apim-namedvalues", &emu)
+            .args(&args)
+            .write_stdin(ndjson(&nvs))
+            .assert()
+            .success()
+            .get_output()
+            .stdout,
+    );
+    let writes = emu.stats().unwrap()["writes"].clone();
+    let out = bin("apim-namedvalues", &emu)
+        .args(["apply", "--dry-run"])
+        .write_stdin(ndjson(&plan))
+        .assert()
+        .success();
+    assert!(docs(&out.get_output().stdout).iter().all(|d| d["status"] == "dry-run"));
+    assert_eq!(emu.stats().unwrap()["writes"], writes);
+    assert_eq!(
+        get(&emu, "backend-host")["properties"]["value"],
+        "https://api.src.example.com:8443/v1"
+    );
+    bin("apim-namedvalues", &emu)
+        .args(["get", "no-such"])
+        .write_stdin(svc.to_string())
+        .assert()
+        .code(1)
+        .stderr(contains("does not exist"));
+}

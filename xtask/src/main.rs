@@ -500,17 +500,8 @@ fn bench() -> anyhow::Result<()> {
 /// list | rewrite | apply over 5,000 named values (APIM's maximum for the
 /// tier), 1,000 of them changed, with 20 ms added to every ARM call.
 fn bench_named_values(azurite: &Azurite) -> anyhow::Result<()> {
-    let dir = std::env::temp_dir().join(format!("apim-bench-nv-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    let state = dir.join("state.json");
-    let state_arg = path_str(&state)?.to_string();
-    // Seed without latency, then serve the same state with it.
-    let seeding = EmulatorProcess::start(
-        &bin_path("apim-emulator", "release"),
-        0.0,
-        Some(&azurite.blob_endpoint),
-        &["--state", &state_arg],
-    )?;
+    // Seed without latency, then add it for the measured run.
+    let seeding = EmulatorProcess::start(&bin_path("apim-emulator", "release"), 0.0, Some(&azurite.blob_endpoint), &[])?;
     let (services, _) = bench_provision(&seeding.env(), &["apim-nv"], "bench-nv")?;
     let started = Instant::now();
     std::thread::scope(|scope| -> anyhow::Result<()> {
@@ -536,14 +527,8 @@ fn bench_named_values(azurite: &Azurite) -> anyhow::Result<()> {
         Ok(())
     })?;
     eprintln!("bench: seeded 5,000 named values in {:.1} s", started.elapsed().as_secs_f64());
-    seeding.stop();
-
-    let emu = EmulatorProcess::start(
-        &bin_path("apim-emulator", "release"),
-        0.0,
-        Some(&azurite.blob_endpoint),
-        &["--state", &state_arg, "--latency-ms", "20"],
-    )?;
+    let emu = seeding;
+    emu.set_latency(20)?;
     let env = emu.env();
     let svc = services.lines().next().unwrap_or_default().to_string();
     let before = requests(&emu)?;
@@ -555,7 +540,7 @@ fn bench_named_values(azurite: &Azurite) -> anyhow::Result<()> {
         &env,
         Some(&nvs),
     )?;
-    let (apply_wall, apply_rss, applied) = measured("apim-namedvalues", &["-q", "apply", "--parallel", "16"], &env, Some(&plan))?;
+    let (apply_wall, apply_rss, applied) = measured("apim-namedvalues", &["-q", "apply"], &env, Some(&plan))?;
     let wall = total.elapsed();
     let sent = requests(&emu)? - before;
     if nvs.lines().count() != 5000
@@ -577,7 +562,6 @@ fn bench_named_values(azurite: &Azurite) -> anyhow::Result<()> {
             "listMs": ms(list_wall), "rewriteMs": ms(rewrite_wall), "applyMs": ms(apply_wall),
             "peakRssKiB": {"list": list_rss, "rewrite": rewrite_rss, "apply": apply_rss}, "targetPeakRssKiB": 50 * 1024}})
     );
-    let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
 

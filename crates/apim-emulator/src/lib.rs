@@ -88,6 +88,8 @@ pub struct App {
     throttle: AtomicU64,
     /// Added to every ARM answer; starts as --latency-ms, changed at /_emulator/faults.
     latency_ms: AtomicU64,
+    /// Writes not yet in the state file.
+    dirty: std::sync::atomic::AtomicBool,
 }
 
 pub struct Emulator {
@@ -144,7 +146,23 @@ impl Emulator {
             lose_next_answer: Mutex::new(None),
             throttle: AtomicU64::new(0),
             latency_ms: AtomicU64::new(latency_ms),
+            dirty: std::sync::atomic::AtomicBool::new(false),
         });
+        if app.config.state_file.is_some() {
+            // Saving rewrites the whole file, so it happens at most once a
+            // second rather than after every write; shutdown saves too.
+            let saver = Arc::downgrade(&app);
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+                loop {
+                    tick.tick().await;
+                    let Some(app) = saver.upgrade() else { return };
+                    if app.dirty.swap(false, Ordering::Relaxed) {
+                        app.save();
+                    }
+                }
+            });
+        }
         app.save();
         let router = axum::Router::new().fallback(handle).with_state(app.clone());
         let handle_srv = axum_server::Handle::new();
@@ -481,7 +499,7 @@ async fn route(app: &Arc<App>, r: &arm::Req<'_>) -> Response {
     if is_write && resp.status().is_success() {
         // Counted after the fact: a refused write changed nothing.
         app.writes.fetch_add(1, Ordering::Relaxed);
-        app.save();
+        app.dirty.store(true, Ordering::Relaxed);
     }
     let lose = {
         let mut fault = app.lose_next_answer.lock().unwrap_or_else(|p| p.into_inner());

@@ -228,6 +228,16 @@ impl Emulator {
     }
 }
 
+impl Drop for Emulator {
+    // An emulator dropped without `shutdown` (in-process tests) still leaves
+    // no certificate behind in the temp directory.
+    fn drop(&mut self) {
+        if self.own_ca_file {
+            let _ = std::fs::remove_file(&self.ca_cert_path);
+        }
+    }
+}
+
 impl App {
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         // A panic while holding the lock must not take the emulator down.

@@ -69,6 +69,18 @@ fn secret(emu: &apim_toolkit::EmulatorProcess, id: &str) -> String {
     v["value"].as_str().unwrap().to_string()
 }
 
+/// Runs `list` as given, then `rewrite` with [`RULES`]; returns the plan.
+fn list_and_plan(emu: &apim_toolkit::EmulatorProcess, list: &mut assert_cmd::Command) -> Vec<Value> {
+    let nvs = docs(&list.assert().success().get_output().stdout);
+    let out = bin("apim-namedvalues", emu)
+        .arg("rewrite")
+        .args(RULES)
+        .write_stdin(ndjson(&nvs))
+        .assert()
+        .success();
+    docs(&out.get_output().stdout)
+}
+
 const RULES: [&str; 6] = [
     "--host",
     "api.src.example.com=api.dest.example.com",
@@ -163,26 +175,7 @@ fn reveal_secrets_is_explicit() {
 #[test]
 fn a_change_made_after_the_plan_is_a_conflict_and_the_rest_applies() {
     let (emu, svc, _dir) = setup();
-    let nvs = docs(
-        &bin("apim-namedvalues", &emu)
-            .arg("list")
-            .write_stdin(svc.to_string())
-            .assert()
-            .success()
-            .get_output()
-            .stdout,
-    );
-    let mut args = vec!["rewrite"];
-    args.extend(RULES);
-    let plan = docs(
-        &bin("apim-namedvalues", &emu)
-            .args(&args)
-            .write_stdin(ndjson(&nvs))
-            .assert()
-            .success()
-            .get_output()
-            .stdout,
-    );
+    let plan = list_and_plan(&emu, bin("apim-namedvalues", &emu).arg("list").write_stdin(svc.to_string()));
     // Someone edits backend-host between rewrite and apply.
     put_nv(
         &emu,
@@ -386,25 +379,11 @@ fn diff_two_instances() {
 #[test]
 fn dry_run_checks_and_writes_nothing() {
     let (emu, svc, dir) = setup();
-    let nvs = docs(
-        &bin("apim-namedvalues", &emu)
+    let plan = list_and_plan(
+        &emu,
+        bin("apim-namedvalues", &emu)
             .args(["list", "--service"])
-            .arg(dir.path().join("dest.json"))
-            .assert()
-            .success()
-            .get_output()
-            .stdout,
-    );
-    let mut args = vec!["rewrite"];
-    args.extend(RULES);
-    let plan = docs(
-        &bin("apim-namedvalues", &emu)
-            .args(&args)
-            .write_stdin(ndjson(&nvs))
-            .assert()
-            .success()
-            .get_output()
-            .stdout,
+            .arg(dir.path().join("dest.json")),
     );
     let writes = emu.stats().unwrap()["writes"].clone();
     let out = bin("apim-namedvalues", &emu)

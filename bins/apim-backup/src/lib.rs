@@ -4,7 +4,7 @@
 mod prune;
 
 use anyhow::Context;
-use apim_ops::{BackupAccess, BackupParams, Begun};
+use apim_ops::{BackupAccess, BackupParams};
 use arm_client::ResourceId;
 use blob_store::{BlobClient, BlobProperties};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -104,7 +104,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     if common.resume {
         let ops = read_operations()?;
         let session = common.connect()?;
-        let work = ops.into_iter().map(|op| finish(&session, op));
+        let work = ops.into_iter().map(|op| finish_with(&session, op, None));
         return report(futures::future::join_all(work).await, "apim-backup", session.args.no_wait);
     }
     match cli.cmd {
@@ -289,29 +289,9 @@ async fn backup(
         plans.push((t, name));
     }
     let work = plans.into_iter().map(|(service, blob)| {
-        let storage = &storage;
-        let access = access.clone();
+        let (storage, access) = (&storage, &access);
         async move {
-            let params = BackupParams {
-                account: storage.r.account.clone(),
-                container: storage.r.container.clone(),
-                blob: blob.clone(),
-                access: access.clone(),
-            };
-            let started_at = pipeline::docs::now_rfc3339();
-            let begun = apim_ops::start_backup(&session.arm, &service.id, &params)
-                .await
-                .with_context(|| format!("backup of {}", service.name))?;
-            let pending = match begun {
-                Begun::Running(p) => p,
-                Begun::Finished(_) => {
-                    arm_client::PendingOperation::on_resource(session.arm.url(&service.id.to_string(), apim_ops::API_VERSION).as_str())
-                }
-            };
-            let mut op = OperationDoc::new("backup", service.id.clone(), pending);
-            op.started_at = started_at;
-            op.context = json!({"service": service, "storage": storage.r, "blob": blob, "accessType": access.label(),
-                "identityClientId": match &access { BackupAccess::UserIdentity(c) => json!(c), _ => Value::Null }});
+            let op = start_one(session, &storage.r, &service, blob, access).await?;
             if session.args.no_wait {
                 return Ok(Outcome::Pending(Box::new(op)));
             }
@@ -319,6 +299,32 @@ async fn backup(
         }
     });
     report(futures::future::join_all(work).await, "apim-backup", session.args.no_wait)
+}
+
+/// Starts one backup; the operation document carries all that is needed to
+/// record the backup later, here or after --resume.
+async fn start_one(
+    session: &Session,
+    storage: &StorageRef,
+    service: &ServiceRef,
+    blob: String,
+    access: &BackupAccess,
+) -> anyhow::Result<OperationDoc> {
+    let params = BackupParams {
+        account: storage.account.clone(),
+        container: storage.container.clone(),
+        blob: blob.clone(),
+        access: access.clone(),
+    };
+    let started_at = pipeline::docs::now_rfc3339();
+    let begun = apim_ops::start_backup(&session.arm, &service.id, &params)
+        .await
+        .with_context(|| format!("backup of {}", service.name))?;
+    let mut op = OperationDoc::new("backup", service.id.clone(), begun.into_pending(&session.arm, &service.id));
+    op.started_at = started_at;
+    op.context = json!({"service": service, "storage": storage, "blob": blob, "accessType": access.label(),
+        "identityClientId": match access { BackupAccess::UserIdentity(c) => json!(c), _ => Value::Null }});
+    Ok(op)
 }
 
 /// Backs up one service into `storage` under the default blob name and
@@ -331,37 +337,19 @@ pub async fn backup_and_wait(session: &Session, storage: &StorageRef, service: &
             storage.account
         )
     })?;
-    let blob = default_blob_name(&service.name);
-    let params = BackupParams {
-        account: storage.account.clone(),
-        container: storage.container.clone(),
-        blob: blob.clone(),
-        access: BackupAccess::AccessKey(key),
-    };
-    let started_at = pipeline::docs::now_rfc3339();
-    let pending = match apim_ops::start_backup(&session.arm, &service.id, &params)
-        .await
-        .with_context(|| format!("safety backup of {}", service.name))?
-    {
-        Begun::Running(p) => p,
-        Begun::Finished(_) => {
-            return Err(anyhow::anyhow!(
-                "the safety backup of {} finished without an operation to follow",
-                service.name
-            ))
-        }
-    };
-    let mut op = OperationDoc::new("backup", service.id.clone(), pending);
-    op.started_at = started_at;
-    op.context = json!({"service": service, "storage": storage, "blob": blob, "accessType": "access-key"});
+    let op = start_one(
+        session,
+        storage,
+        service,
+        default_blob_name(&service.name),
+        &BackupAccess::AccessKey(key),
+    )
+    .await
+    .context("safety backup")?;
     match finish_with(session, op, Some(&access.client)).await? {
         Outcome::Done(d) => Ok(*d),
         Outcome::Pending(_) => Err(pipeline::stopped("stopped waiting for the safety backup; nothing was restored. Run the restore again when it is done (its blob is recorded by apim-backup --resume)")),
     }
-}
-
-async fn finish(session: &Session, op: OperationDoc) -> anyhow::Result<Outcome<Box<BackupDoc>>> {
-    finish_with(session, op, None).await
 }
 
 /// Waits for a backup and records its blob (marking it as succeeded).

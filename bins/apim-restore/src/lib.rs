@@ -4,7 +4,7 @@
 pub mod rails;
 
 use anyhow::Context;
-use apim_ops::{BackupAccess, BackupParams, Begun};
+use apim_ops::{BackupAccess, BackupParams};
 use arm_client::ResourceId;
 use clap::{ArgGroup, Parser, ValueEnum};
 use pipeline::{
@@ -248,15 +248,10 @@ async fn restore(
         access,
     };
     let started = pipeline::docs::now_rfc3339();
-    let pending = match apim_ops::start_restore(&session.arm, &target.id, &params)
+    let pending = apim_ops::start_restore(&session.arm, &target.id, &params)
         .await
         .with_context(|| format!("restore onto {}", target.name))?
-    {
-        Begun::Running(p) => p,
-        Begun::Finished(_) => {
-            arm_client::PendingOperation::on_resource(session.arm.url(&target.id.to_string(), apim_ops::API_VERSION).as_str())
-        }
-    };
+        .into_pending(&session.arm, &target.id);
     doc.started_at = Some(started.clone());
     let mut op = OperationDoc::new("restore", target.id.clone(), pending);
     op.started_at = started;

@@ -73,6 +73,17 @@ pub enum Begun {
     Finished(Value),
 }
 
+impl Begun {
+    /// What to wait for: a call that already finished becomes an operation
+    /// followed on the resource, whose state then says Succeeded.
+    pub fn into_pending(self, arm: &ArmClient, id: &ResourceId) -> PendingOperation {
+        match self {
+            Begun::Running(p) => p,
+            Begun::Finished(_) => PendingOperation::on_resource(arm.url(&id.to_string(), API_VERSION).as_str()),
+        }
+    }
+}
+
 pub async fn start_backup(arm: &ArmClient, id: &ResourceId, params: &BackupParams) -> Result<Begun, OpsError> {
     start(arm, id, "backup", params).await
 }

@@ -268,34 +268,34 @@ impl EmulatorProcess {
         Ok((status, headers, v))
     }
 
-    /// Makes the emulator lose its answer to the next POST …/`action` (after doing the work).
-    pub fn lose_answer_to(&self, action: &str) -> anyhow::Result<()> {
+    /// Switches a fault on at `/_emulator/faults` (see the emulator's README), e.g. `throttle=3`.
+    pub fn fault(&self, query: &str) -> anyhow::Result<()> {
         let r = self
             .client()
-            .post(format!("{}/_emulator/faults?lose-answer-to={action}", self.arm_endpoint()))
+            .post(format!("{}/_emulator/faults?{query}", self.arm_endpoint()))
             .send()?;
-        anyhow::ensure!(r.status().is_success(), "setting the fault failed: {}", r.status());
+        anyhow::ensure!(r.status().is_success(), "setting the fault {query} failed: {}", r.status());
         Ok(())
+    }
+
+    /// Makes the emulator lose its answer to the next POST …/`action` (after doing the work).
+    pub fn lose_answer_to(&self, action: &str) -> anyhow::Result<()> {
+        self.fault(&format!("lose-answer-to={action}"))
     }
 
     /// Adds `ms` milliseconds to every ARM answer from now on.
     pub fn set_latency(&self, ms: u64) -> anyhow::Result<()> {
-        let r = self
-            .client()
-            .post(format!("{}/_emulator/faults?latency-ms={ms}", self.arm_endpoint()))
-            .send()?;
-        anyhow::ensure!(r.status().is_success(), "setting the latency failed: {}", r.status());
-        Ok(())
+        self.fault(&format!("latency-ms={ms}"))
     }
 
     /// Makes the next `n` ARM requests get 429 with Retry-After: 1.
     pub fn throttle(&self, n: u64) -> anyhow::Result<()> {
-        let r = self
-            .client()
-            .post(format!("{}/_emulator/faults?throttle={n}", self.arm_endpoint()))
-            .send()?;
-        anyhow::ensure!(r.status().is_success(), "setting the fault failed: {}", r.status());
-        Ok(())
+        self.fault(&format!("throttle={n}"))
+    }
+
+    /// Scales the durations of operations started from now on.
+    pub fn set_time_scale(&self, scale: f64) -> anyhow::Result<()> {
+        self.fault(&format!("time-scale={scale}"))
     }
 
     /// Request and write counters (`/_emulator/stats`).

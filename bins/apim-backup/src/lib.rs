@@ -9,8 +9,8 @@ use arm_client::ResourceId;
 use blob_store::{BlobClient, BlobProperties};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use pipeline::{
-    emit, expect_kind, refused, report, usage, BackupDoc, CommonArgs, ContainerDoc, OperationDoc, Outcome, PrunedDoc, ServiceDoc,
-    ServiceRef, Session, StorageRef, Waited,
+    emit, expect_kind, refused, report, usage, BackupDoc, ConnectArgs, ContainerDoc, OperationDoc, Outcome, PrunedDoc, ServiceDoc,
+    ServiceRef, Session, StorageRef, WaitArgs, Waited,
 };
 use serde_json::{json, Value};
 use std::path::PathBuf;
@@ -32,7 +32,9 @@ pub struct Cli {
     #[command(flatten)]
     backup: BackupArgs,
     #[command(flatten)]
-    common: CommonArgs,
+    wait: WaitArgs,
+    #[command(flatten)]
+    connect: ConnectArgs,
 }
 
 #[derive(Subcommand)]
@@ -100,17 +102,16 @@ struct PruneArgs {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    let common = cli.common;
-    if common.resume {
+    if cli.wait.resume {
         let ops = read_operations()?;
-        let session = common.connect()?;
+        let session = cli.connect.connect_waiting(&cli.wait)?;
         let work = ops.into_iter().map(|op| finish_with(&session, op, None));
-        return report(futures::future::join_all(work).await, "apim-backup", session.args.no_wait);
+        return report(futures::future::join_all(work).await, "apim-backup", session.no_wait);
     }
     match cli.cmd {
         Some(Cmd::Prune(p)) => {
             let storage = storage_input(&p.storage)?;
-            let session = common.connect()?;
+            let session = cli.connect.connect()?;
             prune(&session, storage, &p).await
         }
         None => {
@@ -130,7 +131,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     services.len()
                 )));
             }
-            let session = common.connect()?;
+            let session = cli.connect.connect_waiting(&cli.wait)?;
             backup(&session, storage, services, access, b.blob, b.overwrite).await
         }
     }
@@ -292,13 +293,13 @@ async fn backup(
         let (storage, access) = (&storage, &access);
         async move {
             let op = start_one(session, &storage.r, &service, blob, access).await?;
-            if session.args.no_wait {
+            if session.no_wait {
                 return Ok(Outcome::Pending(Box::new(op)));
             }
             finish_with(session, op, Some(&storage.blobs)).await
         }
     });
-    report(futures::future::join_all(work).await, "apim-backup", session.args.no_wait)
+    report(futures::future::join_all(work).await, "apim-backup", session.no_wait)
 }
 
 /// Starts one backup; the operation document carries all that is needed to
@@ -316,6 +317,7 @@ async fn start_one(
         blob: blob.clone(),
         access: access.clone(),
     };
+    session.check_not_interrupted(&format!("the backup of {}", service.name))?;
     let started_at = pipeline::docs::now_rfc3339();
     let begun = apim_ops::start_backup(&session.arm, &service.id, &params)
         .await

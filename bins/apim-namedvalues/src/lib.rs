@@ -19,7 +19,7 @@ pub struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
     #[command(flatten)]
-    common: pipeline::CommonArgs,
+    common: pipeline::ConnectArgs,
 }
 
 #[derive(Args)]
@@ -63,6 +63,8 @@ enum Cmd {
         /// Check each change against the service; write nothing.
         #[arg(long)]
         dry_run: bool,
+        #[command(flatten)]
+        timeout: pipeline::TimeoutArg,
     },
     /// Compares the named values of two services (apim.service documents); exit 1 when they differ.
     Diff { a: PathBuf, b: PathBuf },
@@ -136,7 +138,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let session = cli.common.connect()?;
             rewrite(&session, &rules, docs, a.allow_unmatched).await
         }
-        Cmd::Apply { parallel, dry_run } => {
+        Cmd::Apply {
+            parallel,
+            dry_run,
+            timeout,
+        } => {
             if parallel == 0 {
                 return Err(usage("--parallel must be at least 1"));
             }
@@ -149,7 +155,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     Rule::from_spec(r).map_err(|e| usage(format!("stdin: change of '{}': {e}", c.name)))?;
                 }
             }
-            let session = cli.common.connect()?;
+            let session = cli.common.connect_waiting(&pipeline::WaitArgs {
+                timeout,
+                ..Default::default()
+            })?;
             apply(&session, changes, parallel, dry_run).await
         }
         Cmd::Diff { a, b } => {
@@ -382,11 +391,12 @@ async fn apply(session: &Session, changes: Vec<ChangeDoc>, parallel: usize, dry_
     .await;
     let mut results = results;
     results.sort_by(|a, b| a.0.name.cmp(&b.0.name));
-    let (mut conflicts, mut errors) = (0, Vec::new());
+    let (mut conflicts, mut unfinished, mut errors) = (0, 0, Vec::new());
     for (mut c, r) in results {
         match r {
             Ok((status, message)) => {
                 conflicts += usize::from(status == "conflict");
+                unfinished += usize::from(status == NOT_APPLIED || status == ACCEPTED);
                 c.status = Some(status);
                 c.message = message;
                 emit(&c)?;
@@ -397,6 +407,11 @@ async fn apply(session: &Session, changes: Vec<ChangeDoc>, parallel: usize, dry_
     if !errors.is_empty() {
         return Err(anyhow::anyhow!("{} change(s) failed: {}", errors.len(), errors.join("; ")));
     }
+    if unfinished > 0 {
+        return Err(pipeline::stopped(format!(
+            "stopped: {unfinished} change(s) were not written or not yet in effect (status \"{NOT_APPLIED}\" or \"{ACCEPTED}\"); list, rewrite and apply again to finish (changes already made are not made twice)"
+        )));
+    }
     if conflicts > 0 {
         return Err(anyhow::anyhow!(
             "{conflicts} named value(s) changed since the plan and were left alone (status \"conflict\"); rewrite again"
@@ -404,6 +419,10 @@ async fn apply(session: &Session, changes: Vec<ChangeDoc>, parallel: usize, dry_
     }
     Ok(())
 }
+
+/// Statuses of a change that apply left unfinished when it was stopped.
+const NOT_APPLIED: &str = "not-applied";
+const ACCEPTED: &str = "accepted";
 
 /// (status, message) of one change.
 type ApplyResult = anyhow::Result<(String, Option<String>)>;
@@ -413,6 +432,12 @@ type ApplyResult = anyhow::Result<(String, Option<String>)>;
 async fn apply_one(session: &Session, c: &ChangeDoc, dry_run: bool) -> ApplyResult {
     let arm = &session.arm;
     let conflict = |why: &str| Ok(("conflict".to_string(), Some(why.to_string())));
+    if arm.stop().fired() {
+        return Ok((
+            NOT_APPLIED.into(),
+            Some("stopped (timeout or interrupt) before this change was written".into()),
+        ));
+    }
     let mut props = serde_json::Map::new();
     if c.secret && c.after.key_vault.is_none() {
         // Re-derive the new value from the current one; it never left this process.
@@ -471,6 +496,10 @@ async fn apply_one(session: &Session, c: &ChangeDoc, dry_run: bool) -> ApplyResu
     }
     match apim_ops::patch_named_value(arm, &c.service_id, &c.name, Value::Object(props), &c.etag).await {
         Ok(Written::Conflict) => conflict("it changed since the plan (412 on If-Match)"),
+        Ok(Written::Accepted(_)) => Ok((
+            ACCEPTED.into(),
+            Some("written; stopped waiting for it to take effect (it goes on in Azure)".into()),
+        )),
         Err(apim_ops::OpsError::Arm(e)) if e.status() == Some(404) => conflict("it no longer exists"),
         Err(e) => Err(e.into()),
         Ok(Written::Done(_)) if c.after.key_vault.is_some() => {

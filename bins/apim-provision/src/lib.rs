@@ -6,7 +6,7 @@ use apim_ops::{ServiceSpec, SoftDeletePolicy, Started};
 use arm_client::ResourceId;
 use blob_store::accounts::{self, AccountState};
 use clap::{Args, Parser, Subcommand};
-use pipeline::{expect_kind, report, usage, CommonArgs, ContainerDoc, OperationDoc, Outcome, ServiceDoc, Session, Waited};
+use pipeline::{expect_kind, report, usage, ConnectArgs, ContainerDoc, OperationDoc, Outcome, ServiceDoc, Session, WaitArgs, Waited};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -20,7 +20,9 @@ pub struct Cli {
     #[command(subcommand)]
     cmd: Option<Cmd>,
     #[command(flatten)]
-    common: CommonArgs,
+    wait: WaitArgs,
+    #[command(flatten)]
+    connect: ConnectArgs,
 }
 
 #[derive(Subcommand)]
@@ -33,6 +35,8 @@ enum Cmd {
 
 #[derive(Args)]
 struct ServiceArgs {
+    #[command(flatten)]
+    wait: WaitArgs,
     #[arg(long, short = 'g')]
     resource_group: Option<String>,
     /// Create the resource group if it does not exist (needs --location).
@@ -64,6 +68,8 @@ struct ServiceArgs {
 
 #[derive(Args)]
 struct StorageArgs {
+    #[command(flatten)]
+    wait: WaitArgs,
     #[arg(long, short = 'g')]
     resource_group: Option<String>,
     #[arg(long)]
@@ -100,14 +106,20 @@ struct StorageRequest {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    let common = cli.common;
-    if common.resume {
+    let common = cli.connect;
+    // Wait flags go before or after the subcommand, as a user types them.
+    let wait = match &cli.cmd {
+        Some(Cmd::Service(a)) => cli.wait.or(&a.wait),
+        Some(Cmd::Storage(a)) => cli.wait.or(&a.wait),
+        None => cli.wait.clone(),
+    };
+    if wait.resume {
         let docs = pipeline::read_stdin_documents()?;
         let ops = docs
             .iter()
             .map(|d| expect_kind::<OperationDoc>(d, OperationDoc::KIND, "stdin"))
             .collect::<anyhow::Result<Vec<_>>>()?;
-        let session = common.connect()?;
+        let session = common.connect_waiting(&wait)?;
         return resume(&session, ops).await;
     }
     match cli.cmd {
@@ -116,7 +128,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         )),
         Some(Cmd::Service(a)) => {
             let (requests, group) = service_requests(&a, &common)?;
-            let session = common.connect()?;
+            let session = common.connect_waiting(&wait)?;
             if let Some((sub, rg, loc)) = group {
                 ensure_group(&session, &sub, &rg, &loc).await?;
             }
@@ -124,7 +136,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Some(Cmd::Storage(a)) => {
             let (requests, group) = storage_requests(&a, &common)?;
-            let session = common.connect()?;
+            let session = common.connect_waiting(&wait)?;
             if let Some((sub, rg, loc)) = group {
                 ensure_group(&session, &sub, &rg, &loc).await?;
             }
@@ -143,7 +155,7 @@ fn policy(a: &ServiceArgs) -> SoftDeletePolicy {
 
 type GroupToCreate = Option<(String, String, String)>;
 
-fn subscription_flag(common: &CommonArgs) -> anyhow::Result<String> {
+fn subscription_flag(common: &ConnectArgs) -> anyhow::Result<String> {
     common
         .subscription
         .clone()
@@ -166,7 +178,7 @@ fn group_to_create(create: bool, sub: &str, rg: Option<&str>, loc: Option<&str>)
     Ok(Some((sub.to_string(), rg.to_string(), loc.to_string())))
 }
 
-fn service_requests(a: &ServiceArgs, common: &CommonArgs) -> anyhow::Result<(Vec<ServiceRequest>, GroupToCreate)> {
+fn service_requests(a: &ServiceArgs, common: &ConnectArgs) -> anyhow::Result<(Vec<ServiceRequest>, GroupToCreate)> {
     let mut out = Vec::new();
     if a.names.is_empty() {
         // Documents from stdin: each carries its own subscription, group and settings.
@@ -245,7 +257,7 @@ fn check_spec(name: &str, spec: &ServiceSpec) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn storage_requests(a: &StorageArgs, common: &CommonArgs) -> anyhow::Result<(Vec<StorageRequest>, GroupToCreate)> {
+fn storage_requests(a: &StorageArgs, common: &ConnectArgs) -> anyhow::Result<(Vec<StorageRequest>, GroupToCreate)> {
     let mut out = Vec::new();
     if a.account.is_none() {
         for doc in pipeline::read_stdin_documents()? {
@@ -306,6 +318,7 @@ async fn ensure_group(session: &Session, sub: &str, rg: &str, location: &str) ->
 async fn provision_services(session: &Session, requests: Vec<ServiceRequest>, policy: SoftDeletePolicy) -> anyhow::Result<()> {
     let work = requests.iter().map(|r| async move {
         let name = r.id.name().unwrap_or_default().to_string();
+        session.check_not_interrupted(&format!("service {name}"))?;
         let started = apim_ops::create_service(&session.arm, &r.id, &r.spec, policy)
             .await
             .with_context(|| format!("service {name}"))?;
@@ -320,12 +333,13 @@ async fn provision_services(session: &Session, requests: Vec<ServiceRequest>, po
             }
         }
     });
-    report(futures::future::join_all(work).await, "apim-provision", session.args.no_wait)
+    report(futures::future::join_all(work).await, "apim-provision", session.no_wait)
 }
 
 async fn provision_storage(session: &Session, requests: Vec<StorageRequest>) -> anyhow::Result<()> {
     let work = requests.iter().map(|r| async move {
         let name = r.account.name().unwrap_or_default().to_string();
+        session.check_not_interrupted(&format!("storage account {name}"))?;
         match accounts::ensure_account(&session.arm, &r.account, &r.location, &r.sku)
             .await
             .with_context(|| format!("storage account {name}"))?
@@ -338,12 +352,12 @@ async fn provision_storage(session: &Session, requests: Vec<StorageRequest>) -> 
             }
         }
     });
-    report(futures::future::join_all(work).await, "apim-provision", session.args.no_wait)
+    report(futures::future::join_all(work).await, "apim-provision", session.no_wait)
 }
 
 /// Waits for an operation (unless --no-wait) and turns its result into the document the user expects.
 async fn finish_operation(session: &Session, doc: OperationDoc) -> anyhow::Result<Outcome<Value>> {
-    if session.args.no_wait {
+    if session.no_wait {
         return Ok(Outcome::Pending(Box::new(doc)));
     }
     let label = format!("{} {}", doc.resource_id.name().unwrap_or_default(), doc.operation);
@@ -380,7 +394,7 @@ async fn finish_operation(session: &Session, doc: OperationDoc) -> anyhow::Resul
 
 async fn resume(session: &Session, ops: Vec<OperationDoc>) -> anyhow::Result<()> {
     let work = ops.into_iter().map(|op| finish_operation(session, op));
-    report(futures::future::join_all(work).await, "apim-provision", session.args.no_wait)
+    report(futures::future::join_all(work).await, "apim-provision", session.no_wait)
 }
 
 fn service_doc(body: &Value) -> anyhow::Result<Value> {

@@ -8,7 +8,8 @@ use apim_ops::{BackupAccess, BackupParams};
 use arm_client::ResourceId;
 use clap::{ArgGroup, Parser, ValueEnum};
 use pipeline::{
-    emit, expect_kind, refused, usage, BackupDoc, BackupRef, CommonArgs, OperationDoc, RestoreDoc, ServiceDoc, ServiceRef, Session, Waited,
+    emit, expect_kind, refused, usage, BackupDoc, BackupRef, ConnectArgs, OperationDoc, RestoreDoc, ServiceDoc, ServiceRef, Session,
+    WaitArgs, Waited,
 };
 use rails::{Facts, Overrides, Safety};
 use serde_json::json;
@@ -54,7 +55,9 @@ pub struct Cli {
     #[arg(long)]
     identity_client_id: Option<String>,
     #[command(flatten)]
-    common: CommonArgs,
+    wait: WaitArgs,
+    #[command(flatten)]
+    connect: ConnectArgs,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -65,12 +68,12 @@ enum AccessType {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    if cli.common.resume {
+    if cli.wait.resume {
         let ops: Vec<OperationDoc> = pipeline::read_stdin_documents()?
             .iter()
             .map(|d| expect_kind(d, OperationDoc::KIND, "stdin"))
             .collect::<anyhow::Result<_>>()?;
-        let session = cli.common.connect()?;
+        let session = cli.connect.connect_waiting(&cli.wait)?;
         let mut stopped = 0;
         for op in ops {
             stopped += usize::from(!wait_and_report(&session, op).await?);
@@ -91,7 +94,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             .collect::<anyhow::Result<Vec<_>>>()?,
         None => Vec::new(),
     };
-    let session = cli.common.connect()?;
+    let session = cli.connect.connect_waiting(&cli.wait)?;
     restore(&session, &cli, backup, target_id, safety_docs).await
 }
 
@@ -247,6 +250,7 @@ async fn restore(
         blob: backup.blob.clone(),
         access,
     };
+    session.check_not_interrupted(&format!("the restore onto {}", target.name))?;
     let started = pipeline::docs::now_rfc3339();
     let pending = apim_ops::start_restore(&session.arm, &target.id, &params)
         .await
@@ -256,7 +260,7 @@ async fn restore(
     let mut op = OperationDoc::new("restore", target.id.clone(), pending);
     op.started_at = started;
     op.context = json!({"restore": doc});
-    if session.args.no_wait {
+    if session.no_wait {
         return emit(&op);
     }
     if wait_and_report(session, op).await? {

@@ -68,8 +68,8 @@ fn etag_string(n: u64) -> String {
     base64::engine::general_purpose::STANDARD.encode(n.to_be_bytes())
 }
 
-fn scaled(app: &App, base_ms: i64) -> i64 {
-    (base_ms as f64 * app.config.time_scale).round() as i64
+pub(crate) fn scaled(app: &App, base_ms: i64) -> i64 {
+    (base_ms as f64 * app.time_scale()).round() as i64
 }
 
 fn parse_body(r: &Req) -> Result<Map<String, Value>, Response> {

@@ -64,7 +64,8 @@ fn parse_filter(f: &str) -> Result<Vec<Clause>, Response> {
         (s == "displayName" || s == "value").then(|| s.to_string())
     };
     let quoted = |s: &str| -> Option<String> { s.trim().strip_prefix('\'')?.strip_suffix('\'').map(|v| v.replace("''", "'")) };
-    f.split(" and ")
+    split_unquoted(f, " and ")
+        .into_iter()
         .map(|c| {
             let c = c.trim();
             if let Some(inner) = c.strip_prefix("tags/any(").and_then(|r| r.strip_suffix(')')) {
@@ -78,7 +79,9 @@ fn parse_filter(f: &str) -> Result<Vec<Clause>, Response> {
             }
             for func in ["startswith", "endswith", "contains", "substringof"] {
                 if let Some(args) = c.strip_prefix(&format!("{func}(")).and_then(|r| r.strip_suffix(')')) {
-                    let (a, b) = args.split_once(',').ok_or_else(bad)?;
+                    let [a, b] = split_unquoted(args, ",")[..] else {
+                        return Err(bad());
+                    };
                     let (field, value) = if func == "substringof" { (b, a) } else { (a, b) };
                     return Ok(Clause {
                         field: field_of(field).ok_or_else(bad)?,
@@ -99,6 +102,27 @@ fn parse_filter(f: &str) -> Result<Vec<Clause>, Response> {
             Err(bad())
         })
         .collect()
+}
+
+/// `s` cut at every `sep` that is not inside a '…' literal (OData doubles a
+/// quote inside one, which toggling twice handles).
+fn split_unquoted<'a>(s: &'a str, sep: &str) -> Vec<&'a str> {
+    let mut parts = Vec::new();
+    let (mut start, mut quoted) = (0, false);
+    let mut i = 0;
+    while i < s.len() {
+        if s.as_bytes()[i] == b'\'' {
+            quoted = !quoted;
+        } else if !quoted && s.as_bytes()[i..].starts_with(sep.as_bytes()) {
+            parts.push(&s[start..i]);
+            i += sep.len();
+            start = i;
+            continue;
+        }
+        i += 1;
+    }
+    parts.push(&s[start..]);
+    parts
 }
 
 /// Base durations in real Azure: "several minutes" and "30 or more minutes".
@@ -429,7 +453,7 @@ impl App {
             return conflict(&service.name);
         }
         let kind = if restore { OpKind::ServiceRestore } else { OpKind::ServiceBackup };
-        let duration = (if restore { RESTORE_MS } else { BACKUP_MS } as f64 * self.config.time_scale).round() as i64;
+        let duration = crate::arm::scaled(self, if restore { RESTORE_MS } else { BACKUP_MS });
         let mut op = crate::arm::new_op(&mut st, kind, &sk, duration);
         match outcome {
             Ok(payload) => op.payload = payload,
@@ -631,5 +655,22 @@ impl App {
             ));
         }
         Ok(Some(backup.get("config").cloned().unwrap_or_else(|| json!({}))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filter_honours_quotes() {
+        let c = parse_filter("displayName eq 'salt and pepper'").unwrap();
+        assert_eq!((c.len(), c[0].value.as_str()), (1, "salt and pepper"));
+        let c = parse_filter("substringof('a,b and c',displayName) and tags/any(t: t eq 'x')").unwrap();
+        assert_eq!(c.len(), 2);
+        assert_eq!((c[0].field.as_str(), c[0].value.as_str()), ("displayName", "a,b and c"));
+        let c = parse_filter("displayName eq 'it''s and é'").unwrap();
+        assert_eq!(c[0].value, "it's and é");
+        assert!(parse_filter("displayName eq 'open").is_err());
     }
 }

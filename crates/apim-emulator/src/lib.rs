@@ -84,8 +84,13 @@ pub struct App {
     /// Fault injection: lose the answer to the next POST whose last path
     /// segment is this (e.g. `backup`), after doing the work.
     lose_next_answer: Mutex<Option<String>>,
+    /// Fault injection: delay the answer to the next POST whose last path
+    /// segment is this, after doing the work, by so many milliseconds.
+    slow_next_answer: Mutex<Option<(String, u64)>>,
     /// Fault injection: this many ARM requests get 429 before any is served.
     throttle: AtomicU64,
+    /// `f64` bits of the time scale; starts as --time-scale, changed at /_emulator/faults.
+    time_scale: AtomicU64,
     /// Added to every ARM answer; starts as --latency-ms, changed at /_emulator/faults.
     latency_ms: AtomicU64,
     /// Writes not yet in the state file.
@@ -135,7 +140,7 @@ impl Emulator {
         let tls = axum_server::tls_rustls::RustlsConfig::from_pem(certs.server_pem.into_bytes(), certs.server_key_pem.into_bytes())
             .await
             .context("loading the emulator's TLS certificate")?;
-        let latency_ms = config.latency_ms;
+        let (latency_ms, time_scale) = (config.latency_ms, config.time_scale);
         let app = Arc::new(App {
             base_url: format!("https://127.0.0.1:{}/", addr.port()),
             config,
@@ -144,7 +149,9 @@ impl Emulator {
             requests: AtomicU64::new(0),
             writes: AtomicU64::new(0),
             lose_next_answer: Mutex::new(None),
+            slow_next_answer: Mutex::new(None),
             throttle: AtomicU64::new(0),
+            time_scale: AtomicU64::new(time_scale.to_bits()),
             latency_ms: AtomicU64::new(latency_ms),
             dirty: std::sync::atomic::AtomicBool::new(false),
         });
@@ -242,6 +249,11 @@ impl App {
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         // A panic while holding the lock must not take the emulator down.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Multiplies Azure's real durations for operations started from now on.
+    pub(crate) fn time_scale(&self) -> f64 {
+        f64::from_bits(self.time_scale.load(Ordering::Relaxed))
     }
 
     fn save(&self) {
@@ -433,14 +445,32 @@ async fn route(app: &Arc<App>, r: &arm::Req<'_>) -> Response {
                 if action.is_some() {
                     *app.lose_next_answer.lock().unwrap_or_else(|p| p.into_inner()) = action.clone();
                 }
-                let throttle = r.query.get("throttle").and_then(|n| n.parse().ok()).unwrap_or(0);
-                app.throttle.store(throttle, Ordering::Relaxed);
+                if let Some(n) = r.query.get("throttle").and_then(|n| n.parse().ok()) {
+                    app.throttle.store(n, Ordering::Relaxed);
+                }
+                let throttle = app.throttle.load(Ordering::Relaxed);
                 if let Some(ms) = r.query.get("latency-ms").and_then(|n| n.parse().ok()) {
                     app.latency_ms.store(ms, Ordering::Relaxed);
                 }
+                if let Some(scale) = r.query.get("time-scale").and_then(|n| n.parse::<f64>().ok()) {
+                    if !(scale >= 0.0 && scale.is_finite()) {
+                        return http::error(400, "InvalidTimeScale", "time-scale must be a finite number >= 0");
+                    }
+                    app.time_scale.store(scale.to_bits(), Ordering::Relaxed);
+                }
+                if let Some(action) = r.query.get("slow-answer-to") {
+                    let ms = r.query.get("slow-ms").and_then(|n| n.parse().ok()).unwrap_or(3000);
+                    *app.slow_next_answer.lock().unwrap_or_else(|p| p.into_inner()) = Some((action.clone(), ms));
+                }
+                if r.query.contains_key("revoke-tokens") {
+                    // As when a principal's sessions are revoked: every
+                    // token issued so far is refused from now on.
+                    app.lock().tokens.clear();
+                }
                 http::json(
                     200,
-                    &json!({"loseAnswerTo": action, "throttle": throttle, "latencyMs": app.latency_ms.load(Ordering::Relaxed)}),
+                    &json!({"loseAnswerTo": action, "throttle": throttle, "latencyMs": app.latency_ms.load(Ordering::Relaxed),
+                        "timeScale": app.time_scale()}),
                 )
             }
             _ => http::error(404, "NotFound", "unknown emulator admin path"),
@@ -519,6 +549,19 @@ async fn route(app: &Arc<App>, r: &arm::Req<'_>) -> Response {
         }
         hit
     };
+    let slow = {
+        let mut fault = app.slow_next_answer.lock().unwrap_or_else(|p| p.into_inner());
+        let hit = *r.method == Method::POST && fault.as_ref().is_some_and(|(a, _)| r.lower.last().is_some_and(|l| l == a));
+        if hit {
+            fault.take().map(|(_, ms)| ms)
+        } else {
+            None
+        }
+    };
+    if let Some(ms) = slow {
+        // The work is done; the answer is late, as over a congested link.
+        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+    }
     if lose {
         // The work is done; the answer breaks off after its headers, as a
         // connection lost in transit would.

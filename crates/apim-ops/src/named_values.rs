@@ -44,6 +44,9 @@ pub enum Written {
     Done(String),
     /// Someone changed it since `etag` was read (412).
     Conflict,
+    /// ARM accepted the write (its new ETag), and waiting for it to take
+    /// effect was stopped (timeout, Ctrl-C): it goes on in Azure.
+    Accepted(String),
 }
 
 /// PATCH `properties` with If-Match; a 412 is a conflict, not an error.
@@ -65,10 +68,11 @@ pub async fn patch_named_value(
     let etag = r.header("etag").unwrap_or_default().to_string();
     // The write is long-running: wait until it is in effect.
     if let Some(op) = arm.operation(&r, &nv_url(arm, service, name, ""), arm_client::FinalStateVia::Location) {
-        arm.wait_until_done(op, std::future::pending::<()>()).await.map_err(|e| match e {
-            arm_client::WaitError::Failed(e) => OpsError::Arm(e),
-            arm_client::WaitError::Stopped(_) => OpsError::Invalid(format!("stopped waiting for the write of '{name}'")),
-        })?;
+        match arm.wait_until_done(op).await {
+            Ok(()) => {}
+            Err(arm_client::WaitError::Failed(e)) => return Err(OpsError::Arm(e)),
+            Err(arm_client::WaitError::Stopped(_)) => return Ok(Written::Accepted(etag)),
+        }
     }
     Ok(Written::Done(etag))
 }

@@ -145,7 +145,7 @@ pub async fn purge_deleted(arm: &ArmClient, subscription: &str, location: &str, 
     );
     let r = arm.send(Method::DELETE, arm.url(&path, API_VERSION), None, &[]).await?.success()?;
     if let Some(op) = arm.operation(&r, &arm.url(&path, API_VERSION), FinalStateVia::Location) {
-        arm.wait(op, |_| {}, std::future::pending::<()>()).await.map_err(|e| match e {
+        arm.wait(op, |_| {}).await.map_err(|e| match e {
             arm_client::WaitError::Failed(e) => OpsError::Arm(e),
             arm_client::WaitError::Stopped(_) => OpsError::Invalid("purge stopped".into()),
         })?;

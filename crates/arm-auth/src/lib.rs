@@ -190,9 +190,25 @@ impl TokenSource {
         Ok(token)
     }
 
-    /// Drops cached tokens, e.g. after the server said 401 to one of them.
-    pub async fn invalidate(&self) {
-        self.cache.lock().await.clear();
+    /// The server refused `rejected` (401): forget it, and the credential
+    /// that handed it out, so the next [`TokenSource::token`] asks Entra ID
+    /// anew. azure_identity's credentials keep tokens of their own until
+    /// shortly before expiry; a new credential instance starts with none.
+    /// Only the first caller to report a token does this: requests that
+    /// were in flight with the same token find a fresh one already.
+    pub async fn invalidate(&self, scope: &str, rejected: &BearerToken) {
+        let mut cache = self.cache.lock().await;
+        if cache.get(scope).is_some_and(|t| t.secret != rejected.secret) {
+            return;
+        }
+        cache.remove(scope);
+        let mut chosen = self.chosen.lock().await;
+        if let Some((method, _)) = chosen.as_ref() {
+            match self.credential(*method) {
+                Ok(fresh) => *chosen = Some((*method, fresh)),
+                Err(_) => *chosen = None,
+            }
+        }
     }
 
     async fn fetch(&self, scope: &str) -> Result<BearerToken, AuthError> {

@@ -2,13 +2,12 @@
 
 use crate::lro::{self, FinalStateVia, PendingOperation, PollState};
 use crate::retry::{parse_retry_after, Outcome, RetryPolicy};
-use crate::{ArmError, Error};
+use crate::{ArmError, Error, Stop};
 use arm_auth::TokenSource;
 use reqwest::header::HeaderMap;
 use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -92,6 +91,7 @@ pub struct ArmClient {
     pub default_poll_interval: Duration,
     sent: AtomicU64,
     logger: Option<Logger>,
+    stop: Stop,
 }
 
 impl ArmClient {
@@ -109,6 +109,7 @@ impl ArmClient {
             default_poll_interval: Duration::from_secs(10),
             sent: AtomicU64::new(0),
             logger: None,
+            stop: Stop::never(),
         })
     }
 
@@ -121,6 +122,16 @@ impl ArmClient {
     pub fn with_logger(mut self, logger: Logger) -> Self {
         self.logger = Some(logger);
         self
+    }
+
+    /// What ends every wait of this client (a deadline, Ctrl-C).
+    pub fn with_stop(mut self, stop: Stop) -> Self {
+        self.stop = stop;
+        self
+    }
+
+    pub fn stop(&self) -> &Stop {
+        &self.stop
     }
 
     pub fn endpoint(&self) -> &Url {
@@ -229,7 +240,7 @@ impl ArmClient {
             // for any method; once, in case the cached token went stale.
             if outcome.status == 401 && !reauthenticated {
                 reauthenticated = true;
-                self.tokens.invalidate().await;
+                self.tokens.invalidate(&self.scope, &token).await;
                 continue;
             }
             let o = Outcome::Status {
@@ -351,25 +362,20 @@ impl ArmClient {
         }
     }
 
-    /// Polls until the operation ends or `stop` fires, honouring
-    /// Retry-After between polls. `observe` sees each state (for progress).
-    pub async fn wait<S: Future<Output = ()>>(&self, op: PendingOperation, observe: impl FnMut(&str), stop: S) -> Result<Value, WaitError> {
-        self.wait_inner(op, observe, stop, true).await
+    /// Polls until the operation ends or this client's [`Stop`] fires,
+    /// honouring Retry-After between polls. `observe` sees each state (for progress).
+    pub async fn wait(&self, op: PendingOperation, observe: impl FnMut(&str)) -> Result<Value, WaitError> {
+        self.wait_inner(op, observe, true).await
     }
 
     /// Like [`ArmClient::wait`], for a caller that needs only to know the
     /// operation succeeded: the final result is not fetched.
-    pub async fn wait_until_done<S: Future<Output = ()>>(&self, op: PendingOperation, stop: S) -> Result<(), WaitError> {
-        self.wait_inner(op, |_| {}, stop, false).await.map(|_| ())
+    pub async fn wait_until_done(&self, op: PendingOperation) -> Result<(), WaitError> {
+        self.wait_inner(op, |_| {}, false).await.map(|_| ())
     }
 
-    async fn wait_inner<S: Future<Output = ()>>(
-        &self,
-        mut op: PendingOperation,
-        mut observe: impl FnMut(&str),
-        stop: S,
-        fetch_result: bool,
-    ) -> Result<Value, WaitError> {
+    async fn wait_inner(&self, mut op: PendingOperation, mut observe: impl FnMut(&str), fetch_result: bool) -> Result<Value, WaitError> {
+        let stop = self.stop.wait();
         tokio::pin!(stop);
         loop {
             let state = tokio::select! {

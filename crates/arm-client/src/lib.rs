@@ -18,6 +18,7 @@ mod id;
 pub mod lro;
 pub mod paging;
 pub mod retry;
+mod stop;
 
 pub use client::{ArmClient, Response, WaitError};
 pub use error::{ArmError, Error};
@@ -25,3 +26,4 @@ pub use id::{IdError, ResourceId};
 pub use lro::{FinalStateVia, PendingOperation, PollState};
 pub use reqwest::Method;
 pub use retry::RetryPolicy;
+pub use stop::Stop;

@@ -4,7 +4,7 @@
 //! ```no_run
 //! use clap::Parser;
 //! #[derive(Parser)]
-//! struct Cli { #[command(flatten)] common: pipeline::CommonArgs }
+//! struct Cli { #[command(flatten)] common: pipeline::ConnectArgs }
 //! fn main() -> std::process::ExitCode {
 //!     let cli = Cli::parse();
 //!     pipeline::finish("my-tool", (|| {
@@ -18,6 +18,7 @@
 pub mod docs;
 mod exit;
 mod input;
+mod interrupt;
 mod output;
 pub mod progress;
 mod session;
@@ -30,4 +31,4 @@ pub use exit::{code_of, finish, refused, render, stopped, usage, Exit, ExitKind}
 pub use input::{expect_kind, kind_of, parse_documents, read_file_documents, read_stdin_documents};
 pub use output::emit;
 pub use progress::Reporter;
-pub use session::{http_client, report, stopped_error, CommonArgs, Outcome, Session, Waited};
+pub use session::{http_client, report, stopped_error, ConnectArgs, Outcome, Session, TimeoutArg, WaitArgs, Waited};

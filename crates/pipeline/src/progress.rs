@@ -118,7 +118,7 @@ pub fn fmt_elapsed(d: Duration) -> String {
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let t = text.trim();
     if let Ok(secs) = t.parse::<u64>() {
-        return Ok(Duration::from_secs(secs));
+        return capped(secs, text);
     }
     let mut total = 0u64;
     let mut num = String::new();
@@ -129,18 +129,38 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         }
         let n: u64 = num.parse().map_err(|_| format!("'{text}' is not a duration (try 90s, 30m, 2h)"))?;
         num.clear();
-        total += n * match c {
+        let unit = match c {
             's' => 1,
             'm' => 60,
             'h' => 3600,
             'd' => 86400,
             _ => return Err(format!("'{text}' is not a duration (try 90s, 30m, 2h)")),
         };
+        total = n
+            .checked_mul(unit)
+            .and_then(|s| total.checked_add(s))
+            .ok_or_else(|| too_long(text))?;
     }
     if !num.is_empty() || t.is_empty() {
         return Err(format!("'{text}' is not a duration (try 90s, 30m, 2h)"));
     }
-    Ok(Duration::from_secs(total))
+    capped(total, text)
+}
+
+/// The longest duration any flag takes: ten years. Longer ones are typos,
+/// and deadlines and ages computed from them must not overflow.
+pub const MAX_DURATION: Duration = Duration::from_secs(10 * 366 * 86400);
+
+fn capped(secs: u64, text: &str) -> Result<Duration, String> {
+    let d = Duration::from_secs(secs);
+    if d > MAX_DURATION {
+        return Err(too_long(text));
+    }
+    Ok(d)
+}
+
+fn too_long(text: &str) -> String {
+    format!("'{text}' is longer than the 10 years (3660d) a duration may be")
 }
 
 #[cfg(test)]
@@ -153,7 +173,18 @@ mod tests {
         assert_eq!(parse_duration("1s").unwrap(), Duration::from_secs(1));
         assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
         assert_eq!(parse_duration("2d").unwrap(), Duration::from_secs(172800));
-        for bad in ["", "h", "5x", "1h5", "-3s"] {
+        assert_eq!(parse_duration("3660d").unwrap(), MAX_DURATION);
+        for bad in [
+            "",
+            "h",
+            "5x",
+            "1h5",
+            "-3s",
+            "18446744073709551615",
+            "3661d",
+            "99999999999999999d",
+            "1h99999999999999999999s",
+        ] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
     }

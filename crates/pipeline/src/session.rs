@@ -6,14 +6,15 @@ use crate::exit::usage;
 use crate::progress::{parse_duration, Reporter};
 use anyhow::Context;
 use arm_auth::{AuthConfig, AuthMethod, TokenSource};
-use arm_client::{ArmClient, WaitError};
+use arm_client::{ArmClient, Stop, WaitError};
 use serde_json::Value;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+/// The flags every binary takes: where ARM is, who we are, how much to say.
 #[derive(clap::Args, Debug, Clone)]
-pub struct CommonArgs {
+pub struct ConnectArgs {
     /// Subscription id.
     #[arg(long, env = "AZURE_SUBSCRIPTION_ID", global = true)]
     pub subscription: Option<String>,
@@ -26,21 +27,46 @@ pub struct CommonArgs {
     /// Extra PEM roots to trust (SSL_CERT_FILE is trusted too).
     #[arg(long, global = true)]
     pub ca_cert: Option<PathBuf>,
-    /// Stop waiting after this long (90s, 30m, 2h); the operation goes on and a resume document is printed.
-    #[arg(long, value_parser = parse_timeout, global = true)]
-    pub timeout: Option<Duration>,
-    /// Start the operation, print its apim.operation document and exit.
-    #[arg(long, global = true)]
-    pub no_wait: bool,
-    /// Read apim.operation documents on stdin and wait for them.
-    #[arg(long, global = true)]
-    pub resume: bool,
     /// No progress on stderr.
     #[arg(short, long, global = true)]
     pub quiet: bool,
     /// Log every request on stderr.
     #[arg(short, long, global = true)]
     pub verbose: bool,
+}
+
+/// How long to wait; every binary that waits for operations takes it.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct TimeoutArg {
+    /// Stop waiting after this long (90s, 30m, 2h; at most 3660d); the operation goes on and a resume document is printed.
+    #[arg(long, value_parser = parse_timeout)]
+    pub timeout: Option<Duration>,
+}
+
+/// The flags of binaries that start long-running operations.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct WaitArgs {
+    #[command(flatten)]
+    pub timeout: TimeoutArg,
+    /// Start the operation, print its apim.operation document and exit.
+    #[arg(long)]
+    pub no_wait: bool,
+    /// Read apim.operation documents on stdin and wait for them.
+    #[arg(long)]
+    pub resume: bool,
+}
+
+impl WaitArgs {
+    /// Either set of flags, for a binary that takes them before and after its subcommand.
+    pub fn or(&self, other: &WaitArgs) -> WaitArgs {
+        WaitArgs {
+            timeout: TimeoutArg {
+                timeout: self.timeout.timeout.or(other.timeout.timeout),
+            },
+            no_wait: self.no_wait || other.no_wait,
+            resume: self.resume || other.resume,
+        }
+    }
 }
 
 fn parse_auth(s: &str) -> Result<AuthMethod, String> {
@@ -56,8 +82,9 @@ pub struct Session {
     pub arm: Arc<ArmClient>,
     pub http: reqwest::Client,
     pub reporter: Reporter,
-    pub args: CommonArgs,
-    started: Instant,
+    pub args: ConnectArgs,
+    /// --no-wait: start operations, print their documents, do not wait.
+    pub no_wait: bool,
 }
 
 /// The end of waiting for one operation.
@@ -66,15 +93,27 @@ pub enum Waited {
     Stopped(Box<OperationDoc>),
 }
 
-impl CommonArgs {
+impl ConnectArgs {
+    /// A session whose waits end only with their operations (or a signal).
     pub fn connect(&self) -> anyhow::Result<Session> {
+        self.connect_waiting(&WaitArgs::default())
+    }
+
+    /// A session whose waits also end at the --timeout deadline, counted
+    /// from now and shared by every operation of the run.
+    pub fn connect_waiting(&self, wait: &WaitArgs) -> anyhow::Result<Session> {
         if self.quiet && self.verbose {
             return Err(usage("-q and -v contradict each other; pick one"));
         }
         let reporter = Reporter::new(self.quiet, self.verbose);
         let http = http_client(self.ca_cert.as_deref())?;
         let tokens = Arc::new(TokenSource::new(AuthConfig::from_env(self.auth), http.clone()));
-        let mut arm = ArmClient::new(http.clone(), &self.arm_endpoint, tokens).map_err(|e| usage(format!("--arm-endpoint: {e}")))?;
+        // parse_timeout caps the duration, so the deadline cannot overflow.
+        let deadline = wait.timeout.timeout.and_then(|t| tokio::time::Instant::now().checked_add(t));
+        let stop = Stop::new(Some(crate::interrupt::install()), deadline);
+        let mut arm = ArmClient::new(http.clone(), &self.arm_endpoint, tokens)
+            .map_err(|e| usage(format!("--arm-endpoint: {e}")))?
+            .with_stop(stop);
         if self.verbose {
             let r = reporter.clone();
             arm = arm.with_logger(Arc::new(move |line: &str| r.debug(line)));
@@ -84,7 +123,7 @@ impl CommonArgs {
             http,
             reporter,
             args: self.clone(),
-            started: Instant::now(),
+            no_wait: wait.no_wait,
         })
     }
 }
@@ -127,28 +166,22 @@ impl Session {
             .ok_or_else(|| usage("no subscription: pass --subscription or set AZURE_SUBSCRIPTION_ID"))
     }
 
-    /// Resolves when waiting must stop: the --timeout deadline (shared by
-    /// all operations of this run) or Ctrl-C.
-    pub fn stop_signal(&self) -> impl std::future::Future<Output = ()> + use<> {
-        let deadline = self.args.timeout.map(|t| self.started + t);
-        async move {
-            let timer = async {
-                match deadline {
-                    Some(d) => tokio::time::sleep_until(d.into()).await,
-                    None => std::future::pending().await,
-                }
-            };
-            tokio::select! {
-                _ = timer => {}
-                _ = tokio::signal::ctrl_c() => {}
-            }
+    /// Refuses to start anything new once the user pressed Ctrl-C (or the
+    /// process got SIGTERM): exit 4, and what `what` would have started
+    /// was not started.
+    pub fn check_not_interrupted(&self, what: &str) -> anyhow::Result<()> {
+        if self.arm.stop().interrupted() {
+            return Err(crate::exit::stopped(format!(
+                "interrupted before {what} started; it was not started"
+            )));
         }
+        Ok(())
     }
 
     /// Waits for one operation with progress under `label`.
     pub async fn wait(&self, label: &str, op: OperationDoc) -> anyhow::Result<Waited> {
         let task = self.reporter.task(label);
-        let result = self.arm.wait(op.pending.clone(), |s| task.state(s), self.stop_signal()).await;
+        let result = self.arm.wait(op.pending.clone(), |s| task.state(s)).await;
         match result {
             Ok(v) => {
                 task.finish("done");

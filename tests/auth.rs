@@ -62,3 +62,29 @@ fn waits_outlive_short_tokens() {
         .success();
     assert_eq!(docs(&out.get_output().stdout)[0]["provisioningState"], "Succeeded");
 }
+
+#[test]
+fn a_token_revoked_mid_wait_is_replaced_by_a_fresh_one() {
+    let emu = emulator(0.0);
+    let container = unique_container();
+    let (services, store) = provision_all(&emu, &container);
+    let dir = tempfile::tempdir().unwrap();
+    let store_file = dir.path().join("store.json");
+    std::fs::write(&store_file, store.to_string()).unwrap();
+    emu.set_time_scale(0.005).unwrap(); // backup: about 3 s
+    let child = spawn(
+        "apim-backup",
+        &emu,
+        &["--storage", store_file.to_str().unwrap()],
+        &services[0].to_string(),
+    );
+    wait_until("the backup is under way", || service_state(&emu, "apim-src") == "Updating");
+    // Every token issued so far (the backup's included) is refused from now
+    // on: its next poll gets 401 and must come back with a new token, not
+    // the one the credential cached.
+    emu.fault("revoke-tokens=1").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let b = docs(&out.stdout).remove(0);
+    assert_eq!((b["kind"].as_str(), b["status"].as_str()), (Some("apim.backup"), Some("Succeeded")));
+}

@@ -666,3 +666,48 @@ fn ctrl_c_leaves_the_restore_running_and_prints_how_to_resume() {
     assert_eq!(docs(&out.get_output().stdout)[0]["status"], "Succeeded");
     assert_eq!(config(&s.emu, "apim-dest"), config(&s.emu, "apim-src"));
 }
+
+#[test]
+fn a_signal_during_the_backup_post_prints_the_operation_to_resume() {
+    // SIGINT is Ctrl-C; SIGTERM is what a cancelled CI job or Kubernetes sends.
+    for sig in ["INT", "TERM"] {
+        let s = Setup::new(0.0);
+        s.emu.set_time_scale(0.002).unwrap(); // backup: about 1 s
+                                              // The backup starts at once, but its answer comes 3 s late: the
+                                              // signal lands while the POST is in flight.
+        s.emu.fault("slow-answer-to=backup&slow-ms=3000").unwrap();
+        let writes = s.emu.stats().unwrap()["writes"].as_u64().unwrap();
+        let child = spawn(
+            "apim-backup",
+            &s.emu,
+            &["--storage", arg(&s.path("store.json"))],
+            &s.services[0].to_string(),
+        );
+        wait_until("the backup started", || service_state(&s.emu, "apim-src") == "Updating");
+        signal(&child, sig);
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(4), "SIG{sig}: {stderr}");
+        assert!(stderr.contains("--resume"), "SIG{sig}: {stderr}");
+        let op = docs(&out.stdout).remove(0);
+        assert_eq!(
+            (op["kind"].as_str(), op["operation"].as_str()),
+            (Some("apim.operation"), Some("backup")),
+            "SIG{sig}"
+        );
+        let out = bin("apim-backup", &s.emu)
+            .arg("--resume")
+            .write_stdin(op.to_string())
+            .assert()
+            .success();
+        let b = docs(&out.get_output().stdout).remove(0);
+        assert_eq!(b["kind"], "apim.backup");
+        let blob = azurite_blob("apimbackups", &s.container, b["blob"].as_str().unwrap())
+            .unwrap()
+            .expect("the backup's blob is in Azurite");
+        assert_eq!(blob.metadata.get("apimtoolkit_status").map(String::as_str), Some("Succeeded"));
+        assert_eq!(b["etag"].as_str(), Some(blob.etag.as_str()));
+        // One backup POST in all: the resume only waited for it.
+        assert_eq!(s.emu.stats().unwrap()["writes"].as_u64().unwrap() - writes, 1, "SIG{sig}");
+    }
+}

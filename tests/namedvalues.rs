@@ -404,3 +404,59 @@ fn dry_run_checks_and_writes_nothing() {
         .code(1)
         .stderr(contains("does not exist"));
 }
+
+#[test]
+fn apply_stops_at_its_timeout_and_a_rerun_finishes_the_rest() {
+    let (emu, svc, _dir) = setup();
+    for i in 0..6 {
+        put_nv(
+            &emu,
+            "apim-dest",
+            &format!("host-{i}"),
+            json!({"displayName": format!("host-{i}"), "value": "https://api.src.example.com/"}),
+        );
+    }
+    let plan = list_and_plan(&emu, bin("apim-namedvalues", &emu).arg("list").write_stdin(svc.to_string()));
+    assert!(plan.len() >= 8, "{plan:?}");
+    emu.set_latency(300).unwrap();
+    let out = bin("apim-namedvalues", &emu)
+        .args(["apply", "--parallel", "1", "--timeout", "1s"])
+        .write_stdin(ndjson(&plan))
+        .assert()
+        .code(4)
+        .stderr(contains("apply again"));
+    emu.set_latency(0).unwrap();
+    let results = docs(&out.get_output().stdout);
+    assert_eq!(results.len(), plan.len(), "every change is accounted for");
+    let status = |s: &str| results.iter().filter(|c| c["status"] == s).count();
+    assert!(status("not-applied") >= 5, "{results:?}");
+    for c in &results {
+        let name = c["name"].as_str().unwrap();
+        let now = get(&emu, name)["properties"]["value"].clone();
+        match c["status"].as_str().unwrap() {
+            "not-applied" if !c["secret"].as_bool().unwrap() => {
+                assert_eq!(now, c["before"]["value"], "{name} was not written")
+            }
+            "applied" | "accepted" if !c["secret"].as_bool().unwrap() && c["after"]["value"].is_string() => {
+                assert_eq!(now, c["after"]["value"], "{name} was written")
+            }
+            _ => {}
+        }
+    }
+    // The documented way to finish: plan again from what is there now.
+    let plan = list_and_plan(&emu, bin("apim-namedvalues", &emu).arg("list").write_stdin(svc.to_string()));
+    bin("apim-namedvalues", &emu)
+        .arg("apply")
+        .write_stdin(ndjson(&plan))
+        .assert()
+        .success();
+    for i in 0..6 {
+        assert_eq!(
+            get(&emu, &format!("host-{i}"))["properties"]["value"],
+            "https://api.dest.example.com/"
+        );
+    }
+    assert!(secret(&emu, "auth-header").contains("api.dest.example.com"));
+    let again = list_and_plan(&emu, bin("apim-namedvalues", &emu).arg("list").write_stdin(svc.to_string()));
+    assert!(again.is_empty(), "converged: {again:?}");
+}

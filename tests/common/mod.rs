@@ -151,3 +151,43 @@ pub fn provision_all(emu: &EmulatorProcess, container: &str) -> (Vec<Value>, Val
         .success();
     (services, docs(&out.get_output().stdout).remove(0))
 }
+
+/// A real binary started in the background with the emulator's
+/// environment and `stdin` written to it, so a test can act while it runs.
+pub fn spawn(name: &str, emu: &EmulatorProcess, args: &[&str], stdin: &str) -> std::process::Child {
+    use std::io::Write;
+    let mut child = std::process::Command::new(bin_path(name, "debug"))
+        .envs(emu.env())
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child
+}
+
+/// Sends `signal` (INT, TERM, HUP) to a child process.
+pub fn signal(child: &std::process::Child, signal: &str) {
+    let status = std::process::Command::new("kill")
+        .args([&format!("-{signal}"), &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -{signal}");
+}
+
+/// Waits until `cond` holds, or fails the test naming `what`.
+pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !cond() {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// The provisioning state ARM reports for a service of the seed's group.
+pub fn service_state(emu: &EmulatorProcess, name: &str) -> String {
+    let (_, _, s) = emu.arm("GET", &service_path(name), None).unwrap();
+    s["properties"]["provisioningState"].as_str().unwrap_or_default().to_string()
+}

@@ -3,6 +3,10 @@
 //! stops them when dropped (the emulator also stops when our end of its
 //! stdin closes, so a crashed test leaves nothing behind).
 
+mod faultproxy;
+
+pub use faultproxy::FaultProxy;
+
 use anyhow::{bail, Context};
 use serde_json::Value;
 use std::io::{BufRead, BufReader};

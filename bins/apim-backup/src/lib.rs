@@ -216,7 +216,7 @@ async fn resolve_storage(session: &Session, input: StorageInput) -> anyhow::Resu
         StorageInput::Account { id, container } => (id, container, String::new()),
     };
     let account = id.name().unwrap_or_default().to_string();
-    let access = blob_store::accounts::blob_client(&session.arm, &id, &endpoint_hint)
+    let access = storage_accounts::blob_client(&session.arm, &id, &endpoint_hint)
         .await
         .with_context(|| format!("storage account {account}"))?;
     Ok(Storage {
@@ -332,7 +332,7 @@ async fn start_one(
 /// Backs up one service into `storage` under the default blob name and
 /// waits for it: what `apim-restore --take-safety-backup` needs.
 pub async fn backup_and_wait(session: &Session, storage: &StorageRef, service: &ServiceRef) -> anyhow::Result<BackupDoc> {
-    let access = blob_store::accounts::blob_client(&session.arm, &storage.account_id, &storage.blob_endpoint).await?;
+    let access = storage_accounts::blob_client(&session.arm, &storage.account_id, &storage.blob_endpoint).await?;
     let key = access.key.clone().ok_or_else(|| {
         anyhow::anyhow!(
             "cannot read the keys of storage account '{}' for the safety backup",
@@ -379,7 +379,7 @@ async fn finish_with(session: &Session, op: OperationDoc, blobs: Option<&BlobCli
             let blobs = match blobs {
                 Some(b) => b,
                 None => {
-                    owned = blob_store::accounts::blob_client(&session.arm, &storage.account_id, &storage.blob_endpoint)
+                    owned = storage_accounts::blob_client(&session.arm, &storage.account_id, &storage.blob_endpoint)
                         .await?
                         .client;
                     &owned

@@ -4,11 +4,11 @@
 use anyhow::Context;
 use apim_ops::{ServiceSpec, SoftDeletePolicy, Started};
 use arm_client::ResourceId;
-use blob_store::accounts::{self, AccountState};
 use clap::{Args, Parser, Subcommand};
 use pipeline::{expect_kind, report, usage, ConnectArgs, ContainerDoc, OperationDoc, Outcome, ServiceDoc, Session, WaitArgs, Waited};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
+use storage_accounts::{self as accounts, AccountState};
 
 #[derive(Parser)]
 #[command(

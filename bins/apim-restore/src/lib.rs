@@ -154,7 +154,7 @@ async fn restore(
         .ok_or_else(|| anyhow::anyhow!("target service {target_id} does not exist"))?;
     let target_doc = ServiceDoc::from_arm(&target_body).map_err(anyhow::Error::msg)?;
     let target = ServiceRef::from(&target_doc);
-    let storage = blob_store::accounts::blob_client(&session.arm, &backup.storage.account_id, &backup.storage.blob_endpoint)
+    let storage = storage_accounts::blob_client(&session.arm, &backup.storage.account_id, &backup.storage.blob_endpoint)
         .await
         .context("backup storage")?;
     let blob_now = storage.client.properties(&backup.storage.container, &backup.blob).await?;
@@ -172,7 +172,7 @@ async fn restore(
         match mine.iter().max_by_key(|d| d.completed_at.clone()) {
             None => Safety::Unproven(format!("it holds no succeeded backup of {}", target.name)),
             Some(d) => {
-                let s = blob_store::accounts::blob_client(&session.arm, &d.storage.account_id, &d.storage.blob_endpoint).await?;
+                let s = storage_accounts::blob_client(&session.arm, &d.storage.account_id, &d.storage.blob_endpoint).await?;
                 match s.client.properties(&d.storage.container, &d.blob).await? {
                     Some(p) if p.etag == d.etag => {
                         safety_ref = Some(BackupRef::from(*d));

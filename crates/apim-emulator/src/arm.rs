@@ -650,7 +650,7 @@ impl App {
                 None => resource_not_found("Microsoft.Storage/storageAccounts", &name, &group),
             },
             Method::PUT => {
-                if !blob_store::accounts::is_valid_account_name(&name) {
+                if !blob_store::names::is_valid_account_name(&name) {
                     return error(400, "AccountNameInvalid", &format!("{name} is not a valid storage account name. Storage account name must be between 3 and 24 characters in length and use numbers and lower-case letters only."));
                 }
                 let body = match parse_body(r) {
@@ -770,7 +770,7 @@ impl App {
                 None => error(404, "ContainerNotFound", "The specified container does not exist."),
             },
             Method::PUT => {
-                let valid = blob_store::accounts::is_valid_container_name(&name);
+                let valid = blob_store::names::is_valid_container_name(&name);
                 if !valid {
                     return error(
                         400,

@@ -197,8 +197,13 @@ impl TokenSource {
     /// Only the first caller to report a token does this: requests that
     /// were in flight with the same token find a fresh one already.
     pub async fn invalidate(&self, scope: &str, rejected: &BearerToken) {
+        self.invalidate_secret(scope, &rejected.secret).await
+    }
+
+    /// [`TokenSource::invalidate`] for a token known only by its text.
+    pub async fn invalidate_secret(&self, scope: &str, rejected: &str) {
         let mut cache = self.cache.lock().await;
-        if cache.get(scope).is_some_and(|t| t.secret != rejected.secret) {
+        if cache.get(scope).is_some_and(|t| t.secret != rejected) {
             return;
         }
         cache.remove(scope);

@@ -1,9 +1,9 @@
 //! The HTTP side: bearer tokens, retries, paging, polling.
 
 use crate::lro::{self, FinalStateVia, PendingOperation, PollState};
-use crate::retry::{parse_retry_after, Outcome, RetryPolicy};
 use crate::{ArmError, Error, Stop};
 use arm_auth::TokenSource;
+use http_retry::{parse_retry_after, Outcome, RetryPolicy};
 use reqwest::header::HeaderMap;
 use reqwest::Method;
 use serde::de::DeserializeOwned;

@@ -17,13 +17,12 @@ pub mod groups;
 mod id;
 pub mod lro;
 pub mod paging;
-pub mod retry;
 mod stop;
 
 pub use client::{ArmClient, Response, WaitError};
 pub use error::{ArmError, Error};
+pub use http_retry::RetryPolicy;
 pub use id::{IdError, ResourceId};
 pub use lro::{FinalStateVia, PendingOperation, PollState};
 pub use reqwest::Method;
-pub use retry::RetryPolicy;
 pub use stop::Stop;

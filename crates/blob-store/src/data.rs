@@ -2,11 +2,25 @@
 
 use crate::sharedkey::{authorization, Signable};
 use crate::BlobError;
+use http_retry::{Outcome, RetryPolicy};
 use reqwest::Method;
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 use url::Url;
 
 const VERSION: &str = "2023-11-03";
+
+/// Hands out an Entra ID token for Storage (`https://storage.azure.com/.default`)
+/// each time a request is sent, so a client kept through a two-hour wait
+/// never sends a token taken before it.
+pub trait TokenProvider: Send + Sync {
+    fn token(&self) -> Pin<Box<dyn Future<Output = Result<String, String>> + Send + '_>>;
+    /// The service refused `rejected` (401): the next [`TokenProvider::token`]
+    /// must be a new one.
+    fn rejected<'a>(&'a self, rejected: &'a str) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
+}
 
 /// How requests to the account are authorised.
 #[derive(Clone)]
@@ -14,9 +28,9 @@ pub enum BlobAuth {
     SharedKey {
         key: String,
     },
-    /// An Entra ID token for `https://storage.azure.com/.default`.
+    /// Entra ID tokens, asked for on every request.
     Bearer {
-        token: String,
+        tokens: Arc<dyn TokenProvider>,
     },
 }
 
@@ -36,6 +50,7 @@ pub struct BlobClient {
     endpoint: Url,
     account: String,
     auth: BlobAuth,
+    retry: RetryPolicy,
 }
 
 impl BlobClient {
@@ -50,7 +65,14 @@ impl BlobClient {
             endpoint,
             account: account.to_string(),
             auth,
+            retry: RetryPolicy::default(),
         })
+    }
+
+    /// Replaces the default retry policy (10 retries, 0.5 s doubling to 60 s).
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
     }
 
     fn url(&self, container: &str, blob: Option<&str>) -> Result<Url, BlobError> {
@@ -67,8 +89,12 @@ impl BlobClient {
         self.send_body(method, url, extra, None).await
     }
 
-    /// One signed request. `extra` are headers; those that take part in the
-    /// Shared Key signature are read from it by name.
+    /// One request, sent again after what Storage asks to retry (500,
+    /// 503 ServerBusy, 429, a lost connection), honouring Retry-After, and
+    /// once with a new token after a 401. Every call the toolkit makes of
+    /// the data plane is idempotent (a conditional PUT, HEAD, GET, DELETE
+    /// with If-Match), so each may go again. `extra` are headers; those
+    /// that take part in the Shared Key signature are read from it by name.
     async fn send_body(
         &self,
         method: Method,
@@ -76,6 +102,55 @@ impl BlobClient {
         extra: &[(&str, &str)],
         body: Option<(Vec<u8>, &str)>,
     ) -> Result<reqwest::Response, BlobError> {
+        let mut attempt = 0u32;
+        let mut reauthenticated = false;
+        loop {
+            let (req, token) = self.request(&method, &url, extra, body.as_ref()).await?;
+            let delay = match req.send().await {
+                Ok(r) if r.status().as_u16() == 401 && !reauthenticated && token.is_some() => {
+                    reauthenticated = true;
+                    if let (BlobAuth::Bearer { tokens }, Some(t)) = (&self.auth, &token) {
+                        tokens.rejected(t).await;
+                    }
+                    continue;
+                }
+                Ok(r) => {
+                    let o = Outcome::Status {
+                        status: r.status().as_u16(),
+                        retry_after: r
+                            .headers()
+                            .get("retry-after")
+                            .and_then(|v| v.to_str().ok())
+                            .and_then(|v| http_retry::parse_retry_after(v, time::OffsetDateTime::now_utc())),
+                    };
+                    match self.retry.delay(true, attempt, o, rand::random()) {
+                        None => return Ok(r),
+                        Some(d) => d,
+                    }
+                }
+                Err(e) => match self.retry.delay(true, attempt, Outcome::ConnectionFailed, rand::random()) {
+                    None => {
+                        return Err(BlobError::Network {
+                            url: url.path().to_string(),
+                            message: e.to_string(),
+                        })
+                    }
+                    Some(d) => d,
+                },
+            };
+            attempt += 1;
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    /// The signed request, and the bearer token it carries (if any).
+    async fn request(
+        &self,
+        method: &Method,
+        url: &Url,
+        extra: &[(&str, &str)],
+        body: Option<&(Vec<u8>, &str)>,
+    ) -> Result<(reqwest::RequestBuilder, Option<String>), BlobError> {
         let date = httpdate_now();
         let mut ms = vec![
             ("x-ms-date".to_string(), date.clone()),
@@ -93,7 +168,7 @@ impl BlobClient {
                 ms.push((k.to_string(), v.to_string()));
             }
         }
-        let (len, content_type) = body.as_ref().map(|(b, t)| (b.len() as u64, *t)).unwrap_or((0, ""));
+        let (len, content_type) = body.map(|(b, t)| (b.len() as u64, *t)).unwrap_or((0, ""));
         let mut req = self
             .http
             .request(method.clone(), url.clone())
@@ -102,7 +177,7 @@ impl BlobClient {
         for (k, v) in extra {
             req = req.header(*k, *v);
         }
-        let auth = match &self.auth {
+        let (auth, token) = match &self.auth {
             BlobAuth::SharedKey { key } => {
                 let s = Signable {
                     method: method.as_str(),
@@ -115,19 +190,25 @@ impl BlobClient {
                     range: "",
                     ms_headers: ms,
                 };
-                authorization(&self.account, key, &s).map_err(BlobError::Config)?
+                (authorization(&self.account, key, &s).map_err(BlobError::Config)?, None)
             }
-            BlobAuth::Bearer { token } => format!("Bearer {token}"),
+            BlobAuth::Bearer { tokens } => {
+                let t = tokens
+                    .token()
+                    .await
+                    .map_err(|e| BlobError::Config(format!("storage account {}: no token: {e}", self.account)))?;
+                (format!("Bearer {t}"), Some(t))
+            }
         };
         req = req.header("authorization", auth);
         req = match body {
-            Some((b, t)) => req.header("content-type", t).header("content-length", b.len().to_string()).body(b),
+            Some((b, t)) => req
+                .header("content-type", *t)
+                .header("content-length", b.len().to_string())
+                .body(b.clone()),
             None => req.header("content-length", "0"),
         };
-        req.send().await.map_err(|e| BlobError::Network {
-            url: url.path().to_string(),
-            message: e.to_string(),
-        })
+        Ok((req, token))
     }
 
     /// Uploads a block blob in one request. Without `overwrite`, an

@@ -1,6 +1,7 @@
 //! Storage for APIM backups: the blob data plane (Shared Key or Entra ID),
-//! as small as the toolkit needs. The storage accounts and containers
-//! themselves are ARM resources, created through `arm-client`.
+//! as small as the toolkit needs, with retries of what Storage asks to
+//! retry. The storage accounts and containers themselves are ARM
+//! resources: see the `storage-accounts` crate.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), blob_store::BlobError> {
@@ -11,12 +12,12 @@
 //! # Ok(()) }
 //! ```
 
-pub mod accounts;
 mod data;
+pub mod names;
 pub mod sharedkey;
 mod xml;
 
-pub use data::{BlobAuth, BlobClient, BlobProperties};
+pub use data::{BlobAuth, BlobClient, BlobProperties, TokenProvider};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BlobError {

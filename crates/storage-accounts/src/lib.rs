@@ -1,22 +1,16 @@
-//! Storage accounts and blob containers: ARM resources.
+//! Storage accounts and blob containers as ARM resources (create, get,
+//! listKeys, container create), and a data-plane client for an account
+//! that authorises the way the account and the caller allow.
 
+use arm_auth::TokenSource;
 use arm_client::{ArmClient, FinalStateVia, Method, PendingOperation, ResourceId};
+use blob_store::{BlobAuth, BlobClient, BlobError, TokenProvider};
 use serde_json::{json, Value};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 
-/// Storage account names: 3-24 lowercase letters and digits.
-pub fn is_valid_account_name(name: &str) -> bool {
-    (3..=24).contains(&name.len()) && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-}
-
-/// Container names: 3-63 lowercase letters, digits and hyphens, every
-/// hyphen between two letters or digits.
-pub fn is_valid_container_name(name: &str) -> bool {
-    (3..=63).contains(&name.len())
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        && !name.starts_with('-')
-        && !name.ends_with('-')
-        && !name.contains("--")
-}
+pub use blob_store::names::{is_valid_account_name, is_valid_container_name};
 
 /// A conservative Microsoft.Storage version, deployed in every cloud.
 pub const API_VERSION: &str = "2023-05-01";
@@ -92,9 +86,9 @@ pub fn blob_endpoint(account: &Value) -> Option<&str> {
 
 /// How the toolkit reaches one storage account's blobs.
 pub struct AccountAccess {
-    pub client: crate::BlobClient,
-    /// The account key, for operations that hand it to APIM; `None` when it
-    /// cannot be listed or the account refuses shared keys.
+    pub client: BlobClient,
+    /// The account key, for operations that hand it to APIM; `None` when
+    /// the caller may not list it or the account refuses shared keys.
     pub key: Option<String>,
     /// `primaryEndpoints.blob` as ARM reports it now.
     pub endpoint: String,
@@ -102,12 +96,14 @@ pub struct AccountAccess {
 
 /// A data-plane client for the account: Shared Key when the caller may
 /// list its keys and the account accepts them, an Entra ID token otherwise.
-pub async fn blob_client(arm: &ArmClient, account_id: &ResourceId, fallback_endpoint: &str) -> Result<AccountAccess, crate::BlobError> {
+/// Only a refusal to list the keys (403) falls back to a token: a throttled
+/// or failed listKeys is an error, not a silent change of how we sign.
+pub async fn blob_client(arm: &ArmClient, account_id: &ResourceId, fallback_endpoint: &str) -> Result<AccountAccess, BlobError> {
     let name = account_id.name().unwrap_or_default();
     let account = arm
         .get(arm.url(&account_id.to_string(), API_VERSION))
         .await
-        .map_err(|e| crate::BlobError::Config(format!("storage account {name}: {e}")))?;
+        .map_err(|e| BlobError::Config(format!("storage account {name}: {e}")))?;
     let shared_key_allowed = account
         .as_ref()
         .and_then(|a| a.pointer("/properties/allowSharedKeyAccess"))
@@ -119,28 +115,51 @@ pub async fn blob_client(arm: &ArmClient, account_id: &ResourceId, fallback_endp
         .map(str::to_string)
         .unwrap_or_else(|| fallback_endpoint.to_string());
     let key = if shared_key_allowed {
-        account_key(arm, account_id).await.ok()
+        match account_key(arm, account_id).await {
+            Ok(k) => Some(k),
+            Err(e) if key_refused(&e) => None,
+            Err(e) => return Err(BlobError::Config(format!("storage account {name}: listing its keys: {e}"))),
+        }
     } else {
         None
     };
     let auth = match &key {
-        Some(k) => crate::BlobAuth::SharedKey { key: k.clone() },
-        None => {
-            let token = arm
-                .tokens()
-                .token(arm_auth::STORAGE_SCOPE)
-                .await
-                .map_err(|e| crate::BlobError::Config(format!("storage account {name}: no key and no token: {e}")))?;
-            crate::BlobAuth::Bearer {
-                token: token.secret().to_string(),
-            }
-        }
+        Some(k) => BlobAuth::SharedKey { key: k.clone() },
+        None => BlobAuth::Bearer {
+            tokens: Arc::new(StorageTokens(arm.tokens().clone())),
+        },
     };
     Ok(AccountAccess {
-        client: crate::BlobClient::new(arm.http().clone(), &endpoint, name, auth)?,
+        client: BlobClient::new(arm.http().clone(), &endpoint, name, auth)?,
         key,
         endpoint,
     })
+}
+
+/// Whether a listKeys failure means "you may not have the key" (so a token
+/// is the way in) rather than a failure to report.
+pub fn key_refused(e: &arm_client::Error) -> bool {
+    e.status() == Some(403)
+}
+
+/// Storage-scoped tokens from the toolkit's token source, asked for anew on
+/// every request (the source caches and refreshes them).
+struct StorageTokens(Arc<TokenSource>);
+
+impl TokenProvider for StorageTokens {
+    fn token(&self) -> Pin<Box<dyn Future<Output = Result<String, String>> + Send + '_>> {
+        Box::pin(async move {
+            self.0
+                .token(arm_auth::STORAGE_SCOPE)
+                .await
+                .map(|t| t.secret().to_string())
+                .map_err(|e| e.to_string())
+        })
+    }
+
+    fn rejected<'a>(&'a self, rejected: &'a str) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
+        Box::pin(async move { self.0.invalidate_secret(arm_auth::STORAGE_SCOPE, rejected).await })
+    }
 }
 
 #[cfg(test)]
@@ -148,14 +167,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names() {
-        assert!(is_valid_account_name("apimbackups2"));
-        for bad in ["ab", "Apim", "apim-backups", "a234567890123456789012345"] {
-            assert!(!is_valid_account_name(bad), "{bad}");
+    fn only_a_refusal_falls_back_to_a_token() {
+        let arm = |status: u16| {
+            arm_client::Error::from(arm_client::ArmError::from_response(
+                status,
+                br#"{"error":{"code":"X","message":"m"}}"#,
+                None,
+            ))
+        };
+        assert!(key_refused(&arm(403)));
+        for status in [429, 500, 503, 404] {
+            assert!(!key_refused(&arm(status)), "{status}");
         }
-        assert!(is_valid_container_name("apim-backups"));
-        for bad in ["ab", "-abc", "abc-", "a--b", "Abc", "a_b"] {
-            assert!(!is_valid_container_name(bad), "{bad}");
-        }
+        let network = arm_client::Error::Network {
+            url: "u".into(),
+            message: "reset".into(),
+        };
+        assert!(!key_refused(&network));
     }
 }

@@ -1,4 +1,5 @@
-//! When to send a request again. Pure: the caller supplies the jitter.
+//! When to send an HTTP request again. Pure: the caller supplies the jitter
+//! and does the sleeping.
 
 use std::time::Duration;
 

@@ -1,23 +1,18 @@
 //! The work behind `apim-backup`: back up services (concurrently) into a
 //! blob container, record what was written, and prune old backups.
 
-mod prune;
-
 use anyhow::Context;
-use apim_ops::{BackupAccess, BackupParams};
+use apim_ops::{AccessType, BackupAccess};
 use arm_client::ResourceId;
+use backup_workflow::prune;
 use blob_store::{BlobClient, BlobProperties};
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 use pipeline::{
-    emit, expect_kind, refused, report, usage, BackupDoc, ConnectArgs, ContainerDoc, OperationDoc, Outcome, PrunedDoc, ServiceDoc,
-    ServiceRef, Session, StorageRef, WaitArgs, Waited,
+    emit, expect_all, refused, report, usage, ConnectArgs, ContainerDoc, OperationDoc, Progress, PrunedDoc, ServiceDoc, ServiceRef,
+    Session, StorageRef, WaitArgs,
 };
-use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::time::Duration;
-
-/// Set on a backup blob once its backup succeeded; prune trusts only marked blobs.
-pub const SUCCESS_MARK: (&str, &str) = ("apimtoolkit_status", "Succeeded");
 
 #[derive(Parser)]
 #[command(
@@ -41,13 +36,6 @@ pub struct Cli {
 enum Cmd {
     /// Delete old backup blobs of one service, never the newest restorable one.
     Prune(PruneArgs),
-}
-
-#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
-enum AccessType {
-    AccessKey,
-    SystemIdentity,
-    UserIdentity,
 }
 
 #[derive(Args)]
@@ -75,8 +63,8 @@ struct BackupArgs {
     /// Replace an existing blob of the same name.
     #[arg(long)]
     overwrite: bool,
-    /// How the service reaches the storage account.
-    #[arg(long, value_enum, default_value = "access-key")]
+    /// How the service reaches the storage account: access-key, system-identity or user-identity.
+    #[arg(long, default_value = "access-key")]
     access_type: AccessType,
     /// Client id of the user-assigned identity (with --access-type user-identity).
     #[arg(long)]
@@ -105,7 +93,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     if cli.wait.resume {
         let ops = read_operations()?;
         let session = cli.connect.connect_waiting(&cli.wait)?;
-        let work = ops.into_iter().map(|op| finish_with(&session, op, None));
+        let work = ops.into_iter().map(|op| backup_workflow::finish(&session, op, None));
         return report(futures::future::join_all(work).await, "apim-backup", session.no_wait);
     }
     match cli.cmd {
@@ -138,10 +126,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn read_operations() -> anyhow::Result<Vec<OperationDoc>> {
-    pipeline::read_stdin_documents()?
-        .iter()
-        .map(|d| expect_kind(d, OperationDoc::KIND, "stdin"))
-        .collect()
+    expect_all(&pipeline::read_stdin_documents()?, "stdin")
 }
 
 /// Where the blobs go, as the user named it (resolved against ARM later).
@@ -152,19 +137,7 @@ enum StorageInput {
 
 fn storage_input(a: &StorageArgs) -> anyhow::Result<StorageInput> {
     if let Some(path) = &a.storage {
-        let docs = pipeline::read_file_documents(path, "--storage")?;
-        let [doc] = docs.as_slice() else {
-            return Err(usage(format!(
-                "--storage {}: expected one storage.container document, found {}",
-                path.display(),
-                docs.len()
-            )));
-        };
-        return Ok(StorageInput::Doc(expect_kind(
-            doc,
-            ContainerDoc::KIND,
-            &format!("--storage {}", path.display()),
-        )?));
+        return Ok(StorageInput::Doc(pipeline::read_one_file(path, "--storage")?));
     }
     match (&a.storage_account, &a.container) {
         (Some(id), Some(c)) => Ok(StorageInput::Account {
@@ -193,9 +166,10 @@ fn service_input(b: &BackupArgs) -> anyhow::Result<Vec<ServiceInput>> {
     if docs.is_empty() {
         return Err(usage("no services: pipe apim.service documents in, or pass --service-id"));
     }
-    docs.iter()
-        .map(|d| expect_kind::<ServiceDoc>(d, ServiceDoc::KIND, "stdin").map(|d| ServiceInput::Doc(Box::new(d))))
-        .collect()
+    Ok(expect_all::<ServiceDoc>(&docs, "stdin")?
+        .into_iter()
+        .map(|d| ServiceInput::Doc(Box::new(d)))
+        .collect())
 }
 
 enum ServiceInput {
@@ -243,14 +217,6 @@ async fn resolve_service(session: &Session, s: ServiceInput) -> anyhow::Result<S
     Ok(ServiceRef::from(&d))
 }
 
-fn default_blob_name(service: &str) -> String {
-    let fmt = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
-    format!(
-        "{service}-{}.apimbackup",
-        time::OffsetDateTime::now_utc().format(&fmt).unwrap_or_default()
-    )
-}
-
 async fn backup(
     session: &Session,
     storage: StorageInput,
@@ -280,7 +246,7 @@ async fn backup(
     // Every rail is checked before anything starts.
     let mut plans = Vec::new();
     for t in targets {
-        let name = blob.clone().unwrap_or_else(|| default_blob_name(&t.name));
+        let name = blob.clone().unwrap_or_else(|| backup_workflow::default_blob_name(&t.name));
         if !overwrite && storage.blobs.properties(&storage.r.container, &name).await?.is_some() {
             return Err(refused(format!(
                 "blob '{name}' already exists in container '{}'; pass --overwrite to replace it",
@@ -292,137 +258,14 @@ async fn backup(
     let work = plans.into_iter().map(|(service, blob)| {
         let (storage, access) = (&storage, &access);
         async move {
-            let op = start_one(session, &storage.r, &service, blob, access).await?;
+            let op = backup_workflow::start(session, &storage.r, &service, blob, access).await?;
             if session.no_wait {
-                return Ok(Outcome::Pending(Box::new(op)));
+                return Ok(Progress::Pending(Box::new(op)));
             }
-            finish_with(session, op, Some(&storage.blobs)).await
+            backup_workflow::finish(session, op, Some(&storage.blobs)).await
         }
     });
     report(futures::future::join_all(work).await, "apim-backup", session.no_wait)
-}
-
-/// Starts one backup; the operation document carries all that is needed to
-/// record the backup later, here or after --resume.
-async fn start_one(
-    session: &Session,
-    storage: &StorageRef,
-    service: &ServiceRef,
-    blob: String,
-    access: &BackupAccess,
-) -> anyhow::Result<OperationDoc> {
-    let params = BackupParams {
-        account: storage.account.clone(),
-        container: storage.container.clone(),
-        blob: blob.clone(),
-        access: access.clone(),
-    };
-    session.check_not_interrupted(&format!("the backup of {}", service.name))?;
-    let started_at = pipeline::docs::now_rfc3339();
-    let begun = apim_ops::start_backup(&session.arm, &service.id, &params)
-        .await
-        .with_context(|| format!("backup of {}", service.name))?;
-    let mut op = OperationDoc::new("backup", service.id.clone(), begun.into_pending(&session.arm, &service.id));
-    op.started_at = started_at;
-    op.context = json!({"service": service, "storage": storage, "blob": blob, "accessType": access.label(),
-        "identityClientId": match access { BackupAccess::UserIdentity(c) => json!(c), _ => Value::Null }});
-    Ok(op)
-}
-
-/// Backs up one service into `storage` under the default blob name and
-/// waits for it: what `apim-restore --take-safety-backup` needs.
-pub async fn backup_and_wait(session: &Session, storage: &StorageRef, service: &ServiceRef) -> anyhow::Result<BackupDoc> {
-    let access = storage_accounts::blob_client(&session.arm, &storage.account_id, &storage.blob_endpoint).await?;
-    let key = access.key.clone().ok_or_else(|| {
-        anyhow::anyhow!(
-            "cannot read the keys of storage account '{}' for the safety backup",
-            storage.account
-        )
-    })?;
-    let op = start_one(
-        session,
-        storage,
-        service,
-        default_blob_name(&service.name),
-        &BackupAccess::AccessKey(key),
-    )
-    .await
-    .context("safety backup")?;
-    match finish_with(session, op, Some(&access.client)).await? {
-        Outcome::Done(d) => Ok(*d),
-        Outcome::Pending(_) => Err(pipeline::stopped("stopped waiting for the safety backup; nothing was restored. Run the restore again when it is done (its blob is recorded by apim-backup --resume)")),
-    }
-}
-
-/// Waits for a backup and records its blob (marking it as succeeded).
-async fn finish_with(session: &Session, op: OperationDoc, blobs: Option<&BlobClient>) -> anyhow::Result<Outcome<Box<BackupDoc>>> {
-    if op.operation != "backup" {
-        return Err(usage(format!(
-            "apim-backup cannot resume a '{}' operation; use the tool that started it",
-            op.operation
-        )));
-    }
-    let ctx = &op.context;
-    let service: ServiceRef =
-        serde_json::from_value(ctx["service"].clone()).map_err(|e| usage(format!("backup operation document: context.service: {e}")))?;
-    let storage: StorageRef =
-        serde_json::from_value(ctx["storage"].clone()).map_err(|e| usage(format!("backup operation document: context.storage: {e}")))?;
-    let blob = ctx["blob"]
-        .as_str()
-        .ok_or_else(|| usage("backup operation document has no context.blob"))?
-        .to_string();
-    let label = format!("{} backup", service.name);
-    match session.wait(&label, op.clone()).await? {
-        Waited::Stopped(d) => Ok(Outcome::Pending(d)),
-        Waited::Done(_) => {
-            let owned;
-            let blobs = match blobs {
-                Some(b) => b,
-                None => {
-                    owned = storage_accounts::blob_client(&session.arm, &storage.account_id, &storage.blob_endpoint)
-                        .await?
-                        .client;
-                    &owned
-                }
-            };
-            let props: BlobProperties = match blobs.properties(&storage.container, &blob).await? {
-                Some(_) => blobs.set_metadata(&storage.container, &blob, &[SUCCESS_MARK]).await?,
-                None => {
-                    return Err(anyhow::anyhow!(
-                        "the backup of {} reported success, but blob '{blob}' is not in container '{}'",
-                        service.name,
-                        storage.container
-                    ))
-                }
-            };
-            let completed_at = pipeline::docs::now_rfc3339();
-            let duration = seconds_between(&op.started_at, &completed_at);
-            Ok(Outcome::Done(Box::new(BackupDoc {
-                kind: BackupDoc::KIND.into(),
-                schema_version: 1,
-                status: "Succeeded".into(),
-                service,
-                storage,
-                blob,
-                access_type: ctx["accessType"].as_str().unwrap_or("access-key").to_string(),
-                identity_client_id: ctx["identityClientId"].as_str().map(str::to_string),
-                started_at: op.started_at.clone(),
-                completed_at,
-                duration_seconds: duration,
-                size: props.size,
-                etag: props.etag,
-                last_modified: props.last_modified,
-            })))
-        }
-    }
-}
-
-fn seconds_between(a: &str, b: &str) -> f64 {
-    let parse = |s: &str| time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok();
-    match (parse(a), parse(b)) {
-        (Some(a), Some(b)) => ((b - a).as_seconds_f64() * 1000.0).round() / 1000.0,
-        _ => 0.0,
-    }
 }
 
 async fn prune(session: &Session, storage: StorageInput, p: &PruneArgs) -> anyhow::Result<()> {
@@ -442,7 +285,7 @@ async fn prune(session: &Session, storage: StorageInput, p: &PruneArgs) -> anyho
         .map(|b| prune::Candidate {
             name: b.name.clone(),
             modified: b.modified_unix().unwrap_or(0),
-            succeeded: b.metadata.get(SUCCESS_MARK.0).map(String::as_str) == Some(SUCCESS_MARK.1),
+            succeeded: backup_workflow::is_marked(b),
         })
         .collect();
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
@@ -458,8 +301,6 @@ async fn prune(session: &Session, storage: StorageInput, p: &PruneArgs) -> anyho
                 .with_context(|| format!("deleting {name}"))?;
         }
         emit(&PrunedDoc {
-            kind: PrunedDoc::KIND.into(),
-            schema_version: 1,
             service: p.service.clone(),
             storage: storage.r.clone(),
             blob: name,

@@ -8,9 +8,12 @@ use arm_client::ResourceId;
 use clap::{Args, Parser, Subcommand};
 use futures::StreamExt;
 use namedvalue_rewrite::{KeyVault, NamedValue, Rule, RuleSet};
-use pipeline::{emit, expect_kind, usage, ChangeDoc, KeyVaultDoc, NamedValueDoc, NamedValueSide, ServiceDoc, Session};
+use pipeline::{
+    emit, expect_all, refused, usage, ChangeDoc, ChangeStatus, KeyVaultDoc, NamedValueDiffDoc, NamedValueDoc, NamedValueSide,
+    NamedValueSummary, ServiceDoc, Session,
+};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -123,7 +126,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let (body, etag) = apim_ops::get_named_value(&session.arm, &id, &name)
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("named value '{name}' does not exist in {}", id.name().unwrap_or_default()))?;
-            let mut doc = to_doc(&id, &body, Some(etag));
+            let mut doc = NamedValueDoc::from_arm(&id, &body, Some(etag));
             if reveal_secrets && doc.secret {
                 doc.value = Some(apim_ops::secret_value(&session.arm, &id, &name).await?.0);
             }
@@ -131,10 +134,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Cmd::Rewrite(a) => {
             let rules = rule_set(&a)?;
-            let docs: Vec<NamedValueDoc> = pipeline::read_stdin_documents()?
-                .iter()
-                .map(|d| expect_kind(d, NamedValueDoc::KIND, "stdin"))
-                .collect::<anyhow::Result<_>>()?;
+            let docs: Vec<NamedValueDoc> = expect_all(&pipeline::read_stdin_documents()?, "stdin")?;
             let session = cli.common.connect()?;
             rewrite(&session, &rules, docs, a.allow_unmatched).await
         }
@@ -146,10 +146,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             if parallel == 0 {
                 return Err(usage("--parallel must be at least 1"));
             }
-            let changes: Vec<ChangeDoc> = pipeline::read_stdin_documents()?
-                .iter()
-                .map(|d| expect_kind(d, ChangeDoc::KIND, "stdin"))
-                .collect::<anyhow::Result<_>>()?;
+            let changes: Vec<ChangeDoc> = expect_all(&pipeline::read_stdin_documents()?, "stdin")?;
             for c in &changes {
                 for r in &c.rules {
                     Rule::from_spec(r).map_err(|e| usage(format!("stdin: change of '{}': {e}", c.name)))?;
@@ -170,30 +167,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn service_file(path: &std::path::Path, what: &str) -> anyhow::Result<ResourceId> {
-    let docs = pipeline::read_file_documents(path, what)?;
-    let [doc] = docs.as_slice() else {
-        return Err(usage(format!(
-            "{what} {}: expected one apim.service document, found {}",
-            path.display(),
-            docs.len()
-        )));
-    };
-    Ok(expect_kind::<ServiceDoc>(doc, ServiceDoc::KIND, &format!("{what} {}", path.display()))?.id)
+    Ok(pipeline::read_one_file::<ServiceDoc>(path, what)?.id)
 }
 
 fn service_id(s: &ServiceArg) -> anyhow::Result<ResourceId> {
     match &s.service {
         Some(p) => service_file(p, "--service"),
-        None => {
-            let docs = pipeline::read_stdin_documents()?;
-            let [doc] = docs.as_slice() else {
-                return Err(usage(format!(
-                    "expected one apim.service document on stdin (or --service FILE), found {}",
-                    docs.len()
-                )));
-            };
-            Ok(expect_kind::<ServiceDoc>(doc, ServiceDoc::KIND, "stdin")?.id)
-        }
+        None => Ok(pipeline::expect_one::<ServiceDoc>(&pipeline::read_stdin_documents()?, "stdin (or --service FILE)")?.id),
     }
 }
 
@@ -219,39 +199,6 @@ fn rule_set(a: &RewriteArgs) -> anyhow::Result<RuleSet> {
     Ok(RuleSet::new(rules))
 }
 
-fn sha256(s: &str) -> String {
-    Sha256::digest(s.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn key_vault(body: &Value) -> Option<KeyVaultDoc> {
-    let kv = body.pointer("/properties/keyVault").filter(|k| !k.is_null())?;
-    Some(KeyVaultDoc {
-        secret_identifier: kv.get("secretIdentifier").and_then(Value::as_str).unwrap_or_default().to_string(),
-        identity_client_id: kv.get("identityClientId").and_then(Value::as_str).map(str::to_string),
-        last_status: kv.get("lastStatus").cloned(),
-    })
-}
-
-fn to_doc(service: &ResourceId, body: &Value, etag: Option<String>) -> NamedValueDoc {
-    let p = |k: &str| body.pointer(&format!("/properties/{k}")).cloned().unwrap_or(Value::Null);
-    let secret = p("secret").as_bool().unwrap_or(false);
-    NamedValueDoc {
-        kind: NamedValueDoc::KIND.into(),
-        schema_version: 1,
-        service_id: service.clone(),
-        name: body.get("name").and_then(Value::as_str).unwrap_or_default().to_string(),
-        display_name: p("displayName").as_str().unwrap_or_default().to_string(),
-        value: if secret { None } else { p("value").as_str().map(str::to_string) },
-        secret,
-        tags: p("tags")
-            .as_array()
-            .map(|t| t.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
-            .unwrap_or_default(),
-        key_vault: key_vault(body),
-        etag,
-    }
-}
-
 /// Runs `f` over `items` with at most `parallel` in flight, and returns
 /// the results in the items' order. Unordered buffering keeps every slot
 /// busy even when most items finish at once (plain values need no read).
@@ -275,7 +222,7 @@ const READ_PARALLEL: usize = 16;
 
 async fn list(session: &Session, id: &ResourceId, filter: Option<&str>, reveal: bool) -> anyhow::Result<Vec<NamedValueDoc>> {
     let items = apim_ops::list_named_values(&session.arm, id, filter).await?;
-    let mut docs: Vec<NamedValueDoc> = items.iter().map(|body| to_doc(id, body, None)).collect();
+    let mut docs: Vec<NamedValueDoc> = items.iter().map(|body| NamedValueDoc::from_arm(id, body, None)).collect();
     if reveal {
         let values = concurrently(&docs, READ_PARALLEL, |d| async move {
             Ok(if d.secret && d.key_vault.is_none() {
@@ -315,7 +262,7 @@ fn kv_doc(k: &KeyVault) -> KeyVaultDoc {
 
 async fn rewrite(session: &Session, rules: &RuleSet, mut docs: Vec<NamedValueDoc>, allow_unmatched: bool) -> anyhow::Result<()> {
     docs.sort_by(|a, b| a.name.cmp(&b.name));
-    // Secrets are fetched here and never written down: the plan keeps digests.
+    // Secrets are fetched here, with their ETag, and never written down.
     let read = concurrently(&docs, READ_PARALLEL, |d| async move {
         Ok(match (d.secret, d.key_vault.is_some()) {
             (true, false) => {
@@ -328,9 +275,7 @@ async fn rewrite(session: &Session, rules: &RuleSet, mut docs: Vec<NamedValueDoc
         })
     })
     .await?;
-    // A secret's ETag comes with its value: no second read for it.
-    let secret_etags: std::collections::HashMap<String, String> =
-        read.iter().filter_map(|(i, e)| Some((i.name.clone(), e.clone()?))).collect();
+    let secret_etags: HashMap<String, String> = read.iter().filter_map(|(i, e)| Some((i.name.clone(), e.clone()?))).collect();
     let secret_etags = &secret_etags;
     let inputs: Vec<NamedValue> = read.into_iter().map(|(i, _)| i).collect();
     let unmatched = rules.unmatched(&inputs);
@@ -345,31 +290,44 @@ async fn rewrite(session: &Session, rules: &RuleSet, mut docs: Vec<NamedValueDoc
         .zip(&inputs)
         .filter_map(|(d, i)| rules.rewrite(i).map(|w| (d, i, w)))
         .collect();
-    // The ETag each change is planned against: apply writes only while it holds.
+    // The ETag each change is planned against, read together with the value
+    // it was planned from: a list is not current, so a value that changed
+    // since it was listed would be overwritten under a fresh ETag.
     let etags = concurrently(&changed, READ_PARALLEL, |(d, _, _)| async move {
-        match (&d.etag, secret_etags.get(&d.name)) {
-            (Some(e), _) | (None, Some(e)) => Ok(e.clone()),
-            (None, None) => Ok(apim_ops::get_named_value(&session.arm, &d.service_id, &d.name)
-                .await?
-                .map(|(_, e)| e)
-                .unwrap_or_default()),
+        if let Some(e) = d.etag.as_ref().or_else(|| secret_etags.get(&d.name)) {
+            return Ok(Some(e.clone()));
         }
+        let Some((body, etag)) = apim_ops::get_named_value(&session.arm, &d.service_id, &d.name).await? else {
+            return Ok(None);
+        };
+        let now = NamedValueDoc::from_arm(&d.service_id, &body, None);
+        let same_kv = |k: &Option<KeyVaultDoc>| k.as_ref().map(|k| (k.secret_identifier.clone(), k.identity_client_id.clone()));
+        Ok((now.value == d.value && same_kv(&now.key_vault) == same_kv(&d.key_vault)).then_some(etag))
     })
     .await?;
+    let stale: Vec<&str> = changed
+        .iter()
+        .zip(&etags)
+        .filter(|(_, e)| e.is_none())
+        .map(|((d, _, _), _)| d.name.as_str())
+        .collect();
+    if !stale.is_empty() {
+        return Err(refused(format!(
+            "named value(s) changed or deleted since they were listed: {}; list them again and rewrite that (nothing was planned)",
+            stale.join(", ")
+        )));
+    }
     let specs: Vec<_> = rules.rules().iter().map(Rule::spec).collect();
     for ((doc, input, w), etag) in changed.iter().zip(etags) {
         let side = |value: &Option<String>, kv: Option<KeyVaultDoc>| NamedValueSide {
             value: if doc.secret { None } else { value.clone() },
-            sha256: if doc.secret { value.as_deref().map(sha256) } else { None },
             key_vault: kv,
         };
         emit(&ChangeDoc {
-            kind: ChangeDoc::KIND.into(),
-            schema_version: 1,
             service_id: doc.service_id.clone(),
             name: doc.name.clone(),
             secret: doc.secret,
-            etag,
+            etag: etag.unwrap_or_default(),
             before: side(&input.value, doc.key_vault.clone()),
             after: side(&w.value, w.key_vault.as_ref().map(kv_doc)),
             rules_fired: w.fired.iter().map(|i| rules.rules()[*i].label()).collect(),
@@ -382,21 +340,20 @@ async fn rewrite(session: &Session, rules: &RuleSet, mut docs: Vec<NamedValueDoc
 }
 
 async fn apply(session: &Session, changes: Vec<ChangeDoc>, parallel: usize, dry_run: bool) -> anyhow::Result<()> {
-    let results: Vec<(ChangeDoc, ApplyResult)> = futures::stream::iter(changes.into_iter().map(|c| async move {
+    let mut results: Vec<(ChangeDoc, ApplyResult)> = futures::stream::iter(changes.into_iter().map(|c| async move {
         let r = apply_one(session, &c, dry_run).await;
         (c, r)
     }))
     .buffer_unordered(parallel)
     .collect()
     .await;
-    let mut results = results;
     results.sort_by(|a, b| a.0.name.cmp(&b.0.name));
     let (mut conflicts, mut unfinished, mut errors) = (0, 0, Vec::new());
     for (mut c, r) in results {
         match r {
             Ok((status, message)) => {
-                conflicts += usize::from(status == "conflict");
-                unfinished += usize::from(status == NOT_APPLIED || status == ACCEPTED);
+                conflicts += usize::from(status == ChangeStatus::Conflict);
+                unfinished += usize::from(matches!(status, ChangeStatus::NotApplied | ChangeStatus::Accepted));
                 c.status = Some(status);
                 c.message = message;
                 emit(&c)?;
@@ -409,7 +366,7 @@ async fn apply(session: &Session, changes: Vec<ChangeDoc>, parallel: usize, dry_
     }
     if unfinished > 0 {
         return Err(pipeline::stopped(format!(
-            "stopped: {unfinished} change(s) were not written or not yet in effect (status \"{NOT_APPLIED}\" or \"{ACCEPTED}\"); list, rewrite and apply again to finish (changes already made are not made twice)"
+            "stopped: {unfinished} change(s) were not written or not yet in effect (status \"not-applied\" or \"accepted\"); list, rewrite and apply again to finish (changes already made are not made twice)"
         )));
     }
     if conflicts > 0 {
@@ -420,21 +377,18 @@ async fn apply(session: &Session, changes: Vec<ChangeDoc>, parallel: usize, dry_
     Ok(())
 }
 
-/// Statuses of a change that apply left unfinished when it was stopped.
-const NOT_APPLIED: &str = "not-applied";
-const ACCEPTED: &str = "accepted";
-
 /// (status, message) of one change.
-type ApplyResult = anyhow::Result<(String, Option<String>)>;
+type ApplyResult = anyhow::Result<(ChangeStatus, Option<String>)>;
 
-/// One change: (status, message). A change made elsewhere since the plan
-/// is a conflict: the write carries the plan's ETag in If-Match.
+/// One change. A change made elsewhere since the plan is a conflict: the
+/// write carries the plan's ETag in If-Match, and a secret is written only
+/// while its ETag is still the plan's.
 async fn apply_one(session: &Session, c: &ChangeDoc, dry_run: bool) -> ApplyResult {
     let arm = &session.arm;
-    let conflict = |why: &str| Ok(("conflict".to_string(), Some(why.to_string())));
+    let conflict = |why: &str| Ok((ChangeStatus::Conflict, Some(why.to_string())));
     if arm.stop().fired() {
         return Ok((
-            NOT_APPLIED.into(),
+            ChangeStatus::NotApplied,
             Some("stopped (timeout or interrupt) before this change was written".into()),
         ));
     }
@@ -446,7 +400,7 @@ async fn apply_one(session: &Session, c: &ChangeDoc, dry_run: bool) -> ApplyResu
             Err(apim_ops::OpsError::Arm(e)) if e.status() == Some(404) => return conflict("it no longer exists"),
             Err(e) => return Err(e.into()),
         };
-        if etag != c.etag || c.before.sha256.as_deref() != Some(sha256(&value).as_str()) {
+        if etag != c.etag {
             return conflict("its secret value changed since the plan");
         }
         let rules = RuleSet::new(
@@ -456,27 +410,26 @@ async fn apply_one(session: &Session, c: &ChangeDoc, dry_run: bool) -> ApplyResu
                 .collect::<Result<_, _>>()
                 .map_err(|e| usage(e.to_string()))?,
         );
-        let input = NamedValue {
-            name: c.name.clone(),
-            value: Some(value),
-            tags: Vec::new(),
-            key_vault: None,
-        };
         // Rules scoped by tag need the current tags; a scope that no longer applies is a conflict below.
-        let tagged = if c.rules.iter().any(|r| !r.tags.is_empty()) {
+        let tags = if c.rules.iter().any(|r| !r.tags.is_empty()) {
             apim_ops::get_named_value(arm, &c.service_id, &c.name)
                 .await?
-                .map(|(b, _)| to_doc(&c.service_id, &b, None).tags)
+                .map(|(b, _)| NamedValueDoc::from_arm(&c.service_id, &b, None).tags)
                 .unwrap_or_default()
         } else {
             Vec::new()
         };
-        let new = rules.rewrite(&NamedValue { tags: tagged, ..input }).and_then(|w| w.value);
-        match new {
-            Some(v) if c.after.sha256.as_deref() == Some(sha256(&v).as_str()) => {
+        let input = NamedValue {
+            name: c.name.clone(),
+            value: Some(value),
+            tags,
+            key_vault: None,
+        };
+        match rules.rewrite(&input).and_then(|w| w.value) {
+            Some(v) => {
                 props.insert("value".into(), json!(v));
             }
-            _ => return conflict("re-applying the rules no longer gives the planned value"),
+            None => return conflict("re-applying the rules no longer changes it"),
         }
     } else if let Some(v) = &c.after.value {
         props.insert("value".into(), json!(v));
@@ -489,7 +442,7 @@ async fn apply_one(session: &Session, c: &ChangeDoc, dry_run: bool) -> ApplyResu
     }
     if dry_run {
         return match apim_ops::get_named_value(arm, &c.service_id, &c.name).await? {
-            Some((_, e)) if e == c.etag => Ok(("dry-run".into(), None)),
+            Some((_, e)) if e == c.etag => Ok((ChangeStatus::DryRun, None)),
             Some(_) => conflict("its ETag changed since the plan"),
             None => conflict("it no longer exists"),
         };
@@ -497,7 +450,7 @@ async fn apply_one(session: &Session, c: &ChangeDoc, dry_run: bool) -> ApplyResu
     match apim_ops::patch_named_value(arm, &c.service_id, &c.name, Value::Object(props), &c.etag).await {
         Ok(Written::Conflict) => conflict("it changed since the plan (412 on If-Match)"),
         Ok(Written::Accepted(_)) => Ok((
-            ACCEPTED.into(),
+            ChangeStatus::Accepted,
             Some("written; stopped waiting for it to take effect (it goes on in Azure)".into()),
         )),
         Err(apim_ops::OpsError::Arm(e)) if e.status() == Some(404) => conflict("it no longer exists"),
@@ -508,66 +461,36 @@ async fn apply_one(session: &Session, c: &ChangeDoc, dry_run: bool) -> ApplyResu
                 .pointer("/properties/keyVault/lastStatus/code")
                 .and_then(Value::as_str)
                 .unwrap_or("unknown");
-            Ok(("applied".into(), Some(format!("Key Vault secret refreshed: {status}"))))
+            Ok((ChangeStatus::Applied, Some(format!("Key Vault secret refreshed: {status}"))))
         }
-        Ok(Written::Done(_)) => Ok(("applied".into(), None)),
+        Ok(Written::Done(_)) => Ok((ChangeStatus::Applied, None)),
     }
 }
 
+/// Both services' named values, read concurrently, with the secret values
+/// of the names both hold (compared here, never printed).
 async fn diff(session: &Session, a: &ResourceId, b: &ResourceId) -> anyhow::Result<()> {
-    let (la, lb) = (list(session, a, None, false).await?, list(session, b, None, false).await?);
-    let digest = |id: &ResourceId, d: &NamedValueDoc| {
-        let (id, name, secret) = (id.clone(), d.name.clone(), d.secret);
-        async move {
-            if secret {
-                apim_ops::secret_value(&session.arm, &id, &name)
-                    .await
-                    .map(|(v, _)| Some(sha256(&v)))
-            } else {
-                Ok(None)
-            }
-        }
-    };
-    let mut names: Vec<&str> = la.iter().chain(&lb).map(|d| d.name.as_str()).collect();
-    names.sort();
-    names.dedup();
-    let mut differ = false;
-    for name in names {
-        let (x, y) = (la.iter().find(|d| d.name == name), lb.iter().find(|d| d.name == name));
-        let difference = match (x, y) {
-            (Some(_), None) => Some("only in A".to_string()),
-            (None, Some(_)) => Some("only in B".to_string()),
-            (Some(x), Some(y)) => {
-                let mut what = Vec::new();
-                if x.secret != y.secret {
-                    what.push("secret flag differs");
-                } else if x.secret && digest(a, x).await? != digest(b, y).await? {
-                    what.push("secret digest differs");
-                } else if x.value != y.value {
-                    what.push("value differs");
-                }
-                if x.key_vault.as_ref().map(|k| (&k.secret_identifier, &k.identity_client_id))
-                    != y.key_vault.as_ref().map(|k| (&k.secret_identifier, &k.identity_client_id))
-                {
-                    what.push("key vault reference differs");
-                }
-                let (mut tx, mut ty) = (x.tags.clone(), y.tags.clone());
-                tx.sort();
-                ty.sort();
-                if tx != ty {
-                    what.push("tags differ");
-                }
-                (!what.is_empty()).then(|| what.join(", "))
-            }
-            (None, None) => None,
-        };
-        if let Some(d) = difference {
-            differ = true;
-            let side = |n: Option<&NamedValueDoc>| n.map(|n| json!({"value": n.value, "secret": n.secret, "tags": n.tags}));
-            emit(&json!({"kind": "apim.namedvalue.diff", "schemaVersion": 1, "name": name, "difference": d, "a": side(x), "b": side(y)}))?;
-        }
+    let (la, lb) = futures::try_join!(list(session, a, None, false), list(session, b, None, false))?;
+    let in_b: HashMap<&str, &NamedValueDoc> = lb.iter().map(|d| (d.name.as_str(), d)).collect();
+    let both_secret: Vec<&str> = la
+        .iter()
+        .filter(|x| x.secret && x.key_vault.is_none() && in_b.get(x.name.as_str()).is_some_and(|y| y.secret && y.key_vault.is_none()))
+        .map(|x| x.name.as_str())
+        .collect();
+    let secret_pairs = concurrently(&both_secret, READ_PARALLEL / 2, |name| async move {
+        let (x, y) = futures::try_join!(
+            apim_ops::secret_value(&session.arm, a, name),
+            apim_ops::secret_value(&session.arm, b, name)
+        )?;
+        Ok((name.to_string(), x.0 == y.0))
+    })
+    .await?;
+    let secrets_equal: HashMap<String, bool> = secret_pairs.into_iter().collect();
+    let differences = diff_named_values(&la, &lb, &secrets_equal);
+    for d in &differences {
+        emit(d)?;
     }
-    if differ {
+    if !differences.is_empty() {
         return Err(pipeline::Exit {
             kind: pipeline::ExitKind::Azure,
             message: "the named values differ".into(),
@@ -575,4 +498,117 @@ async fn diff(session: &Session, a: &ResourceId, b: &ResourceId) -> anyhow::Resu
         .into());
     }
     Ok(())
+}
+
+/// How two lists of named values differ, by name, in name order. Pure:
+/// `secrets_equal` says, for names that are secret on both sides, whether
+/// the values are the same (the caller compared them in-process).
+pub fn diff_named_values(a: &[NamedValueDoc], b: &[NamedValueDoc], secrets_equal: &HashMap<String, bool>) -> Vec<NamedValueDiffDoc> {
+    let mut by_name: BTreeMap<&str, (Option<&NamedValueDoc>, Option<&NamedValueDoc>)> = BTreeMap::new();
+    for x in a {
+        by_name.entry(&x.name).or_default().0 = Some(x);
+    }
+    for y in b {
+        by_name.entry(&y.name).or_default().1 = Some(y);
+    }
+    let kv = |d: &NamedValueDoc| {
+        d.key_vault
+            .as_ref()
+            .map(|k| (k.secret_identifier.clone(), k.identity_client_id.clone()))
+    };
+    let summary = |d: &NamedValueDoc| NamedValueSummary {
+        value: d.value.clone(),
+        secret: d.secret,
+        tags: d.tags.clone(),
+    };
+    by_name
+        .into_iter()
+        .filter_map(|(name, (x, y))| {
+            let difference = match (x, y) {
+                (Some(_), None) => "only in A".to_string(),
+                (None, Some(_)) => "only in B".to_string(),
+                (Some(x), Some(y)) => {
+                    let mut what = Vec::new();
+                    if x.secret != y.secret {
+                        what.push("secret flag differs");
+                    } else if x.secret && x.key_vault.is_none() && secrets_equal.get(name) == Some(&false) {
+                        what.push("secret digest differs");
+                    } else if x.value != y.value {
+                        what.push("value differs");
+                    }
+                    if kv(x) != kv(y) {
+                        what.push("key vault reference differs");
+                    }
+                    let (mut tx, mut ty) = (x.tags.clone(), y.tags.clone());
+                    tx.sort();
+                    ty.sort();
+                    if tx != ty {
+                        what.push("tags differ");
+                    }
+                    if what.is_empty() {
+                        return None;
+                    }
+                    what.join(", ")
+                }
+                (None, None) => return None,
+            };
+            Some(NamedValueDiffDoc {
+                name: name.to_string(),
+                difference,
+                a: x.map(summary),
+                b: y.map(summary),
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nv(name: &str, value: Option<&str>, secret: bool) -> NamedValueDoc {
+        NamedValueDoc {
+            service_id: "/subscriptions/s/resourceGroups/g/providers/Microsoft.ApiManagement/service/x"
+                .parse()
+                .unwrap(),
+            name: name.into(),
+            display_name: name.into(),
+            value: value.map(str::to_string),
+            secret,
+            tags: Vec::new(),
+            key_vault: None,
+            etag: None,
+        }
+    }
+
+    #[test]
+    fn diff_is_by_name_and_never_shows_secrets() {
+        let a = [
+            nv("same", Some("1"), false),
+            nv("changed", Some("1"), false),
+            nv("only-a", Some("x"), false),
+            nv("s", None, true),
+        ];
+        let b = [
+            nv("changed", Some("2"), false),
+            nv("same", Some("1"), false),
+            nv("only-b", Some("y"), false),
+            nv("s", None, true),
+        ];
+        let secrets = HashMap::from([("s".to_string(), false)]);
+        let d = diff_named_values(&a, &b, &secrets);
+        let got: Vec<(&str, &str)> = d.iter().map(|d| (d.name.as_str(), d.difference.as_str())).collect();
+        assert_eq!(
+            got,
+            [
+                ("changed", "value differs"),
+                ("only-a", "only in A"),
+                ("only-b", "only in B"),
+                ("s", "secret digest differs")
+            ]
+        );
+        assert_eq!(d[3].a.as_ref().unwrap().value, None);
+        let same = HashMap::from([("s".to_string(), true)]);
+        assert!(diff_named_values(&a[..1], &b[1..2], &same).is_empty());
+    }
 }

@@ -2,13 +2,16 @@
 //! and storage, creating only what is missing, concurrently.
 
 use anyhow::Context;
-use apim_ops::{ServiceSpec, SoftDeletePolicy, Started};
+use apim_ops::{ServiceSpec, SoftDeletePolicy};
 use arm_client::ResourceId;
 use clap::{Args, Parser, Subcommand};
-use pipeline::{expect_kind, report, usage, ConnectArgs, ContainerDoc, OperationDoc, Outcome, ServiceDoc, Session, WaitArgs, Waited};
-use serde_json::{json, Value};
+use pipeline::{
+    emit, expect_all, report, usage, ConnectArgs, ContainerDoc, Emit, OperationDoc, Outcome, Progress, Resume, ServiceDoc, Session,
+    WaitArgs,
+};
+use serde_json::Value;
 use std::collections::BTreeMap;
-use storage_accounts::{self as accounts, AccountState};
+use storage_accounts as accounts;
 
 #[derive(Parser)]
 #[command(
@@ -114,11 +117,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         None => cli.wait.clone(),
     };
     if wait.resume {
-        let docs = pipeline::read_stdin_documents()?;
-        let ops = docs
-            .iter()
-            .map(|d| expect_kind::<OperationDoc>(d, OperationDoc::KIND, "stdin"))
-            .collect::<anyhow::Result<Vec<_>>>()?;
+        let ops: Vec<OperationDoc> = expect_all(&pipeline::read_stdin_documents()?, "stdin")?;
         let session = common.connect_waiting(&wait)?;
         return resume(&session, ops).await;
     }
@@ -182,8 +181,7 @@ fn service_requests(a: &ServiceArgs, common: &ConnectArgs) -> anyhow::Result<(Ve
     let mut out = Vec::new();
     if a.names.is_empty() {
         // Documents from stdin: each carries its own subscription, group and settings.
-        for doc in pipeline::read_stdin_documents()? {
-            let d: ServiceDoc = expect_kind(&doc, ServiceDoc::KIND, "stdin")?;
+        for d in expect_all::<ServiceDoc>(&pipeline::read_stdin_documents()?, "stdin")? {
             let mut spec = ServiceSpec::new(&d.location, &d.sku.name, d.sku.capacity, &d.publisher_email, &d.publisher_name);
             spec.tags = d.tags.clone();
             check_spec(&d.name, &spec)?;
@@ -225,28 +223,17 @@ fn service_requests(a: &ServiceArgs, common: &ConnectArgs) -> anyhow::Result<(Ve
 
 /// The checks that need no server: a typo must not cost a 40-minute create.
 fn check_spec(name: &str, spec: &ServiceSpec) -> anyhow::Result<()> {
-    let valid = !name.is_empty()
-        && name.len() <= 50
-        && name.starts_with(|c: char| c.is_ascii_alphabetic())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        && !name.ends_with('-');
-    if !valid {
+    if !apim_rules::is_valid_service_name(name) {
         return Err(usage(format!(
             "service name '{name}' is invalid: 1-50 letters, digits and hyphens, starting with a letter and not ending with a hyphen"
         )));
     }
-    const SKUS: [&str; 8] = [
-        "Developer",
-        "Standard",
-        "Premium",
-        "Basic",
-        "Consumption",
-        "Isolated",
-        "BasicV2",
-        "StandardV2",
-    ];
-    if !SKUS.iter().any(|s| s.eq_ignore_ascii_case(&spec.sku_name)) {
-        return Err(usage(format!("unknown --sku '{}': use one of {}", spec.sku_name, SKUS.join(", "))));
+    if apim_rules::sku(&spec.sku_name).is_none() {
+        return Err(usage(format!(
+            "unknown --sku '{}': use one of {}",
+            spec.sku_name,
+            apim_rules::SKUS.join(", ")
+        )));
     }
     if !spec.publisher_email.contains('@') {
         return Err(usage(format!(
@@ -260,8 +247,7 @@ fn check_spec(name: &str, spec: &ServiceSpec) -> anyhow::Result<()> {
 fn storage_requests(a: &StorageArgs, common: &ConnectArgs) -> anyhow::Result<(Vec<StorageRequest>, GroupToCreate)> {
     let mut out = Vec::new();
     if a.account.is_none() {
-        for doc in pipeline::read_stdin_documents()? {
-            let d: ContainerDoc = expect_kind(&doc, ContainerDoc::KIND, "stdin")?;
+        for d in expect_all::<ContainerDoc>(&pipeline::read_stdin_documents()?, "stdin")? {
             out.push(StorageRequest {
                 account: d.account_id.clone(),
                 container: d.container.clone(),
@@ -323,14 +309,11 @@ async fn provision_services(session: &Session, requests: Vec<ServiceRequest>, po
             .await
             .with_context(|| format!("service {name}"))?;
         match started {
-            Started::Unchanged(body) => {
+            Progress::Done(body) => {
                 session.reporter.info(&format!("{name}: exists with these settings; nothing to do"));
-                Ok(Outcome::Done(service_doc(&body)?))
+                Ok(Progress::Done(Provisioned::Service(service_doc(&body)?)))
             }
-            Started::Pending(op) => {
-                let doc = OperationDoc::new("service.create", r.id.clone(), op);
-                finish_operation(session, doc).await
-            }
+            Progress::Pending(op) => finish_operation(session, OperationDoc::new(Resume::ServiceCreate, r.id.clone(), op)).await,
         }
     });
     report(futures::future::join_all(work).await, "apim-provision", session.no_wait)
@@ -344,51 +327,68 @@ async fn provision_storage(session: &Session, requests: Vec<StorageRequest>) -> 
             .await
             .with_context(|| format!("storage account {name}"))?
         {
-            AccountState::Ready(account) => Ok(Outcome::Done(container_doc(session, &r.account, &account, &r.container).await?)),
-            AccountState::Creating(op) => {
-                let mut doc = OperationDoc::new("storage.create", r.account.clone(), op);
-                doc.context = json!({"container": r.container});
-                finish_operation(session, doc).await
+            Progress::Done(account) => Ok(Progress::Done(Provisioned::Container(
+                container_doc(session, &r.account, &account, &r.container).await?,
+            ))),
+            Progress::Pending(op) => {
+                let work = Resume::StorageCreate {
+                    container: r.container.clone(),
+                };
+                finish_operation(session, OperationDoc::new(work, r.account.clone(), op)).await
             }
         }
     });
     report(futures::future::join_all(work).await, "apim-provision", session.no_wait)
 }
 
-/// Waits for an operation (unless --no-wait) and turns its result into the document the user expects.
-async fn finish_operation(session: &Session, doc: OperationDoc) -> anyhow::Result<Outcome<Value>> {
-    if session.no_wait {
-        return Ok(Outcome::Pending(Box::new(doc)));
+/// What provisioning yields: a service, or a storage container.
+enum Provisioned {
+    Service(ServiceDoc),
+    Container(ContainerDoc),
+}
+
+impl Emit for Provisioned {
+    fn emit(&self) -> anyhow::Result<()> {
+        match self {
+            Provisioned::Service(d) => emit(d),
+            Provisioned::Container(d) => emit(d),
+        }
     }
-    let label = format!("{} {}", doc.resource_id.name().unwrap_or_default(), doc.operation);
-    match session.wait(&label, doc.clone()).await? {
-        Waited::Stopped(d) => Ok(Outcome::Pending(d)),
-        Waited::Done(result) => match doc.operation.as_str() {
-            "service.create" => {
-                let body = if result.is_null() {
-                    apim_ops::get_service(&session.arm, &doc.resource_id).await?.unwrap_or(Value::Null)
-                } else {
-                    result
-                };
-                Ok(Outcome::Done(service_doc(&body)?))
-            }
-            "storage.create" => {
-                let container = doc
-                    .context
-                    .get("container")
-                    .and_then(Value::as_str)
-                    .ok_or_else(|| usage("storage.create operation document has no context.container"))?;
-                let account = session
-                    .arm
-                    .get(session.arm.url(&doc.resource_id.to_string(), accounts::API_VERSION))
-                    .await?
-                    .unwrap_or(Value::Null);
-                Ok(Outcome::Done(container_doc(session, &doc.resource_id, &account, container).await?))
-            }
-            other => Err(usage(format!(
-                "apim-provision cannot resume a '{other}' operation; use the tool that started it"
-            ))),
-        },
+}
+
+/// Waits for an operation (unless --no-wait) and turns its result into the document the user expects.
+async fn finish_operation(session: &Session, doc: OperationDoc) -> anyhow::Result<Outcome<Provisioned>> {
+    if session.no_wait {
+        return Ok(Progress::Pending(Box::new(doc)));
+    }
+    let label = format!("{} {}", doc.resource_id.name().unwrap_or_default(), doc.work.name());
+    let result = match session.wait(&label, doc.clone()).await? {
+        Progress::Pending(d) => return Ok(Progress::Pending(d)),
+        Progress::Done(result) => result,
+    };
+    match &doc.work {
+        Resume::ServiceCreate => {
+            let body = if result.is_null() {
+                apim_ops::get_service(&session.arm, &doc.resource_id).await?.unwrap_or(Value::Null)
+            } else {
+                result
+            };
+            Ok(Progress::Done(Provisioned::Service(service_doc(&body)?)))
+        }
+        Resume::StorageCreate { container } => {
+            let account = session
+                .arm
+                .get(session.arm.url(&doc.resource_id.to_string(), accounts::API_VERSION))
+                .await?
+                .unwrap_or(Value::Null);
+            Ok(Progress::Done(Provisioned::Container(
+                container_doc(session, &doc.resource_id, &account, container).await?,
+            )))
+        }
+        other => Err(usage(format!(
+            "apim-provision cannot resume a '{}' operation; use the tool that started it",
+            other.name()
+        ))),
     }
 }
 
@@ -397,19 +397,16 @@ async fn resume(session: &Session, ops: Vec<OperationDoc>) -> anyhow::Result<()>
     report(futures::future::join_all(work).await, "apim-provision", session.no_wait)
 }
 
-fn service_doc(body: &Value) -> anyhow::Result<Value> {
-    let d = ServiceDoc::from_arm(body).map_err(anyhow::Error::msg)?;
-    Ok(serde_json::to_value(d)?)
+fn service_doc(body: &Value) -> anyhow::Result<ServiceDoc> {
+    ServiceDoc::from_arm(body).map_err(anyhow::Error::msg)
 }
 
-async fn container_doc(session: &Session, account_id: &ResourceId, account: &Value, container: &str) -> anyhow::Result<Value> {
+async fn container_doc(session: &Session, account_id: &ResourceId, account: &Value, container: &str) -> anyhow::Result<ContainerDoc> {
     accounts::ensure_container(&session.arm, account_id, container)
         .await
         .with_context(|| format!("container {container}"))?;
     let blob = accounts::blob_endpoint(account).unwrap_or_default().to_string();
-    let doc = ContainerDoc {
-        kind: ContainerDoc::KIND.into(),
-        schema_version: 1,
+    Ok(ContainerDoc {
         account: account_id.name().unwrap_or_default().to_string(),
         subscription_id: account_id.subscription_id().to_string(),
         resource_group: account_id.resource_group_name().unwrap_or_default().to_string(),
@@ -417,6 +414,5 @@ async fn container_doc(session: &Session, account_id: &ResourceId, account: &Val
         container: container.to_string(),
         location: account.get("location").and_then(Value::as_str).unwrap_or_default().to_string(),
         blob_endpoint: blob,
-    };
-    Ok(serde_json::to_value(doc)?)
+    })
 }

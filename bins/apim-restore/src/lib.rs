@@ -4,15 +4,14 @@
 pub mod rails;
 
 use anyhow::Context;
-use apim_ops::{BackupAccess, BackupParams};
+use apim_ops::{AccessType, BackupAccess, BackupParams};
 use arm_client::ResourceId;
-use clap::{ArgGroup, Parser, ValueEnum};
+use clap::{ArgGroup, Parser};
 use pipeline::{
-    emit, expect_kind, refused, usage, BackupDoc, BackupRef, ConnectArgs, OperationDoc, RestoreDoc, ServiceDoc, ServiceRef, Session,
-    WaitArgs, Waited,
+    emit, expect_all, expect_one, refused, usage, BackupDoc, BackupRef, ConnectArgs, OperationDoc, Progress, RestoreDoc, RestoreStatus,
+    Resume, ServiceDoc, ServiceRef, Session, WaitArgs,
 };
 use rails::{Facts, Overrides, Safety};
-use serde_json::json;
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -48,8 +47,8 @@ pub struct Cli {
     /// Check every rail and print what would happen; start nothing.
     #[arg(long)]
     dry_run: bool,
-    /// How the target reaches the storage account (default: as the backup was taken).
-    #[arg(long, value_enum)]
+    /// How the target reaches the storage account: access-key, system-identity or user-identity (default: as the backup was taken).
+    #[arg(long)]
     access_type: Option<AccessType>,
     /// Client id of the target's user-assigned identity (with --access-type user-identity).
     #[arg(long)]
@@ -60,19 +59,9 @@ pub struct Cli {
     connect: ConnectArgs,
 }
 
-#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
-enum AccessType {
-    AccessKey,
-    SystemIdentity,
-    UserIdentity,
-}
-
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     if cli.wait.resume {
-        let ops: Vec<OperationDoc> = pipeline::read_stdin_documents()?
-            .iter()
-            .map(|d| expect_kind(d, OperationDoc::KIND, "stdin"))
-            .collect::<anyhow::Result<_>>()?;
+        let ops: Vec<OperationDoc> = expect_all(&pipeline::read_stdin_documents()?, "stdin")?;
         let session = cli.connect.connect_waiting(&cli.wait)?;
         let mut stopped = 0;
         for op in ops {
@@ -89,8 +78,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let safety_docs = match &cli.safety_backup {
         Some(p) => pipeline::read_file_documents(p, "--safety-backup")?
             .iter()
-            .filter(|d| pipeline::kind_of(d) == BackupDoc::KIND)
-            .map(|d| expect_kind::<BackupDoc>(d, BackupDoc::KIND, "--safety-backup"))
+            .filter(|d| pipeline::kind_of(d) == <BackupDoc as pipeline::Document>::KIND)
+            .map(|d| pipeline::expect_kind::<BackupDoc>(d, "--safety-backup"))
             .collect::<anyhow::Result<Vec<_>>>()?,
         None => Vec::new(),
     };
@@ -103,35 +92,18 @@ fn read_backup(cli: &Cli) -> anyhow::Result<BackupDoc> {
         Some(p) => (pipeline::read_file_documents(p, "--backup")?, format!("--backup {}", p.display())),
         None => (pipeline::read_stdin_documents()?, "stdin".to_string()),
     };
-    match docs.as_slice() {
-        [one] => {
-            let b: BackupDoc = expect_kind(one, BackupDoc::KIND, &source)?;
-            if b.status != "Succeeded" {
-                return Err(usage(format!("{source}: the backup's status is {}, not Succeeded", b.status)));
-            }
-            Ok(b)
-        }
-        [] => Err(usage(format!("{source}: expected one apim.backup document, got none"))),
-        more => Err(usage(format!(
+    if docs.len() > 1 {
+        return Err(usage(format!(
             "{source}: expected one apim.backup document, got {}; pick one (e.g. grep '\"name\":\"apim-src\"')",
-            more.len()
-        ))),
+            docs.len()
+        )));
     }
+    expect_one(&docs, &source)
 }
 
 fn read_target(cli: &Cli) -> anyhow::Result<ResourceId> {
     match (&cli.target, &cli.target_id) {
-        (Some(p), None) => {
-            let docs = pipeline::read_file_documents(p, "--target")?;
-            let [doc] = docs.as_slice() else {
-                return Err(usage(format!(
-                    "--target {}: expected one apim.service document, found {}",
-                    p.display(),
-                    docs.len()
-                )));
-            };
-            Ok(expect_kind::<ServiceDoc>(doc, ServiceDoc::KIND, &format!("--target {}", p.display()))?.id)
-        }
+        (Some(p), None) => Ok(pipeline::read_one_file::<ServiceDoc>(p, "--target")?.id),
         (None, Some(id)) => id.parse().map_err(|e| usage(format!("--target-id: {e}"))),
         _ => Err(usage("name the target: --target FILE (an apim.service document) or --target-id ID")),
     }
@@ -165,10 +137,7 @@ async fn restore(
     } else if cli.no_safety_backup {
         Safety::Waived
     } else if cli.safety_backup.is_some() {
-        let mine: Vec<&BackupDoc> = safety_docs
-            .iter()
-            .filter(|d| d.service.id == target.id && d.status == "Succeeded")
-            .collect();
+        let mine: Vec<&BackupDoc> = safety_docs.iter().filter(|d| d.service.id == target.id).collect();
         match mine.iter().max_by_key(|d| d.completed_at.clone()) {
             None => Safety::Unproven(format!("it holds no succeeded backup of {}", target.name)),
             Some(d) => {
@@ -211,17 +180,15 @@ async fn restore(
     if !verdict.refusals.is_empty() {
         return Err(refused(format!("restore refused: {}", verdict.refusals.join("; "))));
     }
-    let access = match (cli.access_type, &cli.identity_client_id, backup.access_type.as_str()) {
+    let access = match (cli.access_type, &cli.identity_client_id, backup.access_type) {
         (Some(AccessType::UserIdentity), Some(c), _) => BackupAccess::UserIdentity(c.clone()),
         (Some(AccessType::UserIdentity), None, _) => return Err(usage("--access-type user-identity needs --identity-client-id (the target's identity)")),
-        (Some(AccessType::SystemIdentity), _, _) | (None, _, "system-identity") => BackupAccess::SystemIdentity,
-        (None, _, "user-identity") => return Err(usage("the backup was taken with a user-assigned identity; name the target's with --access-type user-identity --identity-client-id ID")),
+        (Some(AccessType::SystemIdentity), _, _) | (None, _, AccessType::SystemIdentity) => BackupAccess::SystemIdentity,
+        (None, _, AccessType::UserIdentity) => return Err(usage("the backup was taken with a user-assigned identity; name the target's with --access-type user-identity --identity-client-id ID")),
         _ => BackupAccess::AccessKey(storage.key.clone().ok_or_else(|| anyhow::anyhow!("cannot read the keys of storage account '{}'; use --access-type system-identity", backup.storage.account))?),
     };
     let mut doc = RestoreDoc {
-        kind: RestoreDoc::KIND.into(),
-        schema_version: 1,
-        status: "DryRun".into(),
+        status: RestoreStatus::DryRun,
         source: backup.service.clone(),
         target: target.clone(),
         backup: BackupRef::from(&backup),
@@ -240,7 +207,7 @@ async fn restore(
         return emit(&doc);
     }
     if cli.take_safety_backup {
-        let safety = apim_backup::backup_and_wait(session, &backup.storage, &target).await?;
+        let safety = backup_workflow::backup_and_wait(session, &backup.storage, &target).await?;
         emit(&safety)?;
         doc.safety_backup = Some(BackupRef::from(&safety));
     }
@@ -252,14 +219,14 @@ async fn restore(
     };
     session.check_not_interrupted(&format!("the restore onto {}", target.name))?;
     let started = pipeline::docs::now_rfc3339();
-    let pending = apim_ops::start_restore(&session.arm, &target.id, &params)
+    let begun = apim_ops::start_restore(&session.arm, &target.id, &params)
         .await
-        .with_context(|| format!("restore onto {}", target.name))?
-        .into_pending(&session.arm, &target.id);
+        .with_context(|| format!("restore onto {}", target.name))?;
     doc.started_at = Some(started.clone());
-    let mut op = OperationDoc::new("restore", target.id.clone(), pending);
+    doc.status = RestoreStatus::Running;
+    let work = Resume::Restore { restore: Box::new(doc) };
+    let mut op = OperationDoc::new(work, target.id.clone(), apim_ops::pending_of(begun, &session.arm, &target.id));
     op.started_at = started;
-    op.context = json!({"restore": doc});
     if session.no_wait {
         return emit(&op);
     }
@@ -273,28 +240,27 @@ async fn restore(
 /// Waits for a restore and prints its apim.restore document; `false` when
 /// it stopped waiting (the apim.operation document was printed instead).
 async fn wait_and_report(session: &Session, op: OperationDoc) -> anyhow::Result<bool> {
-    if op.operation != "restore" {
+    let Resume::Restore { restore } = &op.work else {
         return Err(usage(format!(
             "apim-restore cannot resume a '{}' operation; use the tool that started it",
-            op.operation
+            op.work.name()
         )));
-    }
-    let mut doc: RestoreDoc = serde_json::from_value(op.context["restore"].clone())
-        .map_err(|e| usage(format!("restore operation document: context.restore: {e}")))?;
+    };
+    let mut doc = restore.as_ref().clone();
     let label = format!("{} restore", doc.target.name);
-    match session.wait(&label, op.clone()).await? {
-        Waited::Stopped(d) => {
-            emit(&d)?;
+    match session.wait(&label, op).await? {
+        Progress::Pending(d) => {
+            emit(d.as_ref())?;
             Ok(false)
         }
-        Waited::Done(_) => {
+        Progress::Done(_) => {
             let completed = pipeline::docs::now_rfc3339();
-            doc.duration_seconds = match (doc.started_at.as_deref().and_then(parse_time), parse_time(&completed)) {
-                (Some(a), Some(b)) => Some(((b - a).as_seconds_f64() * 1000.0).round() / 1000.0),
-                _ => None,
-            };
+            doc.duration_seconds = doc
+                .started_at
+                .as_deref()
+                .map(|started| backup_workflow::seconds_between(started, &completed));
             doc.completed_at = Some(completed);
-            doc.status = "Succeeded".into();
+            doc.status = RestoreStatus::Succeeded;
             emit(&doc)?;
             Ok(true)
         }

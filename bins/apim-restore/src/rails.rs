@@ -3,8 +3,6 @@
 
 use time::OffsetDateTime;
 
-/// Tiers that cannot be backed up or restored.
-pub const UNSUPPORTED_TIERS: [&str; 3] = ["Consumption", "BasicV2", "StandardV2"];
 pub const MAX_AGE_DAYS: i64 = 30;
 pub const WARN_AGE_DAYS: i64 = 25;
 
@@ -75,7 +73,7 @@ pub fn check(f: &Facts, o: Overrides) -> Verdict {
         Some(_) => {}
     }
     for (what, sku) in [("target", &f.target_sku), ("source", &f.source_sku)] {
-        if UNSUPPORTED_TIERS.iter().any(|t| t.eq_ignore_ascii_case(sku)) {
+        if !apim_rules::can_back_up(sku) {
             v.refusals
                 .push(format!("the {what} is in the {sku} tier, which cannot be backed up or restored"));
         }

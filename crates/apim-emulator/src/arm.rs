@@ -442,10 +442,7 @@ impl App {
     fn put_service(&self, st: &mut State, r: &Req, sub: &str, group: &str, name: &str, id: String) -> Response {
         let k = key(&id);
         let now = now_ms();
-        let valid_name = name.len() <= 50
-            && name.starts_with(|c: char| c.is_ascii_alphabetic())
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-            && !name.ends_with('-');
+        let valid_name = apim_rules::is_valid_service_name(name);
         if !valid_name {
             return error(400, "InvalidResourceName", &format!("Resource name '{name}' is invalid. The name can contain only letters, numbers, and hyphens. The first character must be a letter and last character must be a letter or a number. The value must be between 1 and 50 characters long."));
         }
@@ -480,19 +477,11 @@ impl App {
         };
         let sku = body.get("sku").and_then(Value::as_object);
         let sku_name = sku.and_then(|s| s.get("name")).and_then(Value::as_str).unwrap_or("");
-        let Some(sku_name) = [
-            "Developer",
-            "Standard",
-            "Premium",
-            "Basic",
-            "Consumption",
-            "Isolated",
-            "BasicV2",
-            "StandardV2",
-        ]
-        .into_iter()
-        .find(|n| n.eq_ignore_ascii_case(sku_name)) else {
-            return validation(&[("sku.name", format!("Invalid SKU name '{sku_name}'. Valid values are Developer, Standard, Premium, Basic, Consumption, Isolated, BasicV2, StandardV2."))]);
+        let Some(sku_name) = apim_rules::sku(sku_name) else {
+            return validation(&[(
+                "sku.name",
+                format!("Invalid SKU name '{sku_name}'. Valid values are {}.", apim_rules::SKUS.join(", ")),
+            )]);
         };
         let capacity = sku.and_then(|s| s.get("capacity")).and_then(Value::as_i64).unwrap_or(1);
         let mut problems = Vec::new();

@@ -492,7 +492,7 @@ impl App {
                 ),
             ));
         };
-        if ["Consumption", "BasicV2", "StandardV2"].contains(&s.sku_name.as_str()) {
+        if !apim_rules::can_back_up(&s.sku_name) {
             return Err(error(
                 400,
                 "MethodNotAllowedInPricingTier",

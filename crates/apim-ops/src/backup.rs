@@ -3,7 +3,7 @@
 
 use crate::service::{get_service, API_VERSION};
 use crate::OpsError;
-use arm_client::{ArmClient, FinalStateVia, Method, PendingOperation, ResourceId};
+use arm_client::{ArmClient, FinalStateVia, Method, PendingOperation, Progress, ResourceId};
 use serde_json::{json, Value};
 use std::fmt;
 
@@ -17,13 +17,57 @@ pub enum BackupAccess {
     UserIdentity(String),
 }
 
-impl BackupAccess {
-    /// The name the documents use.
-    pub fn label(&self) -> &'static str {
+/// How a service reaches the storage account, as flags and documents name it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AccessType {
+    AccessKey,
+    SystemIdentity,
+    UserIdentity,
+}
+
+impl AccessType {
+    pub const ALL: [AccessType; 3] = [AccessType::AccessKey, AccessType::SystemIdentity, AccessType::UserIdentity];
+
+    pub fn as_str(self) -> &'static str {
         match self {
-            BackupAccess::AccessKey(_) => "access-key",
-            BackupAccess::SystemIdentity => "system-identity",
-            BackupAccess::UserIdentity(_) => "user-identity",
+            AccessType::AccessKey => "access-key",
+            AccessType::SystemIdentity => "system-identity",
+            AccessType::UserIdentity => "user-identity",
+        }
+    }
+}
+
+impl fmt::Display for AccessType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for AccessType {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        AccessType::ALL
+            .into_iter()
+            .find(|a| a.as_str() == s)
+            .ok_or_else(|| format!("unknown access type '{s}': use access-key, system-identity or user-identity"))
+    }
+}
+
+impl BackupAccess {
+    pub fn access_type(&self) -> AccessType {
+        match self {
+            BackupAccess::AccessKey(_) => AccessType::AccessKey,
+            BackupAccess::SystemIdentity => AccessType::SystemIdentity,
+            BackupAccess::UserIdentity(_) => AccessType::UserIdentity,
+        }
+    }
+
+    /// The client id of a user-assigned identity.
+    pub fn identity_client_id(&self) -> Option<&str> {
+        match self {
+            BackupAccess::UserIdentity(c) => Some(c),
+            _ => None,
         }
     }
 }
@@ -65,22 +109,16 @@ impl BackupParams {
     }
 }
 
-/// What the POST started.
-#[derive(Debug)]
-pub enum Begun {
-    Running(PendingOperation),
-    /// Finished at once; the service resource.
-    Finished(Value),
-}
+/// What the POST started: `Pending` while it runs, `Done` with the service
+/// when it finished at once.
+pub type Begun = Progress<Value>;
 
-impl Begun {
-    /// What to wait for: a call that already finished becomes an operation
-    /// followed on the resource, whose state then says Succeeded.
-    pub fn into_pending(self, arm: &ArmClient, id: &ResourceId) -> PendingOperation {
-        match self {
-            Begun::Running(p) => p,
-            Begun::Finished(_) => PendingOperation::on_resource(arm.url(&id.to_string(), API_VERSION).as_str()),
-        }
+/// What to wait for: a call that already finished becomes an operation
+/// followed on the resource, whose state then says Succeeded.
+pub fn pending_of(begun: Begun, arm: &ArmClient, id: &ResourceId) -> PendingOperation {
+    match begun {
+        Progress::Pending(p) => p,
+        Progress::Done(_) => PendingOperation::on_resource(arm.url(&id.to_string(), API_VERSION).as_str()),
     }
 }
 
@@ -98,15 +136,15 @@ async fn start(arm: &ArmClient, id: &ResourceId, action: &str, params: &BackupPa
         Ok(r) => {
             let r = r.success()?;
             match arm.operation(&r, &url, FinalStateVia::Location) {
-                Some(op) => Ok(Begun::Running(op)),
-                None => Ok(Begun::Finished(if r.body.is_empty() { Value::Null } else { r.json()? })),
+                Some(op) => Ok(Progress::Pending(op)),
+                None => Ok(Progress::Done(if r.body.is_empty() { Value::Null } else { r.json()? })),
             }
         }
         // The answer was lost: the service may or may not have started.
         // Look before sending anything again.
         Err(arm_client::Error::Network { message, .. }) => match get_service(arm, id).await? {
             Some(service) if !arm_client::lro::is_terminal(arm_client::lro::provisioning_state(&service)) => {
-                Ok(Begun::Running(PendingOperation::on_resource(arm.url(&id.to_string(), API_VERSION).as_str())))
+                Ok(Progress::Pending(PendingOperation::on_resource(arm.url(&id.to_string(), API_VERSION).as_str())))
             }
             _ => Err(OpsError::Invalid(format!(
                 "the {action} request got no answer ({message}) and the service shows no operation running, so nothing was started; it is safe to run the command again"

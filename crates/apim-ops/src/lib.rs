@@ -3,12 +3,13 @@
 //!
 //! ```no_run
 //! # async fn demo(arm: &arm_client::ArmClient) -> Result<(), apim_ops::OpsError> {
-//! use apim_ops::{service_id, ServiceSpec, Started};
+//! use apim_ops::{service_id, ServiceSpec};
+//! use arm_client::Progress;
 //! let id = service_id("sub", "apim-rg", "apim-src");
 //! let spec = ServiceSpec::new("westeurope", "Developer", 1, "ops@example.com", "Example Ops");
 //! match apim_ops::create_service(arm, &id, &spec, Default::default()).await? {
-//!     Started::Unchanged(body) => println!("already there: {body}"),
-//!     Started::Pending(op) => println!("poll {op:?}"),
+//!     Progress::Done(body) => println!("already there: {body}"),
+//!     Progress::Pending(op) => println!("poll {op:?}"),
 //! }
 //! # Ok(()) }
 //! ```

@@ -1,6 +1,6 @@
 use crate::OpsError;
 use arm_client::groups::normalize_location;
-use arm_client::{ArmClient, FinalStateVia, Method, PendingOperation, ResourceId};
+use arm_client::{ArmClient, FinalStateVia, Method, PendingOperation, Progress, ResourceId};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
@@ -102,14 +102,10 @@ pub enum SoftDeletePolicy {
     Purge,
 }
 
-/// The result of asking for a service.
-#[derive(Debug)]
-pub enum Started {
-    /// It exists with these settings and is not busy: nothing was written.
-    Unchanged(Value),
-    /// A create, update or recovery is running (ours or one already under way).
-    Pending(PendingOperation),
-}
+/// What [`create_service`] did: `Done` with the service when it exists
+/// with these settings and is not busy (nothing was written), `Pending`
+/// while a create, update or recovery runs (ours or one already under way).
+pub type Started = Progress<Value>;
 
 pub async fn get_service(arm: &ArmClient, id: &ResourceId) -> Result<Option<Value>, OpsError> {
     Ok(arm.get(arm.url(&id.to_string(), API_VERSION)).await?)
@@ -163,11 +159,11 @@ pub async fn create_service(arm: &ArmClient, id: &ResourceId, spec: &ServiceSpec
         let busy = !arm_client::lro::is_terminal(state);
         let diffs = spec.differences(&existing);
         if diffs.is_empty() && !busy {
-            return Ok(Started::Unchanged(existing));
+            return Ok(Progress::Done(existing));
         }
         if diffs.is_empty() {
             // Already on its way (e.g. a create started by an earlier run): follow it.
-            return Ok(Started::Pending(PendingOperation::on_resource(url.as_str())));
+            return Ok(Progress::Pending(PendingOperation::on_resource(url.as_str())));
         }
         return put(arm, &url, &spec.merged_body(&existing)).await;
     }
@@ -195,8 +191,8 @@ pub async fn create_service(arm: &ArmClient, id: &ResourceId, spec: &ServiceSpec
 async fn put(arm: &ArmClient, url: &url::Url, body: &Value) -> Result<Started, OpsError> {
     let r = arm.send(Method::PUT, url.clone(), Some(body), &[]).await?.success()?;
     match arm.operation(&r, url, FinalStateVia::OriginalUri) {
-        Some(op) => Ok(Started::Pending(op)),
-        None => Ok(Started::Unchanged(r.json()?)),
+        Some(op) => Ok(Progress::Pending(op)),
+        None => Ok(Progress::Done(r.json()?)),
     }
 }
 

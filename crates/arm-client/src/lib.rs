@@ -23,6 +23,6 @@ pub use client::{ArmClient, Response, WaitError};
 pub use error::{ArmError, Error};
 pub use http_retry::RetryPolicy;
 pub use id::{IdError, ResourceId};
-pub use lro::{FinalStateVia, PendingOperation, PollState};
+pub use lro::{FinalStateVia, PendingOperation, PollState, Progress};
 pub use reqwest::Method;
 pub use stop::Stop;

@@ -6,6 +6,15 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::time::Duration;
 
+/// Where a piece of work stands: finished with its result, or still going
+/// on in Azure (a [`PendingOperation`] to poll, or a document that resumes
+/// it). One type for every "done, or still running" the toolkit reports.
+#[derive(Debug)]
+pub enum Progress<T, P = PendingOperation> {
+    Done(T),
+    Pending(P),
+}
+
 /// Where the final result comes from, as the operation's spec says
 /// (`x-ms-long-running-operation-options.final-state-via`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -171,11 +171,31 @@ impl Rule {
     }
 }
 
+/// The kinds of rule, as flags and documents name them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RuleType {
+    Host,
+    Replace,
+    Regex,
+    IdentityClientId,
+}
+
+impl RuleType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuleType::Host => "host",
+            RuleType::Replace => "replace",
+            RuleType::Regex => "regex",
+            RuleType::IdentityClientId => "identity-client-id",
+        }
+    }
+}
+
 /// A rule as data, for documents that must re-apply it later.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
 pub struct RuleSpec {
-    /// host, replace, regex or identity-client-id.
-    pub kind: String,
+    pub kind: RuleType,
     pub old: String,
     pub new: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -187,13 +207,13 @@ pub struct RuleSpec {
 impl Rule {
     pub fn spec(&self) -> RuleSpec {
         let (kind, old, new) = match &self.kind {
-            RuleKind::Host { old, new } => ("host", old.clone(), new.clone()),
-            RuleKind::Replace { old, new } => ("replace", old.clone(), new.clone()),
-            RuleKind::Regex { re, replacement } => ("regex", re.as_str().to_string(), replacement.clone()),
-            RuleKind::IdentityClientId { old, new } => ("identity-client-id", old.clone(), new.clone()),
+            RuleKind::Host { old, new } => (RuleType::Host, old.clone(), new.clone()),
+            RuleKind::Replace { old, new } => (RuleType::Replace, old.clone(), new.clone()),
+            RuleKind::Regex { re, replacement } => (RuleType::Regex, re.as_str().to_string(), replacement.clone()),
+            RuleKind::IdentityClientId { old, new } => (RuleType::IdentityClientId, old.clone(), new.clone()),
         };
         RuleSpec {
-            kind: kind.into(),
+            kind,
             old,
             new,
             names: self.names.clone(),
@@ -201,25 +221,29 @@ impl Rule {
         }
     }
 
+    /// The rule a document carries. Built field by field, not re-parsed
+    /// as `OLD=NEW`, so an `=` inside OLD survives the round trip.
     pub fn from_spec(s: &RuleSpec) -> Result<Rule, RuleError> {
-        let mut r = match s.kind.as_str() {
-            "regex" => {
-                let re = Regex::new(&s.old)
-                    .map_err(|e| RuleError::BadRegex(s.old.clone(), e.to_string().lines().last().unwrap_or("").trim().to_string()))?;
-                Rule {
-                    kind: RuleKind::Regex {
-                        re,
-                        replacement: s.new.clone(),
-                    },
-                    names: Vec::new(),
-                    tags: Vec::new(),
-                }
-            }
-            k => Rule::parse(k, &format!("{}={}", s.old, s.new))?,
+        let label = || format!("--{} {}={}", s.kind.as_str(), s.old, s.new);
+        if s.old.is_empty() {
+            return Err(RuleError::EmptyOld(label()));
+        }
+        let (old, new) = (s.old.clone(), s.new.clone());
+        let kind = match s.kind {
+            RuleType::Regex => RuleKind::Regex {
+                re: Regex::new(&s.old)
+                    .map_err(|e| RuleError::BadRegex(s.old.clone(), e.to_string().lines().last().unwrap_or("").trim().to_string()))?,
+                replacement: new,
+            },
+            RuleType::Host => RuleKind::Host { old, new },
+            RuleType::Replace => RuleKind::Replace { old, new },
+            RuleType::IdentityClientId => RuleKind::IdentityClientId { old, new },
         };
-        r.names = s.names.clone();
-        r.tags = s.tags.clone();
-        Ok(r)
+        Ok(Rule {
+            kind,
+            names: s.names.clone(),
+            tags: s.tags.clone(),
+        })
     }
 }
 
@@ -401,6 +425,19 @@ mod tests {
 
     fn rules(specs: &[(&str, &str)]) -> RuleSet {
         RuleSet::new(specs.iter().map(|(k, s)| Rule::parse(k, s).unwrap()).collect())
+    }
+
+    #[test]
+    fn specs_round_trip_with_an_equals_sign_in_old() {
+        let r = Rule::parse("replace", "a=b").unwrap();
+        let mut spec = r.spec();
+        spec.old = "k=v".into();
+        spec.new = "k=w".into();
+        let back = Rule::from_spec(&spec).unwrap();
+        assert_eq!(back.spec(), spec);
+        let json = serde_json::to_value(&spec).unwrap();
+        assert_eq!(json["kind"], "replace");
+        assert!(serde_json::from_value::<RuleSpec>(serde_json::json!({"kind": "sed", "old": "a", "new": "b"})).is_err());
     }
 
     #[test]

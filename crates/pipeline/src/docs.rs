@@ -1,15 +1,64 @@
-//! The documents that flow between binaries. Every one has `kind` and
-//! `schemaVersion: 1`.
+//! The documents that flow between binaries. Each type is the body of one
+//! kind; `kind` and `schemaVersion` are written by [`crate::emit`] and
+//! checked by [`crate::expect_kind`], never set by hand.
 
+use apim_ops::AccessType;
 use arm_client::{PendingOperation, ResourceId};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
 pub const SCHEMA_VERSION: u32 = 1;
 
-fn v1() -> u32 {
-    SCHEMA_VERSION
+/// A document type: its body, and the `kind` it travels under.
+pub trait Document: Serialize + DeserializeOwned {
+    const KIND: &'static str;
+}
+
+macro_rules! kinds {
+    ($($ty:ty => $kind:literal),* $(,)?) => {
+        $(impl Document for $ty {
+            const KIND: &'static str = $kind;
+        })*
+    };
+}
+
+kinds! {
+    ServiceDoc => "apim.service",
+    ContainerDoc => "storage.container",
+    OperationDoc => "apim.operation",
+    BackupDoc => "apim.backup",
+    RestoreDoc => "apim.restore",
+    PrunedDoc => "apim.backup.pruned",
+    NamedValueDoc => "apim.namedvalue",
+    ChangeDoc => "apim.namedvalue.change",
+    NamedValueDiffDoc => "apim.namedvalue.diff",
+}
+
+/// What every document looks like on the wire: kind and version first.
+#[derive(Serialize)]
+pub(crate) struct Envelope<'a, D> {
+    pub kind: &'static str,
+    #[serde(rename = "schemaVersion")]
+    pub schema_version: u32,
+    #[serde(flatten)]
+    pub body: &'a D,
+}
+
+impl<'a, D: Document> Envelope<'a, D> {
+    pub fn of(body: &'a D) -> Self {
+        Envelope {
+            kind: D::KIND,
+            schema_version: SCHEMA_VERSION,
+            body,
+        }
+    }
+}
+
+/// A document as a JSON value, with its kind and version.
+pub fn to_value<D: Document>(doc: &D) -> serde_json::Result<Value> {
+    serde_json::to_value(Envelope::of(doc))
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -22,9 +71,6 @@ pub struct Sku {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceDoc {
-    pub kind: String,
-    #[serde(default = "v1")]
-    pub schema_version: u32,
     pub id: ResourceId,
     pub name: String,
     pub subscription_id: String,
@@ -43,8 +89,6 @@ pub struct ServiceDoc {
 }
 
 impl ServiceDoc {
-    pub const KIND: &'static str = "apim.service";
-
     /// From ARM's service resource.
     pub fn from_arm(body: &Value) -> Result<Self, String> {
         let s = |p: &str| body.pointer(p).and_then(Value::as_str).unwrap_or("").to_string();
@@ -59,8 +103,6 @@ impl ServiceDoc {
             })
             .unwrap_or_default();
         Ok(ServiceDoc {
-            kind: Self::KIND.into(),
-            schema_version: SCHEMA_VERSION,
             name: s("/name"),
             subscription_id: id.subscription_id().to_string(),
             resource_group: id.resource_group_name().unwrap_or_default().to_string(),
@@ -87,9 +129,6 @@ impl ServiceDoc {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ContainerDoc {
-    pub kind: String,
-    #[serde(default = "v1")]
-    pub schema_version: u32,
     pub account_id: ResourceId,
     pub account: String,
     pub container: String,
@@ -100,43 +139,70 @@ pub struct ContainerDoc {
     pub blob_endpoint: String,
 }
 
-impl ContainerDoc {
-    pub const KIND: &'static str = "storage.container";
-}
-
 /// `apim.operation`: a long-running operation still going on in Azure.
 /// `--resume` with this document on stdin waits for it again.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OperationDoc {
-    pub kind: String,
-    #[serde(default = "v1")]
-    pub schema_version: u32,
-    /// What was started, e.g. `service.create`.
-    pub operation: String,
+    /// What was started and what finishing it needs (`operation` and
+    /// `context` on the wire).
+    #[serde(flatten)]
+    pub work: Resume,
     pub resource_id: ResourceId,
     pub started_at: String,
     #[serde(flatten)]
     pub pending: PendingOperation,
-    /// What the tool needs to finish its work afterwards (e.g. the container to create).
-    #[serde(default, skip_serializing_if = "Value::is_null")]
-    pub context: Value,
 }
 
 impl OperationDoc {
-    pub const KIND: &'static str = "apim.operation";
-
-    pub fn new(operation: &str, resource_id: ResourceId, pending: PendingOperation) -> Self {
+    pub fn new(work: Resume, resource_id: ResourceId, pending: PendingOperation) -> Self {
         OperationDoc {
-            kind: Self::KIND.into(),
-            schema_version: SCHEMA_VERSION,
-            operation: operation.into(),
+            work,
             resource_id,
             started_at: now_rfc3339(),
             pending,
-            context: Value::Null,
         }
     }
+}
+
+/// What an operation started, with what the tool that started it needs to
+/// finish its work once the operation is done (here or after `--resume`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "operation", content = "context")]
+pub enum Resume {
+    #[serde(rename = "service.create")]
+    ServiceCreate,
+    /// The container is created once the account exists.
+    #[serde(rename = "storage.create")]
+    StorageCreate { container: String },
+    #[serde(rename = "backup")]
+    Backup(Box<BackupContext>),
+    #[serde(rename = "restore")]
+    Restore { restore: Box<RestoreDoc> },
+}
+
+impl Resume {
+    /// The name the documents use, e.g. `service.create`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Resume::ServiceCreate => "service.create",
+            Resume::StorageCreate { .. } => "storage.create",
+            Resume::Backup(_) => "backup",
+            Resume::Restore { .. } => "restore",
+        }
+    }
+}
+
+/// What recording a finished backup needs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BackupContext {
+    pub service: ServiceRef,
+    pub storage: StorageRef,
+    pub blob: String,
+    pub access_type: AccessType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_client_id: Option<String>,
 }
 
 /// Which service a backup or restore is about.
@@ -181,19 +247,46 @@ impl From<&ContainerDoc> for StorageRef {
     }
 }
 
+/// The status of a backup document: only finished, verified backups are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BackupStatus {
+    Succeeded,
+}
+
+/// Where a restore stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RestoreStatus {
+    /// --dry-run: every check passed; nothing was started.
+    DryRun,
+    /// Started; not finished when this was written (resume documents).
+    Running,
+    Succeeded,
+}
+
+/// What apply did with one change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ChangeStatus {
+    Applied,
+    /// Changed by someone else since the plan; left alone.
+    Conflict,
+    /// --dry-run: it would apply.
+    DryRun,
+    /// Stopped (timeout, Ctrl-C) before it was written.
+    NotApplied,
+    /// Written; stopped waiting for it to take effect.
+    Accepted,
+}
+
 /// `apim.backup`: a finished backup and the blob that holds it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BackupDoc {
-    pub kind: String,
-    #[serde(default = "v1")]
-    pub schema_version: u32,
-    pub status: String,
+    pub status: BackupStatus,
     pub service: ServiceRef,
     pub storage: StorageRef,
     pub blob: String,
-    /// access-key, system-identity or user-identity.
-    pub access_type: String,
+    pub access_type: AccessType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity_client_id: Option<String>,
     pub started_at: String,
@@ -204,19 +297,11 @@ pub struct BackupDoc {
     pub last_modified: String,
 }
 
-impl BackupDoc {
-    pub const KIND: &'static str = "apim.backup";
-}
-
 /// `apim.restore`: what a restore did (or, with --dry-run, would do).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RestoreDoc {
-    pub kind: String,
-    #[serde(default = "v1")]
-    pub schema_version: u32,
-    /// Succeeded, or DryRun.
-    pub status: String,
+    pub status: RestoreStatus,
     pub source: ServiceRef,
     pub target: ServiceRef,
     pub backup: BackupRef,
@@ -232,10 +317,6 @@ pub struct RestoreDoc {
     pub not_restored: Vec<String>,
     #[serde(default)]
     pub warnings: Vec<String>,
-}
-
-impl RestoreDoc {
-    pub const KIND: &'static str = "apim.restore";
 }
 
 /// A backup blob, as a restore names it.
@@ -263,9 +344,6 @@ impl From<&BackupDoc> for BackupRef {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PrunedDoc {
-    pub kind: String,
-    #[serde(default = "v1")]
-    pub schema_version: u32,
     pub service: String,
     pub storage: StorageRef,
     pub blob: String,
@@ -274,10 +352,6 @@ pub struct PrunedDoc {
     pub size: u64,
     pub reason: String,
     pub dry_run: bool,
-}
-
-impl PrunedDoc {
-    pub const KIND: &'static str = "apim.backup.pruned";
 }
 
 /// A Key Vault reference as documents show it.
@@ -296,9 +370,6 @@ pub struct KeyVaultDoc {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct NamedValueDoc {
-    pub kind: String,
-    #[serde(default = "v1")]
-    pub schema_version: u32,
     pub service_id: ResourceId,
     pub name: String,
     pub display_name: String,
@@ -314,16 +385,38 @@ pub struct NamedValueDoc {
 }
 
 impl NamedValueDoc {
-    pub const KIND: &'static str = "apim.namedvalue";
+    /// From ARM's named value resource; a secret's value is left out.
+    pub fn from_arm(service: &ResourceId, body: &Value, etag: Option<String>) -> Self {
+        let p = |k: &str| body.pointer(&format!("/properties/{k}")).cloned().unwrap_or(Value::Null);
+        let secret = p("secret").as_bool().unwrap_or(false);
+        let key_vault = body.pointer("/properties/keyVault").filter(|k| !k.is_null()).map(|kv| KeyVaultDoc {
+            secret_identifier: kv.get("secretIdentifier").and_then(Value::as_str).unwrap_or_default().to_string(),
+            identity_client_id: kv.get("identityClientId").and_then(Value::as_str).map(str::to_string),
+            last_status: kv.get("lastStatus").cloned(),
+        });
+        NamedValueDoc {
+            service_id: service.clone(),
+            name: body.get("name").and_then(Value::as_str).unwrap_or_default().to_string(),
+            display_name: p("displayName").as_str().unwrap_or_default().to_string(),
+            value: if secret { None } else { p("value").as_str().map(str::to_string) },
+            secret,
+            tags: p("tags")
+                .as_array()
+                .map(|t| t.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+                .unwrap_or_default(),
+            key_vault,
+            etag,
+        }
+    }
 }
 
-/// One side of a change. For a secret, only the SHA-256 of the value.
+/// One side of a change. A secret's value is never written down, not even
+/// as a digest (a digest of a short secret is a guess away from it): apply
+/// re-reads the secret and relies on its ETag.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct NamedValueSide {
     pub value: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sha256: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_vault: Option<KeyVaultDoc>,
 }
@@ -332,9 +425,6 @@ pub struct NamedValueSide {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ChangeDoc {
-    pub kind: String,
-    #[serde(default = "v1")]
-    pub schema_version: u32,
     pub service_id: ResourceId,
     pub name: String,
     pub secret: bool,
@@ -346,15 +436,30 @@ pub struct ChangeDoc {
     pub rules_fired: Vec<String>,
     /// The rules, so apply can re-derive a secret's new value without it ever being written down.
     pub rules: Vec<namedvalue_rewrite::RuleSpec>,
-    /// Set by apply: applied, conflict, or dry-run.
+    /// Set by apply.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
+    pub status: Option<ChangeStatus>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
 
-impl ChangeDoc {
-    pub const KIND: &'static str = "apim.namedvalue.change";
+/// `apim.namedvalue.diff`: how one named value differs between two services.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NamedValueDiffDoc {
+    pub name: String,
+    pub difference: String,
+    pub a: Option<NamedValueSummary>,
+    pub b: Option<NamedValueSummary>,
+}
+
+/// One side of a named value difference; a secret's value is never shown.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NamedValueSummary {
+    pub value: Option<String>,
+    pub secret: bool,
+    pub tags: Vec<String>,
 }
 
 pub fn now_rfc3339() -> String {
@@ -385,7 +490,7 @@ mod tests {
                 capacity: 1
             }
         );
-        let v = serde_json::to_value(&d).unwrap();
+        let v = to_value(&d).unwrap();
         assert_eq!(v["kind"], "apim.service");
         assert_eq!(v["schemaVersion"], 1);
         assert_eq!(v["subscriptionId"], "s");
@@ -393,7 +498,7 @@ mod tests {
     }
 
     #[test]
-    fn operation_doc_flattens_the_pending_operation() {
+    fn operation_doc_flattens_the_pending_operation_and_the_work() {
         let p = PendingOperation {
             resource_url: "https://h/x?api-version=1".into(),
             azure_async_operation: Some("https://h/op".into()),
@@ -401,10 +506,37 @@ mod tests {
             final_state_via: arm_client::FinalStateVia::OriginalUri,
             retry_after_seconds: None,
         };
-        let d = OperationDoc::new("service.create", "/subscriptions/s/resourceGroups/r".parse().unwrap(), p.clone());
-        let v = serde_json::to_value(&d).unwrap();
-        assert_eq!(v["azureAsyncOperation"], "https://h/op");
+        let id: ResourceId = "/subscriptions/s/resourceGroups/r".parse().unwrap();
+        let d = OperationDoc::new(Resume::ServiceCreate, id.clone(), p.clone());
+        let v = to_value(&d).unwrap();
+        assert_eq!(
+            (v["kind"].as_str(), v["operation"].as_str(), v["azureAsyncOperation"].as_str()),
+            (Some("apim.operation"), Some("service.create"), Some("https://h/op"))
+        );
+        assert!(v.get("context").is_none(), "{v}");
         let back: OperationDoc = serde_json::from_value(v).unwrap();
         assert_eq!(back.pending, p);
+        assert!(matches!(back.work, Resume::ServiceCreate));
+
+        let d = OperationDoc::new(
+            Resume::StorageCreate {
+                container: "apim-backups".into(),
+            },
+            id,
+            p,
+        );
+        let v = to_value(&d).unwrap();
+        assert_eq!(v["context"]["container"], "apim-backups");
+        let back: OperationDoc = serde_json::from_value(v).unwrap();
+        assert!(matches!(back.work, Resume::StorageCreate { container } if container == "apim-backups"));
+    }
+
+    #[test]
+    fn statuses_are_spelled_as_before() {
+        assert_eq!(json!(ChangeStatus::NotApplied), "not-applied");
+        assert_eq!(json!(ChangeStatus::DryRun), "dry-run");
+        assert_eq!(json!(RestoreStatus::DryRun), "DryRun");
+        assert_eq!(json!(BackupStatus::Succeeded), "Succeeded");
+        assert_eq!(json!(AccessType::SystemIdentity), "system-identity");
     }
 }

@@ -1,7 +1,7 @@
 //! Reading documents: NDJSON or one JSON array, checked for their kind.
 
+use crate::docs::{Document, SCHEMA_VERSION};
 use crate::exit::usage;
-use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 /// Parses NDJSON (blank lines allowed) or a single JSON array.
@@ -35,8 +35,9 @@ pub fn kind_of(doc: &Value) -> &str {
     doc.get("kind").and_then(Value::as_str).unwrap_or("")
 }
 
-/// Converts a document of the expected kind, or says what was wrong.
-pub fn expect_kind<T: DeserializeOwned>(doc: &Value, kind: &str, source: &str) -> anyhow::Result<T> {
+/// Converts a document of kind `D::KIND`, or says what was wrong.
+pub fn expect_kind<D: Document>(doc: &Value, source: &str) -> anyhow::Result<D> {
+    let kind = D::KIND;
     let actual = kind_of(doc);
     if actual != kind {
         let got = if actual.is_empty() {
@@ -47,15 +48,33 @@ pub fn expect_kind<T: DeserializeOwned>(doc: &Value, kind: &str, source: &str) -
         return Err(usage(format!("{source}: expected an '{kind}' document, got {got}")));
     }
     match doc.get("schemaVersion").and_then(Value::as_u64) {
-        Some(1) => {}
+        Some(v) if v == u64::from(SCHEMA_VERSION) => {}
         Some(v) => {
             return Err(usage(format!(
-                "{source}: '{kind}' schemaVersion {v} is not supported (this tool reads 1); upgrade the toolkit"
+                "{source}: '{kind}' schemaVersion {v} is not supported (this tool reads {SCHEMA_VERSION}); upgrade the toolkit"
             )))
         }
         None => return Err(usage(format!("{source}: '{kind}' document has no schemaVersion"))),
     }
     serde_json::from_value(doc.clone()).map_err(|e| usage(format!("{source}: invalid '{kind}' document: {e}")))
+}
+
+/// Every document of `docs`, each of kind `D::KIND`.
+pub fn expect_all<D: Document>(docs: &[Value], source: &str) -> anyhow::Result<Vec<D>> {
+    docs.iter().map(|d| expect_kind(d, source)).collect()
+}
+
+/// Exactly one document of kind `D::KIND`, as a flag that names one thing needs.
+pub fn expect_one<D: Document>(docs: &[Value], source: &str) -> anyhow::Result<D> {
+    match docs {
+        [doc] => expect_kind(doc, source),
+        more => Err(usage(format!("{source}: expected one {} document, found {}", D::KIND, more.len()))),
+    }
+}
+
+/// The one document of kind `D::KIND` in the file a flag names.
+pub fn read_one_file<D: Document>(path: &std::path::Path, flag: &str) -> anyhow::Result<D> {
+    expect_one(&read_file_documents(path, flag)?, &format!("{flag} {}", path.display()))
 }
 
 /// Reads all of stdin as documents. Refuses a terminal: a forgotten pipe
@@ -98,14 +117,14 @@ mod tests {
 
     #[test]
     fn wrong_kind_is_usage() {
-        #[derive(serde::Deserialize, Debug)]
-        struct X {}
-        let e = expect_kind::<X>(&json!({"kind":"apim.backup","schemaVersion":1}), "apim.service", "stdin").unwrap_err();
+        let e = expect_kind::<crate::ServiceDoc>(&json!({"kind":"apim.backup","schemaVersion":1}), "stdin").unwrap_err();
         assert_eq!(crate::exit::code_of(&e), 2);
         assert!(e
             .to_string()
             .contains("expected an 'apim.service' document, got a 'apim.backup' document"));
-        let e = expect_kind::<X>(&json!({"kind":"apim.service","schemaVersion":2}), "apim.service", "stdin").unwrap_err();
+        let e = expect_kind::<crate::ServiceDoc>(&json!({"kind":"apim.service","schemaVersion":2}), "stdin").unwrap_err();
         assert!(e.to_string().contains("schemaVersion 2"));
+        let e = expect_one::<crate::ServiceDoc>(&[], "--target t.json").unwrap_err();
+        assert_eq!(e.to_string(), "--target t.json: expected one apim.service document, found 0");
     }
 }

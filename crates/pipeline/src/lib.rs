@@ -9,7 +9,8 @@
 //!     let cli = Cli::parse();
 //!     pipeline::finish("my-tool", (|| {
 //!         let session = cli.common.connect()?;
-//!         for doc in pipeline::read_stdin_documents()? { pipeline::emit(&doc)?; }
+//!         let services: Vec<pipeline::ServiceDoc> = pipeline::expect_all(&pipeline::read_stdin_documents()?, "stdin")?;
+//!         for doc in &services { pipeline::emit(doc)?; }
 //!         Ok(())
 //!     })())
 //! }
@@ -23,12 +24,14 @@ mod output;
 pub mod progress;
 mod session;
 
+pub use arm_client::Progress;
 pub use docs::{
-    BackupDoc, BackupRef, ChangeDoc, ContainerDoc, KeyVaultDoc, NamedValueDoc, NamedValueSide, OperationDoc, PrunedDoc, RestoreDoc,
+    to_value, BackupContext, BackupDoc, BackupRef, BackupStatus, ChangeDoc, ChangeStatus, ContainerDoc, Document, KeyVaultDoc,
+    NamedValueDiffDoc, NamedValueDoc, NamedValueSide, NamedValueSummary, OperationDoc, PrunedDoc, RestoreDoc, RestoreStatus, Resume,
     ServiceDoc, ServiceRef, Sku, StorageRef,
 };
 pub use exit::{code_of, finish, refused, render, stopped, usage, Exit, ExitKind};
-pub use input::{expect_kind, kind_of, parse_documents, read_file_documents, read_stdin_documents};
-pub use output::emit;
+pub use input::{expect_all, expect_kind, expect_one, kind_of, parse_documents, read_file_documents, read_one_file, read_stdin_documents};
+pub use output::{emit, Emit};
 pub use progress::Reporter;
 pub use session::{http_client, report, stopped_error, ConnectArgs, Outcome, Session, TimeoutArg, WaitArgs, Waited};

@@ -3,10 +3,11 @@
 
 use crate::docs::OperationDoc;
 use crate::exit::usage;
+use crate::output::Emit;
 use crate::progress::{parse_duration, Reporter};
 use anyhow::Context;
 use arm_auth::{AuthConfig, AuthMethod, TokenSource};
-use arm_client::{ArmClient, Stop, WaitError};
+use arm_client::{ArmClient, Progress, Stop, WaitError};
 use serde_json::Value;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -87,11 +88,9 @@ pub struct Session {
     pub no_wait: bool,
 }
 
-/// The end of waiting for one operation.
-pub enum Waited {
-    Done(Value),
-    Stopped(Box<OperationDoc>),
-}
+/// The end of waiting for one operation: its result, or the document that
+/// resumes it (after a timeout or a signal).
+pub type Waited = Progress<Value, Box<OperationDoc>>;
 
 impl ConnectArgs {
     /// A session whose waits end only with their operations (or a signal).
@@ -185,11 +184,11 @@ impl Session {
         match result {
             Ok(v) => {
                 task.finish("done");
-                Ok(Waited::Done(v))
+                Ok(Progress::Done(v))
             }
             Err(WaitError::Stopped(pending)) => {
                 task.finish("still running in Azure; stopped waiting");
-                Ok(Waited::Stopped(Box::new(OperationDoc { pending, ..op })))
+                Ok(Progress::Pending(Box::new(OperationDoc { pending, ..op })))
             }
             Err(WaitError::Failed(e)) => {
                 task.finish("failed");
@@ -201,23 +200,20 @@ impl Session {
 
 /// The end of one item of a batch: its document, or the operation still
 /// running (after --no-wait, a timeout or Ctrl-C).
-pub enum Outcome<T> {
-    Done(T),
-    Pending(Box<OperationDoc>),
-}
+pub type Outcome<T> = Progress<T, Box<OperationDoc>>;
 
 /// Prints every document in input order, then fails with the first error
 /// (the others on stderr), or exits 4 when operations were left running
 /// without --no-wait having asked for that.
-pub fn report<T: serde::Serialize>(results: Vec<anyhow::Result<Outcome<T>>>, binary: &str, no_wait: bool) -> anyhow::Result<()> {
+pub fn report<T: Emit>(results: Vec<anyhow::Result<Outcome<T>>>, binary: &str, no_wait: bool) -> anyhow::Result<()> {
     let mut errors = Vec::new();
     let mut stopped = 0;
     for r in results {
         match r {
-            Ok(Outcome::Done(doc)) => crate::emit(&doc)?,
-            Ok(Outcome::Pending(op)) => {
+            Ok(Progress::Done(doc)) => doc.emit()?,
+            Ok(Progress::Pending(op)) => {
                 stopped += usize::from(!no_wait);
-                crate::emit(&op)?;
+                crate::emit(op.as_ref())?;
             }
             Err(e) => errors.push(e),
         }

@@ -3,7 +3,7 @@
 //! that authorises the way the account and the caller allow.
 
 use arm_auth::TokenSource;
-use arm_client::{ArmClient, FinalStateVia, Method, PendingOperation, ResourceId};
+use arm_client::{ArmClient, FinalStateVia, Method, Progress, ResourceId};
 use blob_store::{BlobAuth, BlobClient, BlobError, TokenProvider};
 use serde_json::{json, Value};
 use std::future::Future;
@@ -19,19 +19,15 @@ pub fn account_id(subscription: &str, group: &str, account: &str) -> ResourceId 
     ResourceId::resource(subscription, group, "Microsoft.Storage", "storageAccounts", account)
 }
 
-/// What [`ensure_account`] found or started.
-#[derive(Debug)]
-pub enum AccountState {
-    Ready(Value),
-    Creating(PendingOperation),
-}
+/// What [`ensure_account`] found (`Done`, the account) or started.
+pub type AccountState = Progress<Value>;
 
 /// Creates a StorageV2 account for backups unless it exists. HTTPS only,
 /// TLS 1.2, no public blob access: backups hold every secret of an instance.
 pub async fn ensure_account(arm: &ArmClient, id: &ResourceId, location: &str, sku: &str) -> Result<AccountState, arm_client::Error> {
     let url = arm.url(&id.to_string(), API_VERSION);
     if let Some(existing) = arm.get(url.clone()).await? {
-        return Ok(AccountState::Ready(existing));
+        return Ok(Progress::Done(existing));
     }
     let body = json!({
         "location": location,
@@ -41,9 +37,9 @@ pub async fn ensure_account(arm: &ArmClient, id: &ResourceId, location: &str, sk
     });
     let r = arm.send(Method::PUT, url.clone(), Some(&body), &[]).await?.success()?;
     match arm.operation(&r, &url, FinalStateVia::OriginalUri) {
-        Some(op) if r.status == 202 => Ok(AccountState::Creating(op)),
-        _ if r.body.is_empty() => Ok(AccountState::Ready(arm.get(url).await?.unwrap_or(Value::Null))),
-        _ => Ok(AccountState::Ready(r.json()?)),
+        Some(op) if r.status == 202 => Ok(Progress::Pending(op)),
+        _ if r.body.is_empty() => Ok(Progress::Done(arm.get(url).await?.unwrap_or(Value::Null))),
+        _ => Ok(Progress::Done(r.json()?)),
     }
 }
 

@@ -297,6 +297,11 @@ impl EmulatorProcess {
         self.fault(&format!("throttle={n}"))
     }
 
+    /// Ends every running operation now, as it would have ended later.
+    pub fn finish_operations(&self) -> anyhow::Result<()> {
+        self.fault("finish-operations=1")
+    }
+
     /// Scales the durations of operations started from now on.
     pub fn set_time_scale(&self, scale: f64) -> anyhow::Result<()> {
         self.fault(&format!("time-scale={scale}"))

@@ -18,8 +18,10 @@ struct Setup {
 }
 
 impl Setup {
+    /// Provisions and seeds at full speed; operations started afterwards
+    /// take `time_scale` of Azure's time.
     fn new(time_scale: f64) -> Setup {
-        let emu = emulator(time_scale);
+        let emu = emulator(0.0);
         let container = unique_container();
         let (services, store) = provision_all(&emu, &container);
         let dir = tempfile::tempdir().unwrap();
@@ -28,6 +30,7 @@ impl Setup {
         std::fs::write(dir.path().join("src.json"), services[0].to_string()).unwrap();
         seed(&emu, "apim-src", "src");
         seed(&emu, "apim-dest", "dest");
+        emu.set_time_scale(time_scale).unwrap();
         Setup {
             emu,
             dir,
@@ -252,7 +255,7 @@ fn preflight_checks_stop_before_anything_is_frozen() {
 
 #[test]
 fn target_busy_is_refused_and_management_writes_conflict() {
-    let s = Setup::new(0.01); // a backup takes 6 s
+    let s = Setup::new(0.0);
     let src_backup = {
         let out = bin("apim-backup", &s.emu)
             .args(["--storage", arg(&s.path("store.json")), "--timeout", "30s"])
@@ -261,6 +264,9 @@ fn target_busy_is_refused_and_management_writes_conflict() {
             .success();
         docs(&out.get_output().stdout).remove(0)
     };
+    // The target's backup runs as long as Azure's (ten minutes) until the
+    // test ends it: no race with the checks below.
+    s.emu.set_time_scale(1.0).unwrap();
     // Start a backup of the target and do not wait.
     let out = bin("apim-backup", &s.emu)
         .args([
@@ -302,7 +308,8 @@ fn target_busy_is_refused_and_management_writes_conflict() {
         .code(1)
         .stderr(contains("Conflict"));
 
-    // Resume the first backup: same operation, now recorded.
+    // Resume the first backup once it is done: same operation, now recorded.
+    s.emu.finish_operations().unwrap();
     let out = bin("apim-backup", &s.emu)
         .arg("--resume")
         .write_stdin(op.to_string())
@@ -318,15 +325,17 @@ fn target_busy_is_refused_and_management_writes_conflict() {
 
 #[test]
 fn restore_timeout_then_resume() {
-    let s = Setup::new(0.002); // backup 1.2 s, restore 5.4 s
+    let s = Setup::new(0.0);
     let backups = s.backup_both();
     let backups_file = s.write("backups.ndjson", &backups);
+    s.emu.set_time_scale(1.0).unwrap(); // the restore takes Azure's 45 minutes
     let out = s
         .restore(&backups[0])
         .args(["--safety-backup", arg(&backups_file), "--timeout", "1s"])
         .assert()
         .code(4)
         .stderr(contains("--resume"));
+    s.emu.finish_operations().unwrap();
     let op = docs(&out.get_output().stdout).remove(0);
     assert_eq!(
         (op["kind"].as_str(), op["operation"].as_str()),
@@ -563,7 +572,6 @@ fn prune_keeps_the_newest_restorable_backup() {
             .write_stdin(s.services[0].to_string())
             .assert()
             .success();
-        std::thread::sleep(std::time::Duration::from_millis(1100)); // Last-Modified has one-second resolution
     }
     let out = bin("apim-backup", &s.emu)
         .args(["prune", "--storage", &store, "--service", "apim-src", "--keep", "1", "--dry-run"])
@@ -618,46 +626,31 @@ fn prune_keeps_the_newest_restorable_backup() {
 
 #[test]
 fn ctrl_c_leaves_the_restore_running_and_prints_how_to_resume() {
-    let s = Setup::new(0.004); // restore: about 11 s
+    let s = Setup::new(0.0);
     let backups = s.backup_both();
     let backups_file = s.write("backups.ndjson", &backups);
-    let mut child = std::process::Command::new(apim_toolkit::bin_path("apim-restore", "debug"))
-        .envs(s.emu.env())
-        .args(["--target", arg(&s.path("dest.json")), "--safety-backup", arg(&backups_file)])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::Write;
-        let mut stdin = child.stdin.take().unwrap();
-        stdin.write_all(backups[0].to_string().as_bytes()).unwrap();
-    }
-    // Wait until the restore is under way, then press Ctrl-C.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    loop {
-        let (_, _, dest) = s.emu.arm("GET", &service_path("apim-dest"), None).unwrap();
-        if dest["properties"]["provisioningState"] == "Updating" {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "the restore never started");
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    let status = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    s.emu.set_time_scale(1.0).unwrap(); // the restore takes Azure's 45 minutes
+    let child = spawn(
+        "apim-restore",
+        &s.emu,
+        &["--target", arg(&s.path("dest.json")), "--safety-backup", arg(&backups_file)],
+        &backups[0].to_string(),
+    );
+    wait_until("the restore started", || service_state(&s.emu, "apim-dest") == "Updating");
+    signal(&child, "INT");
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(4), "{}", String::from_utf8_lossy(&out.stderr));
     let op = docs(&out.stdout).remove(0);
     assert_eq!(
-        (op["kind"].as_str(), op["operation"].as_str()),
-        (Some("apim.operation"), Some("restore"))
+        (
+            op["kind"].as_str(),
+            op["operation"].as_str(),
+            op["context"]["restore"]["status"].as_str()
+        ),
+        (Some("apim.operation"), Some("restore"), Some("Running"))
     );
-    let (_, _, dest) = s.emu.arm("GET", &service_path("apim-dest"), None).unwrap();
-    assert_eq!(dest["properties"]["provisioningState"], "Updating", "the restore goes on in Azure");
+    assert_eq!(service_state(&s.emu, "apim-dest"), "Updating", "the restore goes on in Azure");
+    s.emu.finish_operations().unwrap();
     let out = bin("apim-restore", &s.emu)
         .arg("--resume")
         .write_stdin(op.to_string())
@@ -671,11 +664,10 @@ fn ctrl_c_leaves_the_restore_running_and_prints_how_to_resume() {
 fn a_signal_during_the_backup_post_prints_the_operation_to_resume() {
     // SIGINT is Ctrl-C; SIGTERM is what a cancelled CI job or Kubernetes sends.
     for sig in ["INT", "TERM"] {
-        let s = Setup::new(0.0);
-        s.emu.set_time_scale(0.002).unwrap(); // backup: about 1 s
-                                              // The backup starts at once, but its answer comes 3 s late: the
-                                              // signal lands while the POST is in flight.
-        s.emu.fault("slow-answer-to=backup&slow-ms=3000").unwrap();
+        let s = Setup::new(1.0); // the backup takes Azure's ten minutes
+                                 // The backup starts at once, but its answer comes 2 s late: the
+                                 // signal lands while the POST is in flight.
+        s.emu.fault("slow-answer-to=backup&slow-ms=2000").unwrap();
         let writes = s.emu.stats().unwrap()["writes"].as_u64().unwrap();
         let child = spawn(
             "apim-backup",
@@ -695,6 +687,7 @@ fn a_signal_during_the_backup_post_prints_the_operation_to_resume() {
             (Some("apim.operation"), Some("backup")),
             "SIG{sig}"
         );
+        s.emu.finish_operations().unwrap();
         let out = bin("apim-backup", &s.emu)
             .arg("--resume")
             .write_stdin(op.to_string())

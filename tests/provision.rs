@@ -243,7 +243,7 @@ fn bad_input_exits_2_and_sends_nothing() {
 
 #[test]
 fn no_wait_then_resume_completes_the_same_operation() {
-    let emu = emulator(0.0005);
+    let emu = emulator(1.0); // a create takes Azure's 40 minutes until the test ends it
     let out = bin("apim-provision", &emu)
         .args(SERVICE_ARGS)
         .args(["--name", "apim-nw", "--no-wait"])
@@ -261,6 +261,7 @@ fn no_wait_then_resume_completes_the_same_operation() {
         "still creating after --no-wait"
     );
 
+    emu.finish_operations().unwrap();
     let writes = emu.stats().unwrap()["writes"].clone();
     let out = bin("apim-provision", &emu)
         .arg("--resume")
@@ -276,7 +277,7 @@ fn no_wait_then_resume_completes_the_same_operation() {
 
 #[test]
 fn timeout_exits_4_with_a_resumable_document() {
-    let emu = emulator(0.002); // a create takes about 5 s
+    let emu = emulator(1.0); // a create takes Azure's 40 minutes until the test ends it
     let out = bin("apim-provision", &emu)
         .args(SERVICE_ARGS)
         .args(["--name", "apim-slow", "--timeout", "1s"])
@@ -286,6 +287,7 @@ fn timeout_exits_4_with_a_resumable_document() {
     let ops = docs(&out.get_output().stdout);
     assert_eq!(ops.len(), 1);
     assert_eq!(ops[0]["kind"], "apim.operation");
+    emu.finish_operations().unwrap();
     let out = bin("apim-provision", &emu)
         .arg("--resume")
         .write_stdin(ops[0].to_string())

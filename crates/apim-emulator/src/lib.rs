@@ -462,6 +462,17 @@ async fn route(app: &Arc<App>, r: &arm::Req<'_>) -> Response {
                     let ms = r.query.get("slow-ms").and_then(|n| n.parse().ok()).unwrap_or(3000);
                     *app.slow_next_answer.lock().unwrap_or_else(|p| p.into_inner()) = Some((action.clone(), ms));
                 }
+                if r.query.contains_key("finish-operations") {
+                    // Every running operation ends now (as it would have
+                    // later): tests interrupt a long operation, then finish
+                    // it without waiting its scaled time.
+                    let now = now_ms();
+                    let mut st = app.lock();
+                    for op in st.ops.values_mut().filter(|o| !o.done) {
+                        op.duration_ms = (now - op.started_ms).max(0);
+                    }
+                    st.settle(now);
+                }
                 if r.query.contains_key("revoke-tokens") {
                     // As when a principal's sessions are revoked: every
                     // token issued so far is refused from now on.

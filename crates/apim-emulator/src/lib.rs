@@ -12,25 +12,29 @@
 // itself; one per request, so its size does not matter.
 #![allow(clippy::result_large_err)]
 
-mod arm;
-mod config;
+mod backup;
+mod children;
+mod faults;
+mod groups;
 mod http;
+mod identity;
+mod odata;
+mod operations;
+mod router;
+mod services;
+mod shared;
 pub mod state;
+mod storage;
 mod tls;
 
-use axum::body::Bytes;
-use axum::extract::State as AxState;
-use axum::http::{HeaderMap, Method, Uri};
-use axum::response::Response;
 use serde_json::{json, Value};
-use state::{key, now_ms, State, TokenInfo};
-use std::collections::HashMap;
+use state::State;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-pub use arm::{APIM_VERSIONS, RESOURCE_VERSIONS, STORAGE_VERSIONS};
+pub use shared::{APIM_VERSIONS, RESOURCE_VERSIONS, STORAGE_VERSIONS};
 
 /// Well-known ids, so documents from one rehearsal make sense in the next.
 pub const TENANT_ID: &str = "72f988bf-0000-4000-8000-00000000e1e1";
@@ -171,7 +175,7 @@ impl Emulator {
             });
         }
         app.save();
-        let router = axum::Router::new().fallback(handle).with_state(app.clone());
+        let router = axum::Router::new().fallback(router::handle).with_state(app.clone());
         let handle_srv = axum_server::Handle::new();
         // Without TCP_NODELAY small answers wait on delayed ACKs (40 ms a call).
         let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(tls).acceptor(axum_server::accept::NoDelayAcceptor::new());
@@ -266,326 +270,7 @@ impl App {
         }
     }
 
-    fn token(&self, r: &arm::Req) -> Response {
-        let form: HashMap<String, String> = url::form_urlencoded::parse(r.body).into_owned().collect();
-        let aad = |status: u16, error: &str, code: u32, desc: &str| {
-            http::json(
-                status,
-                &json!({"error": error, "error_description": format!("AADSTS{code}: {desc}"), "error_codes": [code],
-                "timestamp": state::rfc3339(now_ms()), "trace_id": uuid::Uuid::new_v4().to_string(), "correlation_id": uuid::Uuid::new_v4().to_string()}),
-            )
-        };
-        if key(&r.segs[0]) != key(TENANT_ID) {
-            return aad(
-                400,
-                "invalid_request",
-                90002,
-                &format!(
-                    "Tenant '{}' not found. Check to make sure you have the correct tenant ID.",
-                    r.segs[0]
-                ),
-            );
-        }
-        if form.get("grant_type").map(String::as_str) != Some("client_credentials") {
-            return aad(400, "unsupported_grant_type", 70003, "The app requested an unsupported grant type.");
-        }
-        let client = form.get("client_id").cloned().unwrap_or_default();
-        if client != self.config.client_id {
-            return aad(
-                400,
-                "unauthorized_client",
-                700016,
-                &format!("Application with identifier '{client}' was not found in the directory."),
-            );
-        }
-        let secret = self.lock().client_secret.clone();
-        const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
-        if form.get("client_assertion_type").map(String::as_str) == Some(JWT_BEARER) {
-            // Workload identity: the emulator trusts its client secret as the
-            // federated assertion (the file AZURE_FEDERATED_TOKEN_FILE names).
-            if form.get("client_assertion").map(|a| a.trim()) != Some(secret.as_str()) {
-                return aad(
-                    401,
-                    "invalid_client",
-                    700211,
-                    "No matching federated identity record found for presented assertion.",
-                );
-            }
-        } else if form.get("client_secret") != Some(&secret) {
-            return aad(401, "invalid_client", 7000215, "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.");
-        }
-        if !form.get("scope").is_some_and(|s| s.ends_with("/.default")) {
-            return aad(400, "invalid_scope", 1002012, "The provided value for scope is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier.");
-        }
-        let token = format!("emu.{}.{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
-        let lifetime = self.config.token_lifetime_secs;
-        self.lock().tokens.insert(
-            token.clone(),
-            TokenInfo {
-                client_id: client,
-                expires_ms: now_ms() + lifetime * 1000,
-            },
-        );
-        http::json(
-            200,
-            &json!({"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime, "access_token": token}),
-        )
-    }
-
-    /// 401 without or with a bad token; 403 for a subscription the principal lacks.
-    fn authorize(&self, r: &arm::Req) -> Result<(), Response> {
-        let challenge = |resp: Response| {
-            http::with_header(
-                resp,
-                "www-authenticate",
-                &format!("Bearer authorization_uri=\"{}{TENANT_ID}\", error=\"invalid_token\"", self.base_url),
-            )
-        };
-        let Some(auth) = r.headers.get("authorization").and_then(|v| v.to_str().ok()) else {
-            return Err(challenge(http::error(
-                401,
-                "AuthenticationFailed",
-                "Authentication failed. The 'Authorization' header is missing.",
-            )));
-        };
-        let Some(token) = auth.strip_prefix("Bearer ").or_else(|| auth.strip_prefix("bearer ")) else {
-            return Err(challenge(http::error(
-                401,
-                "AuthenticationFailed",
-                "Authentication failed. The 'Authorization' header is not in the format 'Bearer <token>'.",
-            )));
-        };
-        let st = self.lock();
-        let Some(info) = st.tokens.get(token.trim()) else {
-            return Err(challenge(http::error(
-                401,
-                "InvalidAuthenticationToken",
-                "The access token is invalid.",
-            )));
-        };
-        if info.expires_ms <= now_ms() {
-            return Err(challenge(http::error(
-                401,
-                "ExpiredAuthenticationToken",
-                "The access token expiry UTC time is earlier than current UTC time.",
-            )));
-        }
-        let sub = r.segs.get(1).map(String::as_str).unwrap_or("");
-        if r.lower.first().map(String::as_str) == Some("subscriptions") && key(sub) != key(SUBSCRIPTION_ID) {
-            let action = format!("{}/read", r.segs.get(5).map(String::as_str).unwrap_or("Microsoft.Resources"));
-            let scope = format!("/{}", r.segs.join("/"));
-            let msg = format!("The client '{}' with object id '{}' does not have authorization to perform action '{action}' over scope '{scope}' or the scope is invalid. If access was recently granted, please refresh your credentials.", info.client_id, info.client_id);
-            return Err(http::error(403, "AuthorizationFailed", &msg));
-        }
-        Ok(())
-    }
-
-    /// Creates the container in Azurite before ARM records it, as the
-    /// real control plane does.
-    async fn ensure_blob_container(&self, r: &arm::Req<'_>) -> Result<(), Response> {
-        let Some(endpoint) = &self.config.blob_endpoint else {
-            return Ok(());
-        };
-        let (account, container) = (&r.segs[7], &r.segs[11]);
-        let Some((_, k)) = self.config.blob_accounts.iter().find(|(n, _)| n == account) else {
-            return Ok(());
-        };
-        let client = blob_store::BlobClient::new(
-            self.http.clone(),
-            &format!("{}/{account}/", endpoint.trim_end_matches('/')),
-            account,
-            blob_store::BlobAuth::SharedKey { key: k.clone() },
-        )
-        .map_err(|e| http::error(500, "InternalError", &e.to_string()))?;
-        client
-            .create_container(container)
-            .await
-            .map_err(|e| http::error(500, "InternalError", &format!("Azurite refused the container: {e}")))
-    }
-
     fn stats(&self) -> Value {
         json!({"kind": "emulator.stats", "requests": self.requests.load(Ordering::Relaxed), "writes": self.writes.load(Ordering::Relaxed)})
     }
-}
-
-async fn handle(AxState(app): AxState<Arc<App>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
-    let segs: Vec<String> = uri.path().split('/').filter(|s| !s.is_empty()).map(percent_decode).collect();
-    let lower = segs.iter().map(|s| s.to_ascii_lowercase()).collect();
-    let query: HashMap<String, String> = uri
-        .query()
-        .map(|q| {
-            url::form_urlencoded::parse(q.as_bytes())
-                .map(|(k, v)| (k.to_ascii_lowercase(), v.into_owned()))
-                .collect()
-        })
-        .unwrap_or_default();
-    let r = arm::Req {
-        method: &method,
-        segs,
-        lower,
-        query,
-        headers: &headers,
-        body: &body,
-    };
-    let request_id = uuid::Uuid::new_v4().to_string();
-    let resp = route(&app, &r).await;
-    http::with_header(
-        http::with_header(resp, "x-ms-request-id", &request_id),
-        "x-ms-correlation-request-id",
-        &request_id,
-    )
-}
-
-async fn route(app: &Arc<App>, r: &arm::Req<'_>) -> Response {
-    if r.lower.first().map(String::as_str) == Some("_emulator") {
-        return match r.lower.get(1).map(String::as_str) {
-            Some("stats") => http::json(200, &app.stats()),
-            Some("faults") if *r.method == Method::POST => {
-                let action = r.query.get("lose-answer-to").cloned();
-                if action.is_some() {
-                    *app.lose_next_answer.lock().unwrap_or_else(|p| p.into_inner()) = action.clone();
-                }
-                if let Some(n) = r.query.get("throttle").and_then(|n| n.parse().ok()) {
-                    app.throttle.store(n, Ordering::Relaxed);
-                }
-                let throttle = app.throttle.load(Ordering::Relaxed);
-                if let Some(ms) = r.query.get("latency-ms").and_then(|n| n.parse().ok()) {
-                    app.latency_ms.store(ms, Ordering::Relaxed);
-                }
-                if let Some(scale) = r.query.get("time-scale").and_then(|n| n.parse::<f64>().ok()) {
-                    if !(scale >= 0.0 && scale.is_finite()) {
-                        return http::error(400, "InvalidTimeScale", "time-scale must be a finite number >= 0");
-                    }
-                    app.time_scale.store(scale.to_bits(), Ordering::Relaxed);
-                }
-                if let Some(action) = r.query.get("slow-answer-to") {
-                    let ms = r.query.get("slow-ms").and_then(|n| n.parse().ok()).unwrap_or(3000);
-                    *app.slow_next_answer.lock().unwrap_or_else(|p| p.into_inner()) = Some((action.clone(), ms));
-                }
-                if r.query.contains_key("finish-operations") {
-                    // Every running operation ends now (as it would have
-                    // later): tests interrupt a long operation, then finish
-                    // it without waiting its scaled time.
-                    let now = now_ms();
-                    let mut st = app.lock();
-                    for op in st.ops.values_mut().filter(|o| !o.done) {
-                        op.duration_ms = (now - op.started_ms).max(0);
-                    }
-                    st.settle(now);
-                }
-                if r.query.contains_key("revoke-tokens") {
-                    // As when a principal's sessions are revoked: every
-                    // token issued so far is refused from now on.
-                    app.lock().tokens.clear();
-                }
-                http::json(
-                    200,
-                    &json!({"loseAnswerTo": action, "throttle": throttle, "latencyMs": app.latency_ms.load(Ordering::Relaxed),
-                        "timeScale": app.time_scale()}),
-                )
-            }
-            _ => http::error(404, "NotFound", "unknown emulator admin path"),
-        };
-    }
-    app.requests.fetch_add(1, Ordering::Relaxed);
-    if *r.method == Method::POST && arm::is_token_route(r) {
-        return app.token(r);
-    }
-    if r.lower.first().map(String::as_str) != Some("subscriptions") || r.segs.len() < 2 {
-        return http::error(404, "NotFound", &format!("No route for '/{}'.", r.segs.join("/")));
-    }
-    let latency = app.latency_ms.load(Ordering::Relaxed);
-    if latency > 0 {
-        tokio::time::sleep(std::time::Duration::from_millis(latency)).await;
-    }
-    if app
-        .throttle
-        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
-        .is_ok()
-    {
-        let r = http::error(
-            429,
-            "TooManyRequests",
-            "The request was throttled; retry after the time in Retry-After.",
-        );
-        return http::with_header(r, "retry-after", "1");
-    }
-    if let Err(resp) = app.authorize(r) {
-        return resp;
-    }
-    // listKeys and listValue are POSTs that only read.
-    let is_list_action = *r.method == Method::POST && r.lower.last().is_some_and(|l| l.starts_with("list"));
-    let is_write = !matches!(*r.method, Method::GET | Method::HEAD) && !is_list_action;
-    let is_container_put = *r.method == Method::PUT && r.lower.len() == 12 && r.lower[8] == "blobservices" && r.lower[9] == "default";
-    if is_container_put {
-        let account_ready = {
-            let st = app.lock();
-            let id = format!(
-                "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Storage/storageAccounts/{}",
-                r.segs[1], r.segs[3], r.segs[7]
-            );
-            st.accounts.get(&key(&id)).is_some_and(|a| a.op.is_none())
-        };
-        if account_ready {
-            if let Err(e) = app.ensure_blob_container(r).await {
-                return e;
-            }
-        }
-    }
-    let is_backup_restore = *r.method == Method::POST
-        && r.lower.len() == 9
-        && r.lower[2] == "resourcegroups"
-        && r.lower[5] == "microsoft.apimanagement"
-        && r.lower[6] == "service"
-        && (r.lower[8] == "backup" || r.lower[8] == "restore");
-    let resp = if is_backup_restore && !arm::APIM_VERSIONS.contains(&r.api_version()) {
-        let mut st = app.lock();
-        app.arm(&mut st, r) // answers with the api-version error
-    } else if is_backup_restore {
-        app.backup_or_restore(r, r.lower[8] == "restore").await
-    } else {
-        let mut st = app.lock();
-        app.arm(&mut st, r)
-    };
-    if is_write && resp.status().is_success() {
-        // Counted after the fact: a refused write changed nothing.
-        app.writes.fetch_add(1, Ordering::Relaxed);
-        app.dirty.store(true, Ordering::Relaxed);
-    }
-    let lose = {
-        let mut fault = app.lose_next_answer.lock().unwrap_or_else(|p| p.into_inner());
-        let hit = *r.method == Method::POST && fault.as_deref().is_some_and(|a| r.lower.last().is_some_and(|l| l == a));
-        if hit {
-            *fault = None;
-        }
-        hit
-    };
-    let slow = {
-        let mut fault = app.slow_next_answer.lock().unwrap_or_else(|p| p.into_inner());
-        let hit = *r.method == Method::POST && fault.as_ref().is_some_and(|(a, _)| r.lower.last().is_some_and(|l| l == a));
-        if hit {
-            fault.take().map(|(_, ms)| ms)
-        } else {
-            None
-        }
-    };
-    if let Some(ms) = slow {
-        // The work is done; the answer is late, as over a congested link.
-        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
-    }
-    if lose {
-        // The work is done; the answer breaks off after its headers, as a
-        // connection lost in transit would.
-        let (parts, _) = resp.into_parts();
-        let broken = futures::stream::once(async { Err::<Bytes, std::io::Error>(std::io::Error::other("fault injection: answer lost")) });
-        return Response::from_parts(parts, axum::body::Body::from_stream(broken));
-    }
-    resp
-}
-
-fn percent_decode(s: &str) -> String {
-    url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_else(|| s.to_string())
 }

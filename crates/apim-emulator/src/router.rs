@@ -1,0 +1,343 @@
+//! The one router: every request's path is matched once into a [`Route`],
+//! which decides everything after: whether it needs a token, which
+//! api-versions it takes, whether it counts as a write, and which resource
+//! family answers it.
+
+use crate::http;
+use crate::shared::{check_version, group_not_found, not_found_path, Req, APIM_VERSIONS, RESOURCE_VERSIONS, STORAGE_VERSIONS};
+use crate::state::{key, now_ms};
+use crate::App;
+use axum::body::Bytes;
+use axum::extract::State as AxState;
+use axum::http::{HeaderMap, Method, Uri};
+use axum::response::Response;
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+/// What a request addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Route {
+    /// `/_emulator/stats` and `/_emulator/faults`: the test and rehearsal controls.
+    Admin,
+    /// `POST /{tenant}/oauth2/v2.0/token`.
+    Token,
+    Group,
+    GroupOperation,
+    ServicesInSubscription,
+    DeletedServices,
+    DeletedService,
+    ServicesInGroup,
+    Service,
+    ServiceOperation,
+    /// POST …/backup or …/restore.
+    BackupRestore {
+        restore: bool,
+    },
+    /// A list of named values, APIs or products.
+    Children,
+    Child,
+    ListValue,
+    RefreshSecret,
+    TenantOperation,
+    StorageAccount,
+    ListKeys,
+    Container,
+    StorageOperation,
+    NotFound,
+}
+
+/// Which provider's api-versions a route takes, and what a refusal names.
+enum Versions {
+    Resources,
+    Apim,
+    Storage(&'static str),
+}
+
+impl Route {
+    pub(crate) fn parse(method: &Method, l: &[&str]) -> Route {
+        use Route::*;
+        let post = *method == Method::POST;
+        let get = *method == Method::GET;
+        match l {
+            ["_emulator", ..] => Admin,
+            [_, "oauth2", "v2.0", "token"] if post => Token,
+            ["subscriptions", _, "resourcegroups", _] => Group,
+            ["subscriptions", _, "operationresults", _] => GroupOperation,
+            ["subscriptions", _, "providers", "microsoft.apimanagement", "service"] if get => ServicesInSubscription,
+            ["subscriptions", _, "providers", "microsoft.apimanagement", "deletedservices"] if get => DeletedServices,
+            ["subscriptions", _, "providers", "microsoft.apimanagement", "locations", _, "deletedservices", _] => DeletedService,
+            ["subscriptions", _, "providers", "microsoft.storage", "operations", _] => StorageOperation,
+            ["subscriptions", _, "resourcegroups", _, "providers", "microsoft.apimanagement", rest @ ..] => match rest {
+                ["service"] if get => ServicesInGroup,
+                ["service", _] => Service,
+                ["service", _, "backup"] if post => BackupRestore { restore: false },
+                ["service", _, "restore"] if post => BackupRestore { restore: true },
+                ["service", _, "namedvalues" | "apis" | "products"] if get => Children,
+                ["service", _, "namedvalues" | "apis" | "products", _] => Child,
+                ["service", _, "namedvalues", _, "listvalue"] if post => ListValue,
+                ["service", _, "namedvalues", _, "refreshsecret"] if post => RefreshSecret,
+                ["service", _, "tenant", "operationresults", _] if get => TenantOperation,
+                ["service", _, "operationresults", _] => ServiceOperation,
+                _ => NotFound,
+            },
+            ["subscriptions", _, "resourcegroups", _, "providers", "microsoft.storage", rest @ ..] => match rest {
+                ["storageaccounts", _] => StorageAccount,
+                ["storageaccounts", _, "listkeys"] if post => ListKeys,
+                ["storageaccounts", _, "blobservices", "default", "containers", _] => Container,
+                _ => NotFound,
+            },
+            _ => NotFound,
+        }
+    }
+
+    fn versions(self) -> Option<Versions> {
+        use Route::*;
+        match self {
+            Group | GroupOperation => Some(Versions::Resources),
+            ServicesInSubscription
+            | DeletedServices
+            | DeletedService
+            | ServicesInGroup
+            | Service
+            | ServiceOperation
+            | BackupRestore { .. }
+            | Children
+            | Child
+            | ListValue
+            | RefreshSecret
+            | TenantOperation => Some(Versions::Apim),
+            StorageOperation => Some(Versions::Storage("operations")),
+            StorageAccount | ListKeys | Container => Some(Versions::Storage("storageAccounts")),
+            Admin | Token | NotFound => None,
+        }
+    }
+
+    /// Routes under a resource group answer 404 for a group that does not exist.
+    fn in_group(self) -> bool {
+        use Route::*;
+        matches!(
+            self,
+            ServicesInGroup
+                | Service
+                | ServiceOperation
+                | BackupRestore { .. }
+                | Children
+                | Child
+                | ListValue
+                | RefreshSecret
+                | TenantOperation
+                | StorageAccount
+                | ListKeys
+                | Container
+        )
+    }
+
+    /// Whether a request to this route changes something when it succeeds
+    /// (listKeys and listValue are POSTs that only read).
+    fn is_write(self, method: &Method) -> bool {
+        !matches!(*method, Method::GET | Method::HEAD) && !matches!(self, Route::ListKeys | Route::ListValue)
+    }
+}
+
+pub(crate) async fn handle(AxState(app): AxState<Arc<App>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    let segs: Vec<String> = uri.path().split('/').filter(|s| !s.is_empty()).map(percent_decode).collect();
+    let lower: Vec<String> = segs.iter().map(|s| s.to_ascii_lowercase()).collect();
+    let query: HashMap<String, String> = uri
+        .query()
+        .map(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .map(|(k, v)| (k.to_ascii_lowercase(), v.into_owned()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let route = Route::parse(&method, &lower.iter().map(String::as_str).collect::<Vec<_>>());
+    let r = Req {
+        method: &method,
+        segs,
+        lower,
+        query,
+        headers: &headers,
+        body: &body,
+    };
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let resp = dispatch(&app, route, &r).await;
+    http::with_header(
+        http::with_header(resp, "x-ms-request-id", &request_id),
+        "x-ms-correlation-request-id",
+        &request_id,
+    )
+}
+
+async fn dispatch(app: &Arc<App>, route: Route, r: &Req<'_>) -> Response {
+    match route {
+        Route::Admin => return admin(app, r),
+        Route::Token => {
+            app.requests.fetch_add(1, Ordering::Relaxed);
+            return app.token(r);
+        }
+        _ => {}
+    }
+    app.requests.fetch_add(1, Ordering::Relaxed);
+    if r.lower.first().map(String::as_str) != Some("subscriptions") || r.segs.len() < 2 {
+        return http::error(404, "NotFound", &format!("No route for '/{}'.", r.segs.join("/")));
+    }
+    let latency = app.latency_ms.load(Ordering::Relaxed);
+    if latency > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(latency)).await;
+    }
+    if app
+        .throttle
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+        .is_ok()
+    {
+        let r = http::error(
+            429,
+            "TooManyRequests",
+            "The request was throttled; retry after the time in Retry-After.",
+        );
+        return http::with_header(r, "retry-after", "1");
+    }
+    if let Err(resp) = app.authorize(r) {
+        return resp;
+    }
+    let refusal = match route.versions() {
+        Some(Versions::Resources) => check_version(r, RESOURCE_VERSIONS, None),
+        Some(Versions::Apim) => check_version(r, APIM_VERSIONS, Some(("Microsoft.ApiManagement", "service"))),
+        Some(Versions::Storage(ty)) => check_version(r, STORAGE_VERSIONS, Some(("Microsoft.Storage", ty))),
+        None => None,
+    };
+    if let Some(e) = refusal {
+        return e;
+    }
+    if route.in_group() {
+        let gk = key(&format!("/subscriptions/{}/resourceGroups/{}", r.segs[1], r.segs[3]));
+        if !app.lock().groups.contains_key(&gk) {
+            return group_not_found(&r.segs[3]);
+        }
+    }
+    if route == Route::Container && *r.method == Method::PUT {
+        // The container is made in Azurite before ARM records it, as the
+        // real control plane does.
+        let account_ready = {
+            let st = app.lock();
+            let id = format!(
+                "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Storage/storageAccounts/{}",
+                r.segs[1], r.segs[3], r.segs[7]
+            );
+            st.accounts.get(&key(&id)).is_some_and(|a| a.op.is_none())
+        };
+        if account_ready {
+            if let Err(e) = app.ensure_blob_container(r).await {
+                return e;
+            }
+        }
+    }
+    let resp = match route {
+        Route::BackupRestore { restore } => app.backup_or_restore(r, restore).await,
+        _ => answer(app, route, r),
+    };
+    if route.is_write(r.method) && resp.status().is_success() {
+        // Counted after the fact: a refused write changed nothing.
+        app.writes.fetch_add(1, Ordering::Relaxed);
+        app.dirty.store(true, Ordering::Relaxed);
+    }
+    app.injected_faults(r, resp).await
+}
+
+/// The answer of a resource family, under the state lock.
+fn answer(app: &App, route: Route, r: &Req) -> Response {
+    let mut st = app.lock();
+    let now = now_ms();
+    st.settle(now);
+    let sub = r.segs[1].clone();
+    let st = &mut *st;
+    match route {
+        Route::Group => app.group(st, r, &sub, &r.segs[3].clone()),
+        Route::GroupOperation => app.location_result(st, &r.segs[3], now, |_, _| http::empty(200)),
+        Route::ServicesInSubscription => app.list_services(st, |s| key(&s.subscription) == key(&sub)),
+        Route::DeletedServices => app.list_deleted(st, &sub),
+        Route::DeletedService => app.deleted_service(st, r, &sub, &r.lower[7]),
+        Route::ServicesInGroup => {
+            let gk = key(&format!("/subscriptions/{sub}/resourceGroups/{}", r.segs[3]));
+            app.list_services(st, |s| {
+                key(&format!("/subscriptions/{}/resourceGroups/{}", s.subscription, s.group)) == gk
+            })
+        }
+        Route::Service => app.service(st, r, &sub),
+        Route::ServiceOperation => {
+            let id = r.segs[9].clone();
+            if r.query.contains_key("asyncresponse") {
+                app.async_status(st, &id, now)
+            } else {
+                app.location_result(st, &id, now, |st, op| match st.services.get(&op.target) {
+                    Some(s) if op.kind != crate::state::OpKind::ServiceDelete => http::json(200, &app.service_body(st, s, now)),
+                    _ => http::empty(200),
+                })
+            }
+        }
+        Route::Children => app.list_children(st, r, &sub),
+        Route::Child => app.child(st, r, &sub),
+        Route::ListValue => app.list_value(st, r, &sub),
+        Route::RefreshSecret => app.refresh_secret(st, r, &sub),
+        Route::TenantOperation => app.tenant_operation(r),
+        Route::StorageAccount => app.account(st, r, &sub),
+        Route::ListKeys => app.list_keys(st, r, &sub),
+        Route::Container => app.container(st, r, &sub),
+        Route::StorageOperation => {
+            let id = r.segs[5].clone();
+            app.location_result(st, &id, now, |st, op| match st.accounts.get(&op.target) {
+                Some(a) => http::json(200, &app.account_body(a)),
+                None => http::empty(200),
+            })
+        }
+        Route::Admin | Route::Token | Route::BackupRestore { .. } | Route::NotFound => not_found_path(r),
+    }
+}
+
+/// `/_emulator/stats` and `/_emulator/faults` (see the README).
+fn admin(app: &App, r: &Req) -> Response {
+    match r.lower.get(1).map(String::as_str) {
+        Some("stats") => http::json(200, &app.stats()),
+        Some("faults") if *r.method == Method::POST => app.set_faults(r),
+        _ => http::error(404, "NotFound", "unknown emulator admin path"),
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| s.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(method: Method, path: &str) -> Route {
+        let lower: Vec<String> = path.split('/').filter(|s| !s.is_empty()).map(|s| s.to_ascii_lowercase()).collect();
+        Route::parse(&method, &lower.iter().map(String::as_str).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn routes_are_matched_once_by_shape() {
+        let svc = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ApiManagement/service/apim-src";
+        assert_eq!(parse(Method::PUT, svc), Route::Service);
+        assert_eq!(
+            parse(Method::POST, &format!("{svc}/backup")),
+            Route::BackupRestore { restore: false }
+        );
+        assert_eq!(
+            parse(Method::POST, &format!("{svc}/Restore")),
+            Route::BackupRestore { restore: true }
+        );
+        assert_eq!(parse(Method::GET, &format!("{svc}/backup")), Route::NotFound);
+        assert_eq!(parse(Method::GET, &format!("{svc}/namedValues")), Route::Children);
+        assert_eq!(parse(Method::PATCH, &format!("{svc}/namedValues/x")), Route::Child);
+        assert_eq!(parse(Method::POST, &format!("{svc}/namedValues/x/listValue")), Route::ListValue);
+        assert_eq!(parse(Method::POST, "/tenant-id/oauth2/v2.0/token"), Route::Token);
+        assert_eq!(parse(Method::GET, "/_emulator/stats"), Route::Admin);
+        assert!(!Route::ListKeys.is_write(&Method::POST) && Route::Child.is_write(&Method::PATCH));
+    }
+}

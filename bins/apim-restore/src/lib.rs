@@ -218,7 +218,7 @@ async fn restore(
         access,
     };
     session.check_not_interrupted(&format!("the restore onto {}", target.name))?;
-    let started = pipeline::docs::now_rfc3339();
+    let started = pipeline::documents::now_rfc3339();
     let begun = apim_ops::start_restore(&session.arm, &target.id, &params)
         .await
         .with_context(|| format!("restore onto {}", target.name))?;
@@ -254,7 +254,7 @@ async fn wait_and_report(session: &Session, op: OperationDoc) -> anyhow::Result<
             Ok(false)
         }
         Progress::Done(_) => {
-            let completed = pipeline::docs::now_rfc3339();
+            let completed = pipeline::documents::now_rfc3339();
             doc.duration_seconds = doc
                 .started_at
                 .as_deref()

@@ -46,7 +46,7 @@ pub async fn start(
         access: access.clone(),
     };
     session.check_not_interrupted(&format!("the backup of {}", service.name))?;
-    let started_at = pipeline::docs::now_rfc3339();
+    let started_at = pipeline::documents::now_rfc3339();
     let begun = apim_ops::start_backup(&session.arm, &service.id, &params)
         .await
         .with_context(|| format!("backup of {}", service.name))?;
@@ -102,7 +102,7 @@ pub async fn finish(session: &Session, op: OperationDoc, blobs: Option<&BlobClie
             ))
         }
     };
-    let completed_at = pipeline::docs::now_rfc3339();
+    let completed_at = pipeline::documents::now_rfc3339();
     Ok(Progress::Done(BackupDoc {
         status: BackupStatus::Succeeded,
         duration_seconds: seconds_between(&started_at, &completed_at),

@@ -1,6 +1,6 @@
 //! Reading documents: NDJSON or one JSON array, checked for their kind.
 
-use crate::docs::{Document, SCHEMA_VERSION};
+use crate::documents::{Document, SCHEMA_VERSION};
 use crate::exit::usage;
 use serde_json::Value;
 

@@ -16,7 +16,7 @@
 //! }
 //! ```
 
-pub mod docs;
+pub mod documents;
 mod exit;
 mod input;
 mod interrupt;
@@ -25,7 +25,7 @@ pub mod progress;
 mod session;
 
 pub use arm_client::Progress;
-pub use docs::{
+pub use documents::{
     to_value, BackupContext, BackupDoc, BackupRef, BackupStatus, ChangeDoc, ChangeStatus, ContainerDoc, Document, KeyVaultDoc,
     NamedValueDiffDoc, NamedValueDoc, NamedValueSide, NamedValueSummary, OperationDoc, PrunedDoc, RestoreDoc, RestoreStatus, Resume,
     ServiceDoc, ServiceRef, Sku, StorageRef,

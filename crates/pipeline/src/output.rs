@@ -1,6 +1,6 @@
 //! Writing documents: one JSON value per line on stdout.
 
-use crate::docs::{Document, Envelope};
+use crate::documents::{Document, Envelope};
 use std::io::Write;
 
 /// Writes one document as a line, with its kind and schema version, and

@@ -1,7 +1,7 @@
 //! The flags every binary shares, and what they build: one HTTP client,
 //! one token source, one ARM client, one progress reporter.
 
-use crate::docs::OperationDoc;
+use crate::documents::OperationDoc;
 use crate::exit::usage;
 use crate::output::Emit;
 use crate::progress::{parse_duration, Reporter};

@@ -1,0 +1,288 @@
+//! `cargo xtask bench`: the binaries timed against the emulator (release build).
+
+use crate::seed::{child_path, configuration, seed};
+use crate::{cargo, path_str};
+use anyhow::{bail, Context};
+use apim_toolkit::{bin_path, Azurite, EmulatorProcess};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub(crate) fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+pub(crate) fn time_runs(n: usize, mut f: impl FnMut() -> anyhow::Result<()>) -> anyhow::Result<Duration> {
+    let mut times = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t = Instant::now();
+        f()?;
+        times.push(t.elapsed());
+    }
+    Ok(median(times))
+}
+
+/// Runs a release binary once with the emulator's environment; returns
+/// (wall time, peak RSS in KiB if /usr/bin/time can tell, stdout).
+pub(crate) fn measured(
+    bin: &str,
+    args: &[&str],
+    env: &[(String, String)],
+    stdin: Option<&str>,
+) -> anyhow::Result<(Duration, Option<u64>, String)> {
+    use std::io::Write;
+    let path = bin_path(bin, "release");
+    let gnu_time = std::path::Path::new("/usr/bin/time").exists();
+    let mut cmd = if gnu_time {
+        let mut c = Command::new("/usr/bin/time");
+        c.arg("-f").arg("PEAK_RSS_KB=%M").arg(&path);
+        c
+    } else {
+        Command::new(&path)
+    };
+    let started = Instant::now();
+    let mut child = cmd
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        pipe.write_all(input.as_bytes())?;
+    }
+    let out = child.wait_with_output()?;
+    let wall = started.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() {
+        bail!("{bin} {} failed: {stderr}", args.join(" "));
+    }
+    let rss = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("PEAK_RSS_KB="))
+        .and_then(|v| v.trim().parse().ok());
+    Ok((wall, rss, String::from_utf8_lossy(&out.stdout).into_owned()))
+}
+
+/// Provisions services and a storage container with the release binaries;
+/// returns (apim.service lines, storage.container line).
+pub(crate) fn bench_provision(env: &[(String, String)], names: &[&str], container: &str) -> anyhow::Result<(String, String)> {
+    let mut args = vec![
+        "service",
+        "-q",
+        "-g",
+        "apim-rg",
+        "--create-group",
+        "-l",
+        "westeurope",
+        "--publisher-email",
+        "ops@example.com",
+        "--publisher-name",
+        "Bench",
+    ];
+    for n in names {
+        args.extend(["--name", n]);
+    }
+    let (_, _, services) = measured("apim-provision", &args, env, None)?;
+    let storage = [
+        "storage",
+        "-q",
+        "-g",
+        "apim-rg",
+        "-l",
+        "westeurope",
+        "--account",
+        "apimbackups",
+        "--container",
+        container,
+    ];
+    let (_, _, store) = measured("apim-provision", &storage, env, None)?;
+    Ok((services, store))
+}
+
+pub(crate) fn requests(emu: &EmulatorProcess) -> anyhow::Result<u64> {
+    emu.stats()?["requests"].as_u64().context("emulator stats")
+}
+
+pub(crate) fn bench() -> anyhow::Result<()> {
+    cargo(&["build", "--release", "--workspace", "--bins"])?;
+    let emu = EmulatorProcess::start(&bin_path("apim-emulator", "release"), 0.0, None, &[])?;
+    let env = emu.env();
+    let provision = bin_path("apim-provision", "release");
+    let service_args = [
+        "service",
+        "-q",
+        "--resource-group",
+        "bench-rg",
+        "--create-group",
+        "--location",
+        "westeurope",
+        "--name",
+        "apim-bench",
+        "--publisher-email",
+        "ops@example.com",
+        "--publisher-name",
+        "Bench",
+    ];
+    let run = |args: &[&str]| -> anyhow::Result<()> {
+        let out = Command::new(&provision)
+            .args(args)
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()?;
+        if !out.success() {
+            bail!("apim-provision {} failed: {out}", args.join(" "));
+        }
+        Ok(())
+    };
+    run(&service_args)?; // create once; what follows is the idempotent path
+    let help = time_runs(20, || run(&["--help"]))?;
+    let idem = time_runs(20, || run(&service_args))?;
+    let report =
+        |bench: &str, v: serde_json::Value| println!("{}", serde_json::json!({"kind": "bench.result", "bench": bench, "result": v}));
+    report(
+        "apim-provision --help",
+        serde_json::json!({"runs": 20, "medianMs": help.as_secs_f64() * 1e3, "targetMs": 20}),
+    );
+    report(
+        "apim-provision service (idempotent)",
+        serde_json::json!({"runs": 20, "medianMs": idem.as_secs_f64() * 1e3, "targetMs": 60}),
+    );
+    drop(emu);
+
+    // Backup + restore of a large service, time-scale 0.
+    let azurite = Azurite::start()?;
+    let emu = EmulatorProcess::start(&bin_path("apim-emulator", "release"), 0.0, Some(&azurite.blob_endpoint), &[])?;
+    let env = emu.env();
+    let (services, store) = bench_provision(&env, &["apim-src", "apim-dest"], "bench")?;
+    let seeding = Instant::now();
+    seed(&emu, "apim-src", "src", (2000, 200, 50))?;
+    eprintln!(
+        "bench: seeded 2,000 named values, 200 APIs, 50 products in {:.1} s",
+        seeding.elapsed().as_secs_f64()
+    );
+    let dir = std::env::temp_dir().join(format!("apim-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let store_file = dir.join("store.json");
+    std::fs::write(&store_file, &store)?;
+    let dest_file = dir.join("dest.json");
+    std::fs::write(&dest_file, services.lines().nth(1).unwrap_or_default())?;
+    let src = services.lines().next().unwrap_or_default().to_string();
+
+    let before = requests(&emu)?;
+    let (wall, rss, backup) = measured("apim-backup", &["-q", "--storage", path_str(&store_file)?], &env, Some(&src))?;
+    let sent = requests(&emu)? - before;
+    let size = serde_json::from_str::<serde_json::Value>(backup.trim())?["size"]
+        .as_u64()
+        .unwrap_or(0);
+    report(
+        "apim-backup (2,000 named values, 200 APIs, 50 products)",
+        serde_json::json!({"wallMs": wall.as_secs_f64() * 1e3, "requests": sent, "peakRssKiB": rss, "blobBytes": size, "targetPeakRssKiB": 30 * 1024}),
+    );
+
+    let before = requests(&emu)?;
+    let (wall, rss, _) = measured(
+        "apim-restore",
+        &["-q", "--target", path_str(&dest_file)?, "--no-safety-backup"],
+        &env,
+        Some(backup.trim()),
+    )?;
+    let sent = requests(&emu)? - before;
+    report(
+        "apim-restore (same service)",
+        serde_json::json!({"wallMs": wall.as_secs_f64() * 1e3, "requests": sent, "peakRssKiB": rss, "targetPeakRssKiB": 30 * 1024}),
+    );
+    if configuration(&emu, "apim-src")? != configuration(&emu, "apim-dest")? {
+        bail!("bench: the restored configuration differs");
+    }
+    // Polling discipline at a real pace: a 0.01 time scale makes a backup take 6 s.
+    let emu = EmulatorProcess::start(&bin_path("apim-emulator", "release"), 0.01, Some(&azurite.blob_endpoint), &[])?;
+    let env = emu.env();
+    let (services, store) = bench_provision(&env, &["apim-slow"], "bench-slow")?;
+    std::fs::write(&store_file, &store)?;
+    let before = requests(&emu)?;
+    let (wall, _, _) = measured(
+        "apim-backup",
+        &["-q", "--storage", path_str(&store_file)?],
+        &env,
+        Some(services.trim()),
+    )?;
+    let sent = requests(&emu)? - before;
+    report(
+        "apim-backup polling (6 s backup, Retry-After honoured)",
+        serde_json::json!({"wallMs": wall.as_secs_f64() * 1e3, "requests": sent,
+        "note": "requests include the token, storage checks and the final blob read; polls are at most one per Retry-After second"}),
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    drop(emu);
+    bench_named_values(&azurite)
+}
+
+/// list | rewrite | apply over 5,000 named values (APIM's maximum for the
+/// tier), 1,000 of them changed, with 20 ms added to every ARM call.
+pub(crate) fn bench_named_values(azurite: &Azurite) -> anyhow::Result<()> {
+    // Seed without latency, then add it for the measured run.
+    let seeding = EmulatorProcess::start(&bin_path("apim-emulator", "release"), 0.0, Some(&azurite.blob_endpoint), &[])?;
+    let (services, _) = bench_provision(&seeding.env(), &["apim-nv"], "bench-nv")?;
+    let started = Instant::now();
+    std::thread::scope(|scope| -> anyhow::Result<()> {
+        let workers: Vec<_> = (0..4)
+            .map(|w| {
+                let emu = &seeding;
+                scope.spawn(move || -> anyhow::Result<()> {
+                    for i in (w..5000).step_by(4) {
+                        let host = if i % 5 == 0 { "api.src.example.com" } else { "api.other.example.com" };
+                        let props = serde_json::json!({"displayName": format!("nv-{i:04}"), "value": format!("https://{host}/{i}"), "secret": i % 10 == 0});
+                        let (status, _, body) = emu.arm("PUT", &child_path("apim-nv", "namedValues", Some(&format!("nv-{i:04}"))), Some(&serde_json::json!({"properties": props})))?;
+                        if status != 201 {
+                            bail!("seeding nv-{i}: {status} {body}");
+                        }
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        for w in workers {
+            w.join().map_err(|_| anyhow::anyhow!("a seeding thread panicked"))??;
+        }
+        Ok(())
+    })?;
+    eprintln!("bench: seeded 5,000 named values in {:.1} s", started.elapsed().as_secs_f64());
+    let emu = seeding;
+    emu.set_latency(20)?;
+    let env = emu.env();
+    let svc = services.lines().next().unwrap_or_default().to_string();
+    let before = requests(&emu)?;
+    let total = Instant::now();
+    let (list_wall, list_rss, nvs) = measured("apim-namedvalues", &["-q", "list"], &env, Some(&svc))?;
+    let (rewrite_wall, rewrite_rss, plan) = measured(
+        "apim-namedvalues",
+        &["-q", "rewrite", "--host", "api.src.example.com=api.dest.example.com"],
+        &env,
+        Some(&nvs),
+    )?;
+    let (apply_wall, apply_rss, applied) = measured("apim-namedvalues", &["-q", "apply"], &env, Some(&plan))?;
+    let wall = total.elapsed();
+    let sent = requests(&emu)? - before;
+    if nvs.lines().count() != 5000
+        || plan.lines().count() != 1000
+        || applied.lines().filter(|l| l.contains("\"status\":\"applied\"")).count() != 1000
+    {
+        bail!(
+            "bench: expected 5,000 listed, 1,000 planned and applied; got {}, {}, {}",
+            nvs.lines().count(),
+            plan.lines().count(),
+            applied.lines().count()
+        );
+    }
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    println!(
+        "{}",
+        serde_json::json!({"kind": "bench.result", "bench": "named values: list | rewrite | apply (5,000, 1,000 changed, 20 ms latency)",
+        "result": {"wallMs": ms(wall), "targetMs": 10000, "requests": sent,
+            "listMs": ms(list_wall), "rewriteMs": ms(rewrite_wall), "applyMs": ms(apply_wall),
+            "peakRssKiB": {"list": list_rss, "rewrite": rewrite_rss, "apply": apply_rss}, "targetPeakRssKiB": 50 * 1024}})
+    );
+    Ok(())
+}

@@ -207,21 +207,38 @@ fn preflight_checks_stop_before_anything_is_frozen() {
     let backups_file = s.write("backups.ndjson", &backups);
     let writes = s.emu.stats().unwrap()["writes"].clone();
 
-    // Too old, and nearly too old.
+    // Too old, and nearly too old: the age the blob records counts (a
+    // document's completedAt is only a claim).
     let mut old = backups[0].clone();
-    let days_ago = |d: i64| {
-        (time::OffsetDateTime::now_utc() - time::Duration::days(d))
+    let mut age_blob = |d: i64| {
+        let when = (time::OffsetDateTime::now_utc() - time::Duration::days(d))
             .format(&time::format_description::well_known::Rfc3339)
-            .unwrap()
+            .unwrap();
+        let blob = old["blob"].as_str().unwrap().to_string();
+        let p = apim_toolkit::with_azurite("apimbackups", async |c| {
+            let p = c.properties(&s.container, &blob).await?.unwrap();
+            let mut meta: Vec<(&str, &str)> = p
+                .metadata
+                .iter()
+                .filter(|(k, _)| *k != "apimtoolkit_completedat")
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            meta.push(("apimtoolkit_completedat", &when));
+            c.set_metadata(&s.container, &blob, &meta).await
+        })
+        .unwrap();
+        old["etag"] = json!(p.etag);
+        old["completedAt"] = json!(when);
+        old.clone()
     };
-    old["completedAt"] = json!(days_ago(31));
+    let old = age_blob(31);
     s.restore(&old)
         .arg("--safety-backup")
         .arg(&backups_file)
         .assert()
         .code(3)
         .stderr(contains("31 days old"));
-    old["completedAt"] = json!(days_ago(26));
+    let old = age_blob(26);
     let out = s
         .restore(&old)
         .args(["--dry-run", "--safety-backup", arg(&backups_file)])
@@ -305,8 +322,11 @@ fn target_busy_is_refused_and_management_writes_conflict() {
         .args(["--storage", arg(&s.path("store.json")), "--blob", "dest-second.apimbackup"])
         .write_stdin(s.services[1].to_string())
         .assert()
-        .code(1)
-        .stderr(contains("Conflict"));
+        .code(3)
+        .stderr(contains("is Updating").and(contains("apim-backup --resume")));
+    assert!(azurite_blob("apimbackups", &s.container, "dest-second.apimbackup")
+        .unwrap()
+        .is_none());
 
     // Resume the first backup once it is done: same operation, now recorded.
     s.emu.finish_operations().unwrap();

@@ -69,6 +69,9 @@ struct BackupArgs {
     /// Client id of the user-assigned identity (with --access-type user-identity).
     #[arg(long)]
     identity_client_id: Option<String>,
+    /// Back up into an account or container that allows public access, plain http or TLS below 1.2.
+    #[arg(long)]
+    allow_insecure_storage: bool,
 }
 
 #[derive(Args)]
@@ -120,7 +123,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 )));
             }
             let session = cli.connect.connect_waiting(&cli.wait)?;
-            backup(&session, storage, services, access, b.blob, b.overwrite).await
+            backup(&session, storage, services, access, b.blob, (b.overwrite, b.allow_insecure_storage)).await
         }
     }
 }
@@ -140,10 +143,21 @@ fn storage_input(a: &StorageArgs) -> anyhow::Result<StorageInput> {
         return Ok(StorageInput::Doc(pipeline::read_one_file(path, "--storage")?));
     }
     match (&a.storage_account, &a.container) {
-        (Some(id), Some(c)) => Ok(StorageInput::Account {
-            id: id.parse().map_err(|e| usage(format!("--storage-account: {e}")))?,
-            container: c.clone(),
-        }),
+        (Some(id), Some(c)) => {
+            let id: ResourceId = id.parse().map_err(|e| usage(format!("--storage-account: {e}")))?;
+            if !id
+                .resource_type()
+                .is_some_and(|t| t.eq_ignore_ascii_case("Microsoft.Storage/storageAccounts"))
+            {
+                return Err(usage(format!("--storage-account: '{id}' is not the id of a storage account")));
+            }
+            if !blob_store::names::is_valid_container_name(c) {
+                return Err(usage(format!(
+                    "--container '{c}' is invalid: 3-63 lowercase letters, digits and single hyphens"
+                )));
+            }
+            Ok(StorageInput::Account { id, container: c.clone() })
+        }
         _ => Err(usage(
             "say where backups go: --storage FILE (a storage.container document) or --storage-account ID --container NAME",
         )),
@@ -182,15 +196,19 @@ struct Storage {
     r: StorageRef,
     blobs: BlobClient,
     key: Option<String>,
+    /// The account resource, as ARM reports it.
+    account: serde_json::Value,
 }
 
 async fn resolve_storage(session: &Session, input: StorageInput) -> anyhow::Result<Storage> {
-    let (id, container, endpoint_hint) = match input {
-        StorageInput::Doc(d) => (d.account_id, d.container, d.blob_endpoint),
-        StorageInput::Account { id, container } => (id, container, String::new()),
+    // Only the account and container are taken from the input: where its
+    // blobs live is what ARM says now, not what a document claims.
+    let (id, container) = match input {
+        StorageInput::Doc(d) => (d.account_id, d.container),
+        StorageInput::Account { id, container } => (id, container),
     };
     let account = id.name().unwrap_or_default().to_string();
-    let access = storage_accounts::blob_client(&session.arm, &id, &endpoint_hint)
+    let access = storage_accounts::blob_client(&session.arm, &id)
         .await
         .with_context(|| format!("storage account {account}"))?;
     Ok(Storage {
@@ -202,6 +220,7 @@ async fn resolve_storage(session: &Session, input: StorageInput) -> anyhow::Resu
         },
         blobs: access.client,
         key: access.key,
+        account: access.account,
     })
 }
 
@@ -213,6 +232,15 @@ async fn resolve_service(session: &Session, s: ServiceInput) -> anyhow::Result<S
     let body = apim_ops::get_service(&session.arm, &id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("service {id} does not exist"))?;
+    let state = arm_client::lro::provisioning_state(&body);
+    if !arm_client::lro::is_terminal(state) {
+        // A second backup would only get Azure's conflict; a re-run after a
+        // lost terminal should pick the running one up instead.
+        return Err(refused(format!(
+            "service {} is {state}: an operation is running on it; if it is a backup you started, record it with apim-backup --resume < its apim.operation document, else wait until it ends",
+            id.name().unwrap_or_default()
+        )));
+    }
     let d = ServiceDoc::from_arm(&body).map_err(anyhow::Error::msg)?;
     Ok(ServiceRef::from(&d))
 }
@@ -223,7 +251,7 @@ async fn backup(
     services: Vec<ServiceInput>,
     access: BackupAccess,
     blob: Option<String>,
-    overwrite: bool,
+    (overwrite, allow_insecure): (bool, bool),
 ) -> anyhow::Result<()> {
     let storage = resolve_storage(session, storage).await?;
     if !storage.blobs.container_exists(&storage.r.container).await? {
@@ -232,6 +260,22 @@ async fn backup(
             storage.r.container,
             storage.r.account
         ));
+    }
+    // Backups hold every secret of an instance: the account and the
+    // container (its access level is an ARM property) must keep them private.
+    let container = storage_accounts::get_container(&session.arm, &storage.r.account_id, &storage.r.container).await?;
+    let insecure = storage_accounts::insecure_settings(&storage.account, container.as_ref());
+    if !insecure.is_empty() {
+        let what = insecure.join("; ");
+        if !allow_insecure {
+            return Err(refused(format!(
+                "storage account '{}' is not fit for backups, which hold every secret of an instance: {what}; fix the account, or pass --allow-insecure-storage",
+                storage.r.account
+            )));
+        }
+        session
+            .reporter
+            .info(&format!("warning: {what} (allowed by --allow-insecure-storage)"));
     }
     let access = match access {
         BackupAccess::AccessKey(_) => BackupAccess::AccessKey(storage.key.clone().ok_or_else(|| {
@@ -269,6 +313,9 @@ async fn backup(
 }
 
 async fn prune(session: &Session, storage: StorageInput, p: &PruneArgs) -> anyhow::Result<()> {
+    if !apim_rules::is_valid_service_name(&p.service) {
+        return Err(usage(format!("--service '{}' is not a service name", p.service)));
+    }
     let storage = resolve_storage(session, storage).await?;
     let prefix = format!("{}-", p.service);
     let listed = storage.blobs.list(&storage.r.container, &prefix).await?;
@@ -276,8 +323,12 @@ async fn prune(session: &Session, storage: StorageInput, p: &PruneArgs) -> anyho
     // each backup's own properties are read: there are few of them.
     let mut blobs: Vec<BlobProperties> = Vec::new();
     for b in listed.iter().filter(|b| b.name.ends_with(".apimbackup")) {
-        if let Some(p) = storage.blobs.properties(&storage.r.container, &b.name).await? {
-            blobs.push(p);
+        // The prefix also lists other services whose names start the same
+        // (apim-src-eu for apim-src): only this service's backups count.
+        if let Some(props) = storage.blobs.properties(&storage.r.container, &b.name).await? {
+            if backup_workflow::is_backup_of(&props, &p.service) {
+                blobs.push(props);
+            }
         }
     }
     let candidates: Vec<prune::Candidate> = blobs

@@ -121,6 +121,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             service,
             reveal_secrets,
         } => {
+            if !apim_rules::is_valid_named_value_name(&name) {
+                return Err(usage(format!(
+                    "'{name}' is not a named value name (letters, digits, '-', '_' and '.')"
+                )));
+            }
             let id = service_id(&service)?;
             let session = cli.common.connect()?;
             let (body, etag) = apim_ops::get_named_value(&session.arm, &id, &name)

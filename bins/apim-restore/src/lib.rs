@@ -41,6 +41,9 @@ pub struct Cli {
     /// Restore without proof that the target is backed up.
     #[arg(long)]
     no_safety_backup: bool,
+    /// How old the target's safety backup may be (it is the way back to the target as it is now).
+    #[arg(long, default_value = "24h", value_parser = pipeline::progress::parse_duration)]
+    safety_max_age: std::time::Duration,
     /// Allow restoring a service's backup onto that same service (a rollback).
     #[arg(long)]
     allow_same_instance: bool,
@@ -109,8 +112,61 @@ fn read_target(cli: &Cli) -> anyhow::Result<ResourceId> {
     }
 }
 
-fn parse_time(s: &str) -> Option<time::OffsetDateTime> {
-    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
+/// Whether a safety backup document proves the target is backed up now,
+/// judged by its blob: it exists unchanged, apim-backup marked it, it is a
+/// backup of the target (as the blob records), recent, and not the very
+/// blob being restored.
+async fn check_safety_backup(
+    session: &Session,
+    d: &BackupDoc,
+    restoring: &BackupDoc,
+    target: &ServiceRef,
+    max_age: std::time::Duration,
+    now: time::OffsetDateTime,
+) -> anyhow::Result<Safety> {
+    let same_blob = d.storage.account_id == restoring.storage.account_id
+        && d.storage.container == restoring.storage.container
+        && d.blob == restoring.blob;
+    if same_blob {
+        return Ok(Safety::Unproven(format!(
+            "its blob '{}' is the backup being restored, not a backup of the target",
+            d.blob
+        )));
+    }
+    let s = storage_accounts::blob_client(&session.arm, &d.storage.account_id).await?;
+    let Some(p) = s.client.properties(&d.storage.container, &d.blob).await? else {
+        return Ok(Safety::Unproven(format!("its blob '{}' no longer exists", d.blob)));
+    };
+    if p.etag != d.etag {
+        return Ok(Safety::Unproven(format!("its blob '{}' changed since that backup", d.blob)));
+    }
+    let r = backup_workflow::recorded(&p);
+    if !r.marked {
+        return Ok(Safety::Unproven(format!("its blob '{}' has no success mark", d.blob)));
+    }
+    if let Some(id) = &r.service_id {
+        if *id != target.id {
+            return Ok(Safety::Unproven(format!(
+                "its blob '{}' is a backup of {id}, not of the target",
+                d.blob
+            )));
+        }
+    }
+    let Some(completed) = r.completed else {
+        return Ok(Safety::Unproven(format!("its blob '{}' records no completion time", d.blob)));
+    };
+    if completed > now + time::Duration::minutes(5) {
+        return Ok(Safety::Unproven(format!("its blob '{}' claims to be from the future", d.blob)));
+    }
+    let age = now - completed;
+    if age > max_age {
+        return Ok(Safety::Unproven(format!(
+            "it is {} hours old (more than --safety-max-age {} hours); take a new one",
+            age.whole_hours(),
+            max_age.as_secs() / 3600
+        )));
+    }
+    Ok(Safety::Proven)
 }
 
 async fn restore(
@@ -126,11 +182,12 @@ async fn restore(
         .ok_or_else(|| anyhow::anyhow!("target service {target_id} does not exist"))?;
     let target_doc = ServiceDoc::from_arm(&target_body).map_err(anyhow::Error::msg)?;
     let target = ServiceRef::from(&target_doc);
-    let storage = storage_accounts::blob_client(&session.arm, &backup.storage.account_id, &backup.storage.blob_endpoint)
+    let storage = storage_accounts::blob_client(&session.arm, &backup.storage.account_id)
         .await
         .context("backup storage")?;
     let blob_now = storage.client.properties(&backup.storage.container, &backup.blob).await?;
 
+    let now = time::OffsetDateTime::now_utc();
     let mut safety_ref = None;
     let safety = if cli.take_safety_backup {
         Safety::WillTake
@@ -141,20 +198,17 @@ async fn restore(
         match mine.iter().max_by_key(|d| d.completed_at.clone()) {
             None => Safety::Unproven(format!("it holds no succeeded backup of {}", target.name)),
             Some(d) => {
-                let s = storage_accounts::blob_client(&session.arm, &d.storage.account_id, &d.storage.blob_endpoint).await?;
-                match s.client.properties(&d.storage.container, &d.blob).await? {
-                    Some(p) if p.etag == d.etag => {
-                        safety_ref = Some(BackupRef::from(*d));
-                        Safety::Proven
-                    }
-                    Some(_) => Safety::Unproven(format!("its blob '{}' changed since that backup", d.blob)),
-                    None => Safety::Unproven(format!("its blob '{}' no longer exists", d.blob)),
+                let verdict = check_safety_backup(session, d, &backup, &target, cli.safety_max_age, now).await?;
+                if verdict == Safety::Proven {
+                    safety_ref = Some(BackupRef::from(*d));
                 }
+                verdict
             }
         }
     } else {
         Safety::Missing
     };
+    let recorded = blob_now.as_ref().map(backup_workflow::recorded);
     let facts = Facts {
         source_id: backup.service.id.to_string(),
         source_sku: backup.service.sku.name.clone(),
@@ -164,9 +218,11 @@ async fn restore(
         backup_blob: backup.blob.clone(),
         backup_etag: backup.etag.clone(),
         blob_etag_now: blob_now.map(|p| p.etag),
-        backup_completed: parse_time(&backup.completed_at),
+        blob_marked: recorded.as_ref().is_some_and(|r| r.marked),
+        recorded_source_id: recorded.as_ref().and_then(|r| r.service_id.as_ref()).map(|id| id.to_string()),
+        backup_completed: recorded.and_then(|r| r.completed),
         safety,
-        now: time::OffsetDateTime::now_utc(),
+        now,
     };
     let verdict = rails::check(
         &facts,

@@ -32,6 +32,13 @@ pub struct Facts {
     pub backup_etag: String,
     /// The blob's ETag now; `None` when it is gone.
     pub blob_etag_now: Option<String>,
+    /// Whether the blob carries apim-backup's success mark.
+    pub blob_marked: bool,
+    /// The service id recorded in the blob when it was marked (`None` for
+    /// blobs marked by an older apim-backup): what the backup really is of.
+    pub recorded_source_id: Option<String>,
+    /// When the blob says the backup completed (recorded, or Last-Modified);
+    /// never the document's claim.
     pub backup_completed: Option<OffsetDateTime>,
     pub safety: Safety,
     pub now: OffsetDateTime,
@@ -49,12 +56,42 @@ pub struct Verdict {
     pub warnings: Vec<String>,
 }
 
+/// How far in the future a recorded time may lie (clock skew) before it is
+/// a lie.
+const SKEW: time::Duration = time::Duration::minutes(5);
+
 pub fn check(f: &Facts, o: Overrides) -> Verdict {
     let mut v = Verdict::default();
-    if f.source_id.eq_ignore_ascii_case(&f.target_id) && !o.allow_same_instance {
+    // The blob says what it is a backup of; the document only claims it.
+    let source_id = match &f.recorded_source_id {
+        Some(recorded) if !recorded.eq_ignore_ascii_case(&f.source_id) => {
+            v.refusals.push(format!(
+                "the backup blob '{}' is a backup of {recorded}, not of {} as the document says; use the document apim-backup wrote for it",
+                f.backup_blob, f.source_id
+            ));
+            recorded
+        }
+        Some(recorded) => recorded,
+        None => {
+            if f.blob_marked {
+                v.warnings.push(format!(
+                    "the backup blob '{}' does not record its service (marked by an older apim-backup); trusting the document",
+                    f.backup_blob
+                ));
+            }
+            &f.source_id
+        }
+    };
+    if source_id.eq_ignore_ascii_case(&f.target_id) && !o.allow_same_instance {
         v.refusals.push(format!(
             "the target {} is the backup's own source; pass --allow-same-instance if this is a rollback",
             f.target_id
+        ));
+    }
+    if f.blob_etag_now.is_some() && !f.blob_marked {
+        v.refusals.push(format!(
+            "the backup blob '{}' has no success mark (apim-backup never verified it); back up again",
+            f.backup_blob
         ));
     }
     match &f.safety {
@@ -91,6 +128,9 @@ pub fn check(f: &Facts, o: Overrides) -> Verdict {
         ));
     }
     match f.backup_completed {
+        Some(done) if done > f.now + SKEW => v.refusals.push(format!(
+            "the backup claims to have completed in the future ({done}); it cannot be trusted"
+        )),
         Some(done) => {
             let age = f.now - done;
             let days = age.whole_days();
@@ -104,7 +144,7 @@ pub fn check(f: &Facts, o: Overrides) -> Verdict {
                 ));
             }
         }
-        None => v.refusals.push("the backup document has no valid completedAt time".into()),
+        None => v.refusals.push("the backup blob records no completion time".into()),
     }
     v
 }
@@ -137,6 +177,8 @@ mod tests {
             backup_blob: "apim-src-1.apimbackup".into(),
             backup_etag: "\"0x1\"".into(),
             blob_etag_now: Some("\"0x1\"".into()),
+            blob_marked: true,
+            recorded_source_id: Some("/subscriptions/s/resourceGroups/rg/providers/Microsoft.ApiManagement/service/apim-src".into()),
             backup_completed: Some(now - Duration::hours(2)),
             safety: Safety::Proven,
             now,
@@ -146,6 +188,31 @@ mod tests {
     #[test]
     fn a_good_restore_passes() {
         assert_eq!(check(&facts(), Overrides::default()), Verdict::default());
+    }
+
+    #[test]
+    fn the_blob_not_the_document_says_what_it_is() {
+        // A document edited to claim another source: refused.
+        let mut f = facts();
+        f.source_id = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ApiManagement/service/other".into();
+        let r = check(&f, Overrides::default()).refusals;
+        assert!(r.iter().any(|r| r.contains("is a backup of") && r.contains("apim-src")), "{r:?}");
+        // The same-instance rail uses the recorded source even then.
+        f.target_id = f.recorded_source_id.clone().unwrap();
+        let r = check(&f, Overrides::default()).refusals;
+        assert!(r.iter().any(|r| r.contains("--allow-same-instance")), "{r:?}");
+        // Not marked: refused; in the future: refused.
+        let mut f = facts();
+        f.blob_marked = false;
+        assert!(check(&f, Overrides::default()).refusals[0].contains("no success mark"));
+        let mut f = facts();
+        f.backup_completed = Some(f.now + Duration::days(2));
+        assert!(check(&f, Overrides::default()).refusals[0].contains("in the future"));
+        // An older blob without a recorded service: trusted, with a warning.
+        let mut f = facts();
+        f.recorded_source_id = None;
+        let v = check(&f, Overrides::default());
+        assert!(v.refusals.is_empty() && v.warnings[0].contains("older apim-backup"));
     }
 
     #[test]

@@ -31,6 +31,9 @@ impl App {
             }
             self.time_scale.store(scale.to_bits(), Ordering::Relaxed);
         }
+        if let Some(action) = q("gateway-error-to") {
+            *self.gateway_error_next.lock().unwrap_or_else(|p| p.into_inner()) = Some(action.clone());
+        }
         if let Some(action) = q("slow-answer-to") {
             let ms = q("slow-ms").and_then(|n| n.parse().ok()).unwrap_or(3000);
             *self.slow_next_answer.lock().unwrap_or_else(|p| p.into_inner()) = Some((action.clone(), ms));
@@ -72,6 +75,19 @@ impl App {
         if let Some(ms) = slow {
             // The work is done; the answer is late, as over a congested link.
             tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+        }
+        let gateway_error = {
+            let mut fault = self.gateway_error_next.lock().unwrap_or_else(|p| p.into_inner());
+            let hit = fault.as_deref().is_some_and(hits);
+            if hit {
+                *fault = None;
+            }
+            hit
+        };
+        if gateway_error {
+            // The work is done; a gateway in between answers 502, as when
+            // the answer was lost behind ARM's front door.
+            return http::error(502, "BadGateway", "The gateway did not receive a response in time.");
         }
         let lose = {
             let mut fault = self.lose_next_answer.lock().unwrap_or_else(|p| p.into_inner());

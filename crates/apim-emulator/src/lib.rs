@@ -91,6 +91,9 @@ pub struct App {
     /// Fault injection: delay the answer to the next POST whose last path
     /// segment is this, after doing the work, by so many milliseconds.
     slow_next_answer: Mutex<Option<(String, u64)>>,
+    /// Fault injection: answer the next POST whose last path segment is
+    /// this with 502, after doing the work.
+    gateway_error_next: Mutex<Option<String>>,
     /// Fault injection: this many ARM requests get 429 before any is served.
     throttle: AtomicU64,
     /// `f64` bits of the time scale; starts as --time-scale, changed at /_emulator/faults.
@@ -154,6 +157,7 @@ impl Emulator {
             writes: AtomicU64::new(0),
             lose_next_answer: Mutex::new(None),
             slow_next_answer: Mutex::new(None),
+            gateway_error_next: Mutex::new(None),
             throttle: AtomicU64::new(0),
             time_scale: AtomicU64::new(time_scale.to_bits()),
             latency_ms: AtomicU64::new(latency_ms),

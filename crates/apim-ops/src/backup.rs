@@ -133,6 +133,14 @@ pub async fn start_restore(arm: &ArmClient, id: &ResourceId, params: &BackupPara
 async fn start(arm: &ArmClient, id: &ResourceId, action: &str, params: &BackupParams) -> Result<Begun, OpsError> {
     let url = arm.url(&format!("{id}/{action}"), API_VERSION);
     match arm.send(Method::POST, url.clone(), Some(&params.body()), &[]).await {
+        // A gateway error (502, 504) may come after ARM passed the request
+        // on: look before reporting a failure that may not be one.
+        Ok(r) if r.status >= 500 => match get_service(arm, id).await? {
+            Some(service) if !arm_client::lro::is_terminal(arm_client::lro::provisioning_state(&service)) => {
+                Ok(Progress::Pending(PendingOperation::on_resource(arm.url(&id.to_string(), API_VERSION).as_str())))
+            }
+            _ => Err(arm_client::Error::from(r.arm_error()).into()),
+        },
         Ok(r) => {
             let r = r.success()?;
             match arm.operation(&r, &url, FinalStateVia::Location) {

@@ -5,8 +5,13 @@ use crate::OpsError;
 use arm_client::{ArmClient, Method, ResourceId};
 use serde_json::{json, Value};
 
-fn nv_url(arm: &ArmClient, service: &ResourceId, name: &str, suffix: &str) -> url::Url {
-    arm.url(&format!("{}{suffix}", service.child("namedValues", name)), API_VERSION)
+/// The URL of one named value. A name that is not one APIM accepts (`..`,
+/// `a/b`) is refused before it can become a path to something else.
+fn nv_url(arm: &ArmClient, service: &ResourceId, name: &str, suffix: &str) -> Result<url::Url, OpsError> {
+    if !apim_rules::is_valid_named_value_name(name) {
+        return Err(OpsError::Invalid(format!("'{name}' is not a named value name")));
+    }
+    Ok(arm.url(&format!("{}{suffix}", service.child("namedValues", name)), API_VERSION))
 }
 
 /// Every named value of the service (following nextLink), optionally filtered with an OData `$filter`.
@@ -20,7 +25,7 @@ pub async fn list_named_values(arm: &ArmClient, service: &ResourceId, filter: Op
 
 /// One named value and its ETag; `None` when it does not exist.
 pub async fn get_named_value(arm: &ArmClient, service: &ResourceId, name: &str) -> Result<Option<(Value, String)>, OpsError> {
-    let r = arm.send(Method::GET, nv_url(arm, service, name, ""), None, &[]).await?;
+    let r = arm.send(Method::GET, nv_url(arm, service, name, "")?, None, &[]).await?;
     if r.status == 404 {
         return Ok(None);
     }
@@ -31,7 +36,7 @@ pub async fn get_named_value(arm: &ArmClient, service: &ResourceId, name: &str) 
 
 /// A secret's value and the ETag it was read at.
 pub async fn secret_value(arm: &ArmClient, service: &ResourceId, name: &str) -> Result<(String, String), OpsError> {
-    let r = arm.post_read(nv_url(arm, service, name, "/listValue")).await?.success()?;
+    let r = arm.post_read(nv_url(arm, service, name, "/listValue")?).await?.success()?;
     let etag = r.header("etag").unwrap_or_default().to_string();
     let v: Value = r.json()?;
     Ok((v.get("value").and_then(Value::as_str).unwrap_or_default().to_string(), etag))
@@ -57,7 +62,7 @@ pub async fn patch_named_value(
     properties: Value,
     etag: &str,
 ) -> Result<Written, OpsError> {
-    let url = nv_url(arm, service, name, "");
+    let url = nv_url(arm, service, name, "")?;
     let r = arm
         .send(Method::PATCH, url, Some(&json!({"properties": properties})), &[("if-match", etag)])
         .await?;
@@ -67,7 +72,7 @@ pub async fn patch_named_value(
     let r = r.success()?;
     let etag = r.header("etag").unwrap_or_default().to_string();
     // The write is long-running: wait until it is in effect.
-    if let Some(op) = arm.operation(&r, &nv_url(arm, service, name, ""), arm_client::FinalStateVia::Location) {
+    if let Some(op) = arm.operation(&r, &nv_url(arm, service, name, "")?, arm_client::FinalStateVia::Location) {
         match arm.wait_until_done(op).await {
             Ok(()) => {}
             Err(arm_client::WaitError::Failed(e)) => return Err(OpsError::Arm(e)),
@@ -80,7 +85,7 @@ pub async fn patch_named_value(
 /// Asks APIM to read a Key Vault secret again; returns the entity (with `lastStatus`).
 pub async fn refresh_secret(arm: &ArmClient, service: &ResourceId, name: &str) -> Result<Value, OpsError> {
     let r = arm
-        .send(Method::POST, nv_url(arm, service, name, "/refreshSecret"), None, &[])
+        .send(Method::POST, nv_url(arm, service, name, "/refreshSecret")?, None, &[])
         .await?
         .success()?;
     Ok(if r.body.is_empty() { Value::Null } else { r.json()? })

@@ -281,10 +281,7 @@ impl ArmClient {
             let (items, link) = crate::paging::read_page(page);
             out.extend(items);
             if let Some(l) = link {
-                next = Some(Url::parse(&l).map_err(|e| Error::Decode {
-                    url: l.clone(),
-                    message: format!("bad nextLink: {e}"),
-                })?);
+                next = Some(own_url(&self.endpoint, &l, "the list's nextLink")?);
             }
         }
         Ok(out)
@@ -308,20 +305,7 @@ impl ArmClient {
     /// A polling URL from a response or a resume document. It must be on
     /// this client's endpoint: the bearer token goes with it.
     fn operation_url(&self, s: &str) -> Result<Url, Error> {
-        let u = Url::parse(s).map_err(|e| Error::Decode {
-            url: s.to_string(),
-            message: format!("{e}"),
-        })?;
-        if u.origin() != self.endpoint.origin() {
-            return Err(Error::Decode {
-                url: redact_query(&u),
-                message: format!(
-                    "the operation is not on the ARM endpoint {} (pass the --arm-endpoint it was started on)",
-                    self.endpoint
-                ),
-            });
-        }
-        Ok(u)
+        own_url(&self.endpoint, s, "the operation")
     }
 
     /// One poll. Updates the operation's Retry-After.
@@ -406,6 +390,23 @@ impl ArmClient {
     }
 }
 
+/// `link` (a polling URL, a nextLink), parsed, if it is on `endpoint`'s
+/// origin: ARM's bearer token goes to it, so a URL a server or a document
+/// names elsewhere is refused, never followed.
+pub(crate) fn own_url(endpoint: &Url, link: &str, what: &str) -> Result<Url, Error> {
+    let u = Url::parse(link).map_err(|e| Error::Decode {
+        url: link.to_string(),
+        message: format!("{what}: {e}"),
+    })?;
+    if u.origin() != endpoint.origin() {
+        return Err(Error::Decode {
+            url: redact_query(&u),
+            message: format!("{what} is not on the ARM endpoint {endpoint} (pass the --arm-endpoint it was started on)"),
+        });
+    }
+    Ok(u)
+}
+
 fn network_error(url: &Url, e: &reqwest::Error) -> Error {
     use std::error::Error as _;
     let mut message = e.to_string();
@@ -434,4 +435,29 @@ fn redact_query(url: &Url) -> String {
         u.query_pairs_mut().extend_pairs(keep);
     }
     u.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_stay_on_the_arm_endpoint() {
+        let arm = Url::parse("https://management.azure.com").unwrap();
+        assert!(own_url(
+            &arm,
+            "https://management.azure.com/subscriptions/s?api-version=1&$skip=100",
+            "nextLink"
+        )
+        .is_ok());
+        for bad in [
+            "https://evil.example.com/subscriptions/s",
+            "http://management.azure.com/subscriptions/s",
+            "https://management.azure.com:8443/subscriptions/s",
+            "https://management.azure.com.evil.example.com/x",
+        ] {
+            let e = own_url(&arm, bad, "the list's nextLink").unwrap_err().to_string();
+            assert!(e.contains("is not on the ARM endpoint"), "{bad}: {e}");
+        }
+    }
 }

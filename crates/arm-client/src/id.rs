@@ -130,6 +130,11 @@ impl FromStr for ResourceId {
         if segs.iter().any(|s| s.is_empty()) {
             return Err(err("empty segment"));
         }
+        // A segment that a URL would resolve or split (`..`, `?`, `#`) could
+        // address another resource than the one the id names.
+        if segs.iter().any(|s| !is_plain_segment(s)) {
+            return Err(err("a segment is '.', '..' or holds '?', '#', '%', '\\' or whitespace"));
+        }
         let mut it = segs.into_iter().peekable();
         match (it.next(), it.next()) {
             (Some(k), Some(sub)) if k.eq_ignore_ascii_case("subscriptions") => {
@@ -154,6 +159,16 @@ impl FromStr for ResourceId {
             _ => Err(err("must start with /subscriptions/{id}")),
         }
     }
+}
+
+/// A path segment that means only itself in a URL.
+pub fn is_plain_segment(s: &str) -> bool {
+    !s.is_empty()
+        && s != "."
+        && s != ".."
+        && !s
+            .chars()
+            .any(|c| matches!(c, '?' | '#' | '%' | '\\' | '/') || c.is_whitespace() || c.is_control())
 }
 
 impl serde::Serialize for ResourceId {
@@ -227,6 +242,13 @@ mod tests {
             "/subscriptions/s/resourceGroups/rg/providers/Microsoft.X/service",
             "/subscriptions//resourceGroups/rg",
             "/subscriptions/s/resourceGroups/rg/foo/bar",
+            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ApiManagement/service/apim-src/x/..",
+            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ApiManagement/service/..",
+            "/subscriptions/s/resourceGroups/./providers/Microsoft.ApiManagement/service/a",
+            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ApiManagement/service/a?x=1",
+            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ApiManagement/service/a#b",
+            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ApiManagement/service/a%2F..",
+            "/subscriptions/s/resourceGroups/r g/providers/Microsoft.ApiManagement/service/a",
         ] {
             assert!(bad.parse::<ResourceId>().is_err(), "{bad}");
         }

@@ -22,7 +22,7 @@ mod stop;
 pub use client::{ArmClient, Response, WaitError};
 pub use error::{ArmError, Error};
 pub use http_retry::RetryPolicy;
-pub use id::{IdError, ResourceId};
+pub use id::{is_plain_segment, IdError, ResourceId};
 pub use lro::{FinalStateVia, PendingOperation, PollState, Progress};
 pub use reqwest::Method;
 pub use stop::Stop;

@@ -8,6 +8,7 @@ pub mod prune;
 
 use anyhow::Context;
 use apim_ops::BackupAccess;
+use arm_client::ResourceId;
 use blob_store::{BlobClient, BlobProperties};
 use pipeline::{usage, BackupContext, BackupDoc, BackupStatus, OperationDoc, Outcome, Progress, Resume, ServiceRef, Session, StorageRef};
 
@@ -15,9 +16,60 @@ use pipeline::{usage, BackupContext, BackupDoc, BackupStatus, OperationDoc, Outc
 /// trust only marked blobs.
 pub const SUCCESS_MARK: (&str, &str) = ("apimtoolkit_status", "Succeeded");
 
+/// The service a marked blob is a backup of (its resource id).
+pub const SERVICE_KEY: &str = "apimtoolkit_serviceid";
+/// When the backup completed (RFC 3339).
+pub const COMPLETED_KEY: &str = "apimtoolkit_completedat";
+
 /// Whether a blob carries the success mark.
 pub fn is_marked(blob: &BlobProperties) -> bool {
     blob.metadata.get(SUCCESS_MARK.0).map(String::as_str) == Some(SUCCESS_MARK.1)
+}
+
+/// What a backup blob itself says about the backup, as recorded when it
+/// was marked: the rails trust this, not what a document claims.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recorded {
+    pub marked: bool,
+    /// `None` on blobs marked by an older apim-backup.
+    pub service_id: Option<ResourceId>,
+    /// The recorded completion time, else the blob's Last-Modified.
+    pub completed: Option<time::OffsetDateTime>,
+}
+
+pub fn recorded(blob: &BlobProperties) -> Recorded {
+    let completed = blob
+        .metadata
+        .get(COMPLETED_KEY)
+        .and_then(|t| time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok())
+        .or_else(|| blob.modified_unix().and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok()));
+    Recorded {
+        marked: is_marked(blob),
+        service_id: blob.metadata.get(SERVICE_KEY).and_then(|id| id.parse().ok()),
+        completed,
+    }
+}
+
+/// Whether a blob is a backup of the service named `service`: by the
+/// service id recorded in it, or, for blobs marked before ids were
+/// recorded, by its exact default name `<service>-<timestamp>.apimbackup`
+/// (so `apim-src` never claims `apim-src-eu-…`).
+pub fn is_backup_of(blob: &BlobProperties, service: &str) -> bool {
+    if let Some(id) = recorded(blob).service_id {
+        return id.name().is_some_and(|n| n.eq_ignore_ascii_case(service));
+    }
+    let Some(rest) = blob.name.strip_prefix(&format!("{service}-")) else {
+        return false;
+    };
+    let Some(stamp) = rest.strip_suffix(".apimbackup") else {
+        return false;
+    };
+    stamp.len() == 16
+        && stamp.char_indices().all(|(i, c)| match i {
+            8 => c == 'T',
+            15 => c == 'Z',
+            _ => c.is_ascii_digit(),
+        })
 }
 
 /// `<service>-<UTC timestamp>.apimbackup`.
@@ -84,15 +136,18 @@ pub async fn finish(session: &Session, op: OperationDoc, blobs: Option<&BlobClie
     let blobs = match blobs {
         Some(b) => b,
         None => {
-            owned = storage_accounts::blob_client(&session.arm, &ctx.storage.account_id, &ctx.storage.blob_endpoint)
-                .await?
-                .client;
+            owned = storage_accounts::blob_client(&session.arm, &ctx.storage.account_id).await?.client;
             &owned
         }
     };
+    let completed_at = pipeline::documents::now_rfc3339();
     let props = match blobs.properties(&ctx.storage.container, &ctx.blob).await? {
         Some(p) if is_marked(&p) => p,
-        Some(_) => blobs.set_metadata(&ctx.storage.container, &ctx.blob, &[SUCCESS_MARK]).await?,
+        Some(_) => {
+            let id = ctx.service.id.to_string();
+            let mark = [SUCCESS_MARK, (SERVICE_KEY, id.as_str()), (COMPLETED_KEY, completed_at.as_str())];
+            blobs.set_metadata(&ctx.storage.container, &ctx.blob, &mark).await?
+        }
         None => {
             return Err(anyhow::anyhow!(
                 "the backup of {} reported success, but blob '{}' is not in container '{}'",
@@ -102,7 +157,9 @@ pub async fn finish(session: &Session, op: OperationDoc, blobs: Option<&BlobClie
             ))
         }
     };
-    let completed_at = pipeline::documents::now_rfc3339();
+    // A blob marked by an earlier resume keeps its time: the same backup
+    // reports the same completion.
+    let completed_at = props.metadata.get(COMPLETED_KEY).cloned().unwrap_or(completed_at);
     Ok(Progress::Done(BackupDoc {
         status: BackupStatus::Succeeded,
         duration_seconds: seconds_between(&started_at, &completed_at),
@@ -123,7 +180,7 @@ pub async fn finish(session: &Session, op: OperationDoc, blobs: Option<&BlobClie
 /// the account key, and waits for it: what `apim-restore
 /// --take-safety-backup` and teardown need.
 pub async fn backup_and_wait(session: &Session, storage: &StorageRef, service: &ServiceRef) -> anyhow::Result<BackupDoc> {
-    let access = storage_accounts::blob_client(&session.arm, &storage.account_id, &storage.blob_endpoint).await?;
+    let access = storage_accounts::blob_client(&session.arm, &storage.account_id).await?;
     let key = access.key.clone().ok_or_else(|| {
         anyhow::anyhow!(
             "cannot read the keys of storage account '{}' for the safety backup",
@@ -158,5 +215,55 @@ pub fn seconds_between(a: &str, b: &str) -> f64 {
     match (parse(a), parse(b)) {
         (Some(a), Some(b)) => ((b - a).as_seconds_f64() * 1000.0).round() / 1000.0,
         _ => 0.0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn blob(name: &str, meta: &[(&str, &str)]) -> BlobProperties {
+        BlobProperties {
+            name: name.into(),
+            size: 1,
+            etag: "e".into(),
+            last_modified: "Sun, 29 Nov 2026 01:00:00 GMT".into(),
+            metadata: meta.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>(),
+        }
+    }
+
+    #[test]
+    fn a_backup_belongs_to_one_service_exactly() {
+        let plain = blob("apim-src-20261129T010000Z.apimbackup", &[]);
+        assert!(is_backup_of(&plain, "apim-src"));
+        let eu = blob("apim-src-eu-20261129T010000Z.apimbackup", &[]);
+        assert!(!is_backup_of(&eu, "apim-src"), "another service's backup");
+        assert!(is_backup_of(&eu, "apim-src-eu"));
+        assert!(!is_backup_of(&blob("apim-src-latest.apimbackup", &[]), "apim-src"));
+        // The recorded id wins over the name.
+        let id = "/subscriptions/s/resourceGroups/g/providers/Microsoft.ApiManagement/service/apim-src-eu";
+        let renamed = blob("apim-src-20261129T010000Z.apimbackup", &[(SERVICE_KEY, id)]);
+        assert!(!is_backup_of(&renamed, "apim-src"));
+        assert!(is_backup_of(&renamed, "APIM-SRC-EU"));
+    }
+
+    #[test]
+    fn recorded_facts_come_from_the_blob() {
+        let id = "/subscriptions/s/resourceGroups/g/providers/Microsoft.ApiManagement/service/apim-src";
+        let r = recorded(&blob(
+            "x.apimbackup",
+            &[SUCCESS_MARK, (SERVICE_KEY, id), (COMPLETED_KEY, "2026-11-28T10:00:00Z")],
+        ));
+        assert!(r.marked);
+        assert_eq!(r.service_id.unwrap().to_string(), id);
+        assert_eq!(r.completed.unwrap(), time::macros::datetime!(2026-11-28 10:00 UTC));
+        let old = recorded(&blob("x.apimbackup", &[]));
+        assert!(!old.marked && old.service_id.is_none());
+        assert_eq!(
+            old.completed.unwrap(),
+            time::macros::datetime!(2026-11-29 01:00 UTC),
+            "Last-Modified"
+        );
     }
 }

@@ -75,9 +75,22 @@ impl BlobClient {
         self
     }
 
+    /// The URL of a container or blob on this account's endpoint. Names are
+    /// checked first: a container `//host` or a blob `a#b` must not address
+    /// anything else (with the account's key or token on the request).
     fn url(&self, container: &str, blob: Option<&str>) -> Result<Url, BlobError> {
+        if !crate::names::is_valid_container_name(container) {
+            return Err(BlobError::Config(format!(
+                "'{container}' is not a container name (3-63 lowercase letters, digits and single hyphens)"
+            )));
+        }
         let rel = match blob {
-            Some(b) => format!("{container}/{b}"),
+            Some(b) if crate::names::is_valid_blob_name(b) => format!("{container}/{b}"),
+            Some(b) => {
+                return Err(BlobError::Config(format!(
+                    "'{b}' is not a blob name this toolkit uses (no '?', '#', '\\', control characters, or empty, '.' or '..' segments)"
+                )))
+            }
             None => container.to_string(),
         };
         self.endpoint

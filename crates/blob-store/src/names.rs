@@ -17,6 +17,15 @@ pub fn is_valid_container_name(name: &str) -> bool {
         && !name.contains("--")
 }
 
+/// Blob names: 1-1024 characters, none of them a control character, `?`,
+/// `#` or `\\`, and no path segment that is empty, `.` or `..` (a URL
+/// would resolve it to another blob).
+pub fn is_valid_blob_name(name: &str) -> bool {
+    (1..=1024).contains(&name.chars().count())
+        && !name.chars().any(|c| c.is_control() || matches!(c, '?' | '#' | '\\'))
+        && name.split('/').all(|seg| !seg.is_empty() && seg != "." && seg != "..")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -30,6 +39,11 @@ mod tests {
         assert!(is_valid_container_name("apim-backups"));
         for bad in ["ab", "-abc", "abc-", "a--b", "Abc", "a_b", "//host"] {
             assert!(!is_valid_container_name(bad), "{bad}");
+        }
+        assert!(is_valid_blob_name("apim-src-20261129T000000Z.apimbackup"));
+        assert!(is_valid_blob_name("nightly/apim-src.apimbackup"));
+        for bad in ["", "a?b", "a#b", "../x", "a/./b", "/a", "a/", "a\\b", "a\nb", &"x".repeat(1025)] {
+            assert!(!is_valid_blob_name(bad), "{bad:?}");
         }
     }
 }

@@ -11,29 +11,127 @@ use std::collections::BTreeMap;
 
 pub const SCHEMA_VERSION: u32 = 1;
 
-/// A document type: its body, and the `kind` it travels under.
+/// A document type: its body, the `kind` it travels under, and what a
+/// document read from outside must satisfy before anything acts on it.
 pub trait Document: Serialize + DeserializeOwned {
     const KIND: &'static str;
+
+    /// Names that become part of URLs (services, containers, blobs, named
+    /// values) are what Azure accepts, so none can address something else.
+    fn validate(&self) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 macro_rules! kinds {
-    ($($ty:ty => $kind:literal),* $(,)?) => {
+    ($($ty:ty => $kind:literal $(, $check:ident)?);* $(;)?) => {
         $(impl Document for $ty {
             const KIND: &'static str = $kind;
+            $(fn validate(&self) -> Result<(), String> {
+                $check(self)
+            })?
         })*
     };
 }
 
 kinds! {
-    ServiceDoc => "apim.service",
-    ContainerDoc => "storage.container",
-    OperationDoc => "apim.operation",
-    BackupDoc => "apim.backup",
-    RestoreDoc => "apim.restore",
-    PrunedDoc => "apim.backup.pruned",
-    NamedValueDoc => "apim.namedvalue",
-    ChangeDoc => "apim.namedvalue.change",
-    NamedValueDiffDoc => "apim.namedvalue.diff",
+    ServiceDoc => "apim.service", check_service_doc;
+    ContainerDoc => "storage.container", check_container_doc;
+    OperationDoc => "apim.operation", check_operation;
+    BackupDoc => "apim.backup", check_backup;
+    RestoreDoc => "apim.restore";
+    PrunedDoc => "apim.backup.pruned";
+    NamedValueDoc => "apim.namedvalue", check_named_value;
+    ChangeDoc => "apim.namedvalue.change", check_change;
+    NamedValueDiffDoc => "apim.namedvalue.diff";
+}
+
+/// An APIM service id, as every document that names one must carry.
+pub fn check_service_id(id: &ResourceId) -> Result<(), String> {
+    let is_service = id
+        .resource_type()
+        .is_some_and(|t| t.eq_ignore_ascii_case("Microsoft.ApiManagement/service"))
+        && id.resource_group_name().is_some();
+    match id.name() {
+        Some(n) if is_service && apim_rules::is_valid_service_name(n) => Ok(()),
+        _ => Err(format!("'{id}' is not the id of an API Management service")),
+    }
+}
+
+fn check_service_doc(d: &ServiceDoc) -> Result<(), String> {
+    check_service_id(&d.id)?;
+    if !d.id.name().is_some_and(|n| n.eq_ignore_ascii_case(&d.name)) {
+        return Err(format!("its name '{}' is not the name in its id '{}'", d.name, d.id));
+    }
+    Ok(())
+}
+
+fn check_storage(account: &str, container: &str) -> Result<(), String> {
+    if !blob_store::names::is_valid_account_name(account) {
+        return Err(format!("'{account}' is not a storage account name"));
+    }
+    if !blob_store::names::is_valid_container_name(container) {
+        return Err(format!(
+            "'{container}' is not a container name (3-63 lowercase letters, digits and single hyphens)"
+        ));
+    }
+    Ok(())
+}
+
+fn check_storage_ref(s: &StorageRef, blob: &str) -> Result<(), String> {
+    check_storage(&s.account, &s.container)?;
+    if s.account_id.name() != Some(s.account.as_str()) {
+        return Err(format!("its account '{}' is not the account in '{}'", s.account, s.account_id));
+    }
+    if !blob_store::names::is_valid_blob_name(blob) {
+        return Err(format!("'{blob}' is not a blob name this toolkit writes"));
+    }
+    Ok(())
+}
+
+fn check_container_doc(d: &ContainerDoc) -> Result<(), String> {
+    check_storage(&d.account, &d.container)?;
+    if d.account_id.name() != Some(d.account.as_str()) {
+        return Err(format!("its account '{}' is not the account in '{}'", d.account, d.account_id));
+    }
+    Ok(())
+}
+
+fn check_backup(d: &BackupDoc) -> Result<(), String> {
+    check_service_id(&d.service.id)?;
+    check_storage_ref(&d.storage, &d.blob)
+}
+
+fn check_operation(d: &OperationDoc) -> Result<(), String> {
+    match &d.work {
+        Resume::Backup(c) => {
+            check_service_id(&c.service.id)?;
+            check_storage_ref(&c.storage, &c.blob)
+        }
+        Resume::Restore { restore } => check_service_id(&restore.target.id),
+        Resume::StorageCreate { container } if !blob_store::names::is_valid_container_name(container) => {
+            Err(format!("'{container}' is not a container name"))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn check_named_value_name(service: &ResourceId, name: &str) -> Result<(), String> {
+    check_service_id(service)?;
+    if !apim_rules::is_valid_named_value_name(name) {
+        return Err(format!(
+            "'{name}' is not a named value name (letters, digits, '-', '_' and '.', not starting or ending with '.')"
+        ));
+    }
+    Ok(())
+}
+
+fn check_named_value(d: &NamedValueDoc) -> Result<(), String> {
+    check_named_value_name(&d.service_id, &d.name)
+}
+
+fn check_change(d: &ChangeDoc) -> Result<(), String> {
+    check_named_value_name(&d.service_id, &d.name)
 }
 
 /// What every document looks like on the wire: kind and version first.

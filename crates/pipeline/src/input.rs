@@ -56,7 +56,10 @@ pub fn expect_kind<D: Document>(doc: &Value, source: &str) -> anyhow::Result<D> 
         }
         None => return Err(usage(format!("{source}: '{kind}' document has no schemaVersion"))),
     }
-    serde_json::from_value(doc.clone()).map_err(|e| usage(format!("{source}: invalid '{kind}' document: {e}")))
+    let d: D = serde_json::from_value(doc.clone()).map_err(|e| usage(format!("{source}: invalid '{kind}' document: {e}")))?;
+    d.validate()
+        .map_err(|e| usage(format!("{source}: invalid '{kind}' document: {e}")))?;
+    Ok(d)
 }
 
 /// Every document of `docs`, each of kind `D::KIND`.

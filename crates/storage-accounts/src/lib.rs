@@ -75,6 +75,41 @@ pub async fn ensure_container(arm: &ArmClient, account: &ResourceId, container: 
     Ok(true)
 }
 
+/// The container resource through ARM (with its `publicAccess`); `None`
+/// when it does not exist.
+pub async fn get_container(arm: &ArmClient, account: &ResourceId, container: &str) -> Result<Option<Value>, arm_client::Error> {
+    arm.get(arm.url(&format!("{account}/blobServices/default/containers/{container}"), API_VERSION))
+        .await
+}
+
+/// What makes an account or container unfit to hold backups, which carry
+/// every secret of an instance: anonymous read access, plain http, TLS
+/// older than 1.2. Settings ARM does not report are not guessed at.
+pub fn insecure_settings(account: &Value, container: Option<&Value>) -> Vec<String> {
+    let p = |k: &str| account.pointer(&format!("/properties/{k}"));
+    let mut out = Vec::new();
+    if p("allowBlobPublicAccess").and_then(Value::as_bool) == Some(true) {
+        out.push("the account allows public blob access (allowBlobPublicAccess)".to_string());
+    }
+    if p("supportsHttpsTrafficOnly").and_then(Value::as_bool) == Some(false) {
+        out.push("the account accepts plain http (supportsHttpsTrafficOnly is false)".to_string());
+    }
+    if let Some(tls) = p("minimumTlsVersion").and_then(Value::as_str) {
+        if matches!(tls, "TLS1_0" | "TLS1_1") {
+            out.push(format!("the account accepts {tls} (minimumTlsVersion below TLS1_2)"));
+        }
+    }
+    if let Some(access) = container
+        .and_then(|c| c.pointer("/properties/publicAccess"))
+        .and_then(Value::as_str)
+    {
+        if !access.eq_ignore_ascii_case("None") {
+            out.push(format!("the container allows anonymous read access (publicAccess {access})"));
+        }
+    }
+    out
+}
+
 /// `primaryEndpoints.blob` of an account resource.
 pub fn blob_endpoint(account: &Value) -> Option<&str> {
     account.pointer("/properties/primaryEndpoints/blob").and_then(Value::as_str)
@@ -82,6 +117,8 @@ pub fn blob_endpoint(account: &Value) -> Option<&str> {
 
 /// How the toolkit reaches one storage account's blobs.
 pub struct AccountAccess {
+    /// The account resource as ARM reports it now.
+    pub account: Value,
     pub client: BlobClient,
     /// The account key, for operations that hand it to APIM; `None` when
     /// the caller may not list it or the account refuses shared keys.
@@ -94,22 +131,26 @@ pub struct AccountAccess {
 /// list its keys and the account accepts them, an Entra ID token otherwise.
 /// Only a refusal to list the keys (403) falls back to a token: a throttled
 /// or failed listKeys is an error, not a silent change of how we sign.
-pub async fn blob_client(arm: &ArmClient, account_id: &ResourceId, fallback_endpoint: &str) -> Result<AccountAccess, BlobError> {
+///
+/// The endpoint is the one ARM reports for the account now, never one a
+/// document names: a key or token goes only where Azure says the account
+/// lives, and only over https (plain http only on loopback, where the
+/// emulator's Azurite runs).
+pub async fn blob_client(arm: &ArmClient, account_id: &ResourceId) -> Result<AccountAccess, BlobError> {
     let name = account_id.name().unwrap_or_default();
     let account = arm
         .get(arm.url(&account_id.to_string(), API_VERSION))
         .await
-        .map_err(|e| BlobError::Config(format!("storage account {name}: {e}")))?;
+        .map_err(|e| BlobError::Config(format!("storage account {name}: {e}")))?
+        .ok_or_else(|| BlobError::Config(format!("storage account '{account_id}' does not exist")))?;
+    let endpoint = blob_endpoint(&account)
+        .ok_or_else(|| BlobError::Config(format!("storage account {name} reports no blob endpoint")))?
+        .to_string();
+    check_endpoint(&endpoint).map_err(|e| BlobError::Config(format!("storage account {name}: {e}")))?;
     let shared_key_allowed = account
-        .as_ref()
-        .and_then(|a| a.pointer("/properties/allowSharedKeyAccess"))
+        .pointer("/properties/allowSharedKeyAccess")
         .and_then(Value::as_bool)
         .unwrap_or(true);
-    let endpoint = account
-        .as_ref()
-        .and_then(blob_endpoint)
-        .map(str::to_string)
-        .unwrap_or_else(|| fallback_endpoint.to_string());
     let key = if shared_key_allowed {
         match account_key(arm, account_id).await {
             Ok(k) => Some(k),
@@ -127,9 +168,28 @@ pub async fn blob_client(arm: &ArmClient, account_id: &ResourceId, fallback_endp
     };
     Ok(AccountAccess {
         client: BlobClient::new(arm.http().clone(), &endpoint, name, auth)?,
+        account,
         key,
         endpoint,
     })
+}
+
+/// A blob endpoint credentials may be sent to: https, or http on loopback.
+pub fn check_endpoint(endpoint: &str) -> Result<(), String> {
+    let url = url::Url::parse(endpoint).map_err(|e| format!("blob endpoint '{endpoint}' is not a URL: {e}"))?;
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    };
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if loopback => Ok(()),
+        _ => Err(format!(
+            "blob endpoint '{endpoint}' is not https; keys and tokens are only sent over https (plain http only to loopback)"
+        )),
+    }
 }
 
 /// Whether a listKeys failure means "you may not have the key" (so a token
@@ -161,6 +221,31 @@ impl TokenProvider for StorageTokens {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn insecure_settings_are_named() {
+        let safe = json!({"properties": {"allowBlobPublicAccess": false, "supportsHttpsTrafficOnly": true, "minimumTlsVersion": "TLS1_2"}});
+        assert!(insecure_settings(&safe, Some(&json!({"properties": {"publicAccess": "None"}}))).is_empty());
+        assert!(insecure_settings(&json!({}), None).is_empty(), "nothing reported, nothing guessed");
+        let open = json!({"properties": {"allowBlobPublicAccess": true, "supportsHttpsTrafficOnly": false, "minimumTlsVersion": "TLS1_0"}});
+        let found = insecure_settings(&open, Some(&json!({"properties": {"publicAccess": "Container"}})));
+        assert_eq!(found.len(), 4, "{found:?}");
+    }
+
+    #[test]
+    fn credentials_go_over_https_or_to_loopback_only() {
+        for ok in [
+            "https://a.blob.core.windows.net/",
+            "http://127.0.0.1:10000/a/",
+            "http://localhost:1/a/",
+            "http://[::1]:1/a/",
+        ] {
+            assert!(check_endpoint(ok).is_ok(), "{ok}");
+        }
+        for bad in ["http://evil.example.com/", "http://10.0.0.1/", "ftp://127.0.0.1/", "not a url"] {
+            assert!(check_endpoint(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn only_a_refusal_falls_back_to_a_token() {

@@ -1,0 +1,370 @@
+//! The attack review's findings, each replayed against the real binaries,
+//! the emulator and Azurite: data that must not be lost, tokens and keys
+//! that must not go where a document points, documents that must not be
+//! trusted over what Azure and the blobs themselves say.
+
+mod common;
+
+use apim_toolkit::{azurite_blob, with_azurite, FaultProxy};
+use common::*;
+use predicates::prelude::PredicateBooleanExt;
+use predicates::str::contains;
+use serde_json::{json, Value};
+
+struct Rig {
+    emu: apim_toolkit::EmulatorProcess,
+    dir: tempfile::TempDir,
+    services: Vec<Value>,
+    container: String,
+}
+
+impl Rig {
+    fn new() -> Rig {
+        let emu = emulator(0.0);
+        let container = unique_container();
+        let (services, store) = provision_all(&emu, &container);
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("store.json"), store.to_string()).unwrap();
+        std::fs::write(dir.path().join("dest.json"), services[1].to_string()).unwrap();
+        Rig {
+            emu,
+            dir,
+            services,
+            container,
+        }
+    }
+
+    fn path(&self, f: &str) -> String {
+        self.dir.path().join(f).to_str().unwrap().to_string()
+    }
+
+    fn write(&self, f: &str, docs: &[Value]) -> String {
+        std::fs::write(self.dir.path().join(f), ndjson(docs)).unwrap();
+        self.path(f)
+    }
+
+    fn backup(&self, service: &Value, extra: &[&str]) -> Value {
+        let out = bin("apim-backup", &self.emu)
+            .args(["--storage", &self.path("store.json")])
+            .args(extra)
+            .write_stdin(service.to_string())
+            .assert()
+            .success();
+        docs(&out.get_output().stdout).remove(0)
+    }
+
+    fn requests(&self) -> u64 {
+        self.emu.stats().unwrap()["requests"].as_u64().unwrap()
+    }
+
+    fn writes(&self) -> u64 {
+        self.emu.stats().unwrap()["writes"].as_u64().unwrap()
+    }
+}
+
+#[test]
+fn prune_of_one_service_never_touches_a_service_whose_name_it_prefixes() {
+    let r = Rig::new();
+    let out = bin("apim-provision", &r.emu)
+        .args(SERVICE_ARGS)
+        .args(["--name", "apim-src-eu"])
+        .assert()
+        .success();
+    let eu = docs(&out.get_output().stdout).remove(0);
+    let eu_backup = r.backup(&eu, &["--blob", "apim-src-eu-20261101T000000Z.apimbackup"]);
+    for i in 1..=2 {
+        r.backup(&r.services[0], &["--blob", &format!("apim-src-2026112{i}T000000Z.apimbackup")]);
+    }
+    let out = bin("apim-backup", &r.emu)
+        .args(["prune", "--storage", &r.path("store.json"), "--service", "apim-src", "--keep", "1"])
+        .assert()
+        .success();
+    let pruned: Vec<String> = docs(&out.get_output().stdout)
+        .iter()
+        .map(|d| d["blob"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(pruned, ["apim-src-20261121T000000Z.apimbackup"]);
+    assert!(
+        azurite_blob("apimbackups", &r.container, eu_backup["blob"].as_str().unwrap())
+            .unwrap()
+            .is_some(),
+        "apim-src-eu's only backup survives"
+    );
+    bin("apim-backup", &r.emu)
+        .args([
+            "prune",
+            "--storage",
+            &r.path("store.json"),
+            "--service",
+            "apim-src/..",
+            "--keep",
+            "0",
+        ])
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn keys_and_tokens_go_only_where_arm_says_the_account_is() {
+    let r = Rig::new();
+    // A listener standing in for someone else's host: nothing may reach it.
+    let trap = FaultProxy::start("http://127.0.0.1:9").unwrap();
+    let store: Value = serde_json::from_str(&std::fs::read_to_string(r.path("store.json")).unwrap()).unwrap();
+
+    // An account that does not exist, with a blob endpoint of the document's choosing.
+    let mut forged = store.clone();
+    forged["accountId"] = json!(store["accountId"].as_str().unwrap().replace("apimbackups", "nosuchaccount"));
+    forged["account"] = json!("nosuchaccount");
+    forged["blobEndpoint"] = json!(format!("{}/nosuchaccount/", trap.endpoint));
+    let forged_file = r.write("forged.json", &[forged]);
+    bin("apim-backup", &r.emu)
+        .args(["--storage", &forged_file])
+        .write_stdin(r.services[0].to_string())
+        .assert()
+        .code(1)
+        .stderr(contains("does not exist"));
+    bin("apim-backup", &r.emu)
+        .args(["prune", "--storage", &forged_file, "--service", "apim-src", "--keep", "1"])
+        .assert()
+        .code(1);
+
+    // An existing account, with the document pointing its endpoint elsewhere:
+    // the endpoint ARM reports is used, the document's is ignored.
+    let mut redirected = store.clone();
+    redirected["blobEndpoint"] = json!(format!("{}/apimbackups/", trap.endpoint));
+    let redirected_file = r.write("redirected.json", &[redirected]);
+    let out = bin("apim-backup", &r.emu)
+        .args(["--storage", &redirected_file])
+        .write_stdin(r.services[0].to_string())
+        .assert()
+        .success();
+    let b = docs(&out.get_output().stdout).remove(0);
+    assert_eq!(b["storage"]["blobEndpoint"], store["blobEndpoint"]);
+    assert_eq!(trap.requests(), 0, "no request went to the document's endpoint");
+
+    // Names that would address something else are bad input: exit 2, nothing sent.
+    let before = r.requests();
+    let mut hostile = store.clone();
+    hostile["container"] = json!("//evil.example.com");
+    let hostile_file = r.write("hostile.json", &[hostile]);
+    bin("apim-backup", &r.emu)
+        .args(["--storage", &hostile_file])
+        .write_stdin(r.services[0].to_string())
+        .assert()
+        .code(2)
+        .stderr(contains("not a container name"));
+    let mut other_blob = b.clone();
+    other_blob["blob"] = json!("apim-src-x.apimbackup#../other");
+    bin("apim-restore", &r.emu)
+        .args(["--target", &r.path("dest.json"), "--no-safety-backup", "--dry-run"])
+        .write_stdin(other_blob.to_string())
+        .assert()
+        .code(2)
+        .stderr(contains("not a blob name"));
+    assert_eq!(r.requests(), before, "bad input sends nothing");
+}
+
+#[test]
+fn restore_trusts_the_blob_not_the_document() {
+    let r = Rig::new();
+    let src = r.backup(&r.services[0], &[]);
+    let dest = r.backup(&r.services[1], &[]);
+    let safety = r.write("safety.ndjson", std::slice::from_ref(&dest));
+    let restore = |backup: &Value, extra: &[&str]| {
+        let mut c = bin("apim-restore", &r.emu);
+        c.args(["--target", &r.path("dest.json"), "--dry-run"])
+            .args(extra)
+            .write_stdin(backup.to_string());
+        c
+    };
+    restore(&src, &["--safety-backup", &safety]).assert().success();
+
+    // A document edited to claim the backup is of another service, so that the
+    // "restore onto its own source" rail would not see it: the blob says otherwise.
+    let mut edited = dest.clone();
+    edited["service"] = src["service"].clone();
+    restore(&edited, &["--no-safety-backup"])
+        .assert()
+        .code(3)
+        .stderr(contains("is a backup of").and(contains("apim-dest")));
+    // A non-canonical source id is bad input.
+    let mut climbing = src.clone();
+    climbing["service"]["id"] = json!(format!("{}/x/..", src["service"]["id"].as_str().unwrap()));
+    restore(&climbing, &["--no-safety-backup"]).assert().code(2);
+
+    // The safety "backup" is the very blob being restored.
+    let mut itself = src.clone();
+    itself["service"] = dest["service"].clone();
+    let itself_file = r.write("itself.ndjson", &[itself]);
+    restore(&src, &["--safety-backup", &itself_file])
+        .assert()
+        .code(3)
+        .stderr(contains("the backup being restored"));
+    // A safety backup older than allowed.
+    restore(&src, &["--safety-backup", &safety, "--safety-max-age", "0s"])
+        .assert()
+        .code(3)
+        .stderr(contains("--safety-max-age"));
+
+    // A completion time in the future, written into the blob itself.
+    let blob = src["blob"].as_str().unwrap().to_string();
+    let props = with_azurite("apimbackups", async |c| {
+        let p = c.properties(&r.container, &blob).await?.unwrap();
+        let meta: Vec<(&str, &str)> = p
+            .metadata
+            .iter()
+            .map(|(k, v)| {
+                if k == "apimtoolkit_completedat" {
+                    (k.as_str(), "2099-01-01T00:00:00Z")
+                } else {
+                    (k.as_str(), v.as_str())
+                }
+            })
+            .collect();
+        c.set_metadata(&r.container, &blob, &meta).await
+    })
+    .unwrap();
+    let mut future = src.clone();
+    future["etag"] = json!(props.etag);
+    restore(&future, &["--safety-backup", &safety])
+        .assert()
+        .code(3)
+        .stderr(contains("in the future"));
+}
+
+#[test]
+fn a_second_resume_of_a_finished_backup_leaves_the_blob_alone() {
+    let r = Rig::new();
+    let out = bin("apim-backup", &r.emu)
+        .args(["--storage", &r.path("store.json"), "--no-wait"])
+        .write_stdin(r.services[0].to_string())
+        .assert()
+        .success();
+    let op = docs(&out.get_output().stdout).remove(0);
+    let resume = || {
+        let out = bin("apim-backup", &r.emu)
+            .arg("--resume")
+            .write_stdin(op.to_string())
+            .assert()
+            .success();
+        docs(&out.get_output().stdout).remove(0)
+    };
+    let first = resume();
+    let second = resume();
+    assert_eq!(first["etag"], second["etag"]);
+    assert_eq!(first["completedAt"], second["completedAt"]);
+    let blob = azurite_blob("apimbackups", &r.container, first["blob"].as_str().unwrap())
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        Some(blob.etag.as_str()),
+        first["etag"].as_str(),
+        "the first document still proves the blob"
+    );
+    assert_eq!(
+        blob.metadata.get("apimtoolkit_serviceid").map(String::as_str),
+        r.services[0]["id"].as_str(),
+        "the blob records whose backup it is"
+    );
+}
+
+#[test]
+fn a_gateway_error_after_the_backup_started_is_followed_not_reported() {
+    let r = Rig::new();
+    r.emu.set_time_scale(0.002).unwrap(); // the backup runs a little while
+    r.emu.fault("gateway-error-to=backup").unwrap();
+    let writes = r.writes();
+    let b = r.backup(&r.services[0], &[]);
+    assert_eq!(b["kind"], "apim.backup");
+    assert!(azurite_blob("apimbackups", &r.container, b["blob"].as_str().unwrap())
+        .unwrap()
+        .is_some());
+    assert_eq!(
+        r.writes() - writes,
+        1,
+        "one backup POST in all: the 502 was followed, not answered by a second POST"
+    );
+}
+
+#[test]
+fn overflowing_durations_and_climbing_names_are_bad_input() {
+    let r = Rig::new();
+    let before = r.requests();
+    bin("apim-backup", &r.emu)
+        .args(["--storage", &r.path("store.json"), "--timeout", "18446744073709551615"])
+        .write_stdin(r.services[0].to_string())
+        .assert()
+        .code(2)
+        .stderr(contains("10 years"));
+    bin("apim-backup", &r.emu)
+        .args(["prune", "--storage", &r.path("store.json"), "--service", "apim-src", "--keep", "1"])
+        .args(["--max-age", "99999999999999d"])
+        .assert()
+        .code(2);
+    // A change aimed at another service through its name.
+    let change = json!({"kind": "apim.namedvalue.change", "schemaVersion": 1,
+        "serviceId": r.services[1]["id"], "name": "../../apim-src/namedValues/x", "secret": false, "etag": "*",
+        "before": {"value": "a"}, "after": {"value": "b"}, "rulesFired": [], "rules": []});
+    bin("apim-namedvalues", &r.emu)
+        .arg("apply")
+        .write_stdin(change.to_string())
+        .assert()
+        .code(2)
+        .stderr(contains("not a named value name"));
+    bin("apim-namedvalues", &r.emu)
+        .args(["get", "../../apim-src/namedValues/x", "--service", &r.path("dest.json")])
+        .assert()
+        .code(2);
+    let mut bad_service = r.services[1].clone();
+    bad_service["id"] = json!(format!("{}/namedValues/..", r.services[1]["id"].as_str().unwrap()));
+    bin("apim-namedvalues", &r.emu)
+        .arg("list")
+        .write_stdin(bad_service.to_string())
+        .assert()
+        .code(2);
+    assert_eq!(r.requests(), before, "nothing was sent");
+}
+
+#[test]
+fn storage_open_to_the_world_is_refused_for_backups() {
+    let r = Rig::new();
+    let store: Value = serde_json::from_str(&std::fs::read_to_string(r.path("store.json")).unwrap()).unwrap();
+    let account = store["accountId"].as_str().unwrap().to_string();
+    let (s, _, body) = r
+        .emu
+        .arm(
+            "PUT",
+            &format!("{account}?api-version=2023-05-01"),
+            Some(
+                &json!({"location": "westeurope", "sku": {"name": "Standard_LRS"}, "kind": "StorageV2",
+                "properties": {"allowBlobPublicAccess": true, "supportsHttpsTrafficOnly": false, "minimumTlsVersion": "TLS1_0"}}),
+            ),
+        )
+        .unwrap();
+    assert_eq!(s, 200, "{body}");
+    let (s, _, body) = r
+        .emu
+        .arm(
+            "PUT",
+            &format!("{account}/blobServices/default/containers/{}?api-version=2023-05-01", r.container),
+            Some(&json!({"properties": {"publicAccess": "Container"}})),
+        )
+        .unwrap();
+    assert!(s == 200 || s == 201, "{body}");
+    let writes = r.writes();
+    bin("apim-backup", &r.emu)
+        .args(["--storage", &r.path("store.json")])
+        .write_stdin(r.services[0].to_string())
+        .assert()
+        .code(3)
+        .stderr(
+            contains("allowBlobPublicAccess")
+                .and(contains("plain http"))
+                .and(contains("TLS1_0"))
+                .and(contains("publicAccess Container"))
+                .and(contains("--allow-insecure-storage")),
+        );
+    assert_eq!(r.writes(), writes, "no backup was started");
+    let b = r.backup(&r.services[0], &["--allow-insecure-storage"]);
+    assert_eq!(b["kind"], "apim.backup");
+}

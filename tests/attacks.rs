@@ -368,3 +368,121 @@ fn storage_open_to_the_world_is_refused_for_backups() {
     let b = r.backup(&r.services[0], &["--allow-insecure-storage"]);
     assert_eq!(b["kind"], "apim.backup");
 }
+
+#[test]
+fn small_holes_are_bad_input_and_send_nothing() {
+    let r = Rig::new();
+    let nvs = docs(
+        &bin("apim-namedvalues", &r.emu)
+            .arg("list")
+            .write_stdin(r.services[0].to_string())
+            .assert()
+            .success()
+            .get_output()
+            .stdout,
+    );
+    let before = r.requests();
+    // A --host rule whose NEW is no hostname would break every URL it touches.
+    for bad in ["api.src.example.com=", "api.src.example.com=api.dest.example.com/v2", "a.b=c d"] {
+        bin("apim-namedvalues", &r.emu)
+            .args(["rewrite", "--host", bad])
+            .write_stdin(ndjson(&nvs))
+            .assert()
+            .code(2)
+            .stderr(contains("is not a hostname"));
+    }
+    // --resume with nothing to resume.
+    for b in ["apim-backup", "apim-restore", "apim-provision"] {
+        bin(b, &r.emu)
+            .arg("--resume")
+            .write_stdin("")
+            .assert()
+            .code(2)
+            .stderr(contains("no apim.operation documents"));
+    }
+    // The same service twice would mean a second backup.
+    bin("apim-backup", &r.emu)
+        .args(["--storage", &r.path("store.json")])
+        .write_stdin(ndjson(&[r.services[0].clone(), r.services[0].clone()]))
+        .assert()
+        .code(2)
+        .stderr(contains("given twice"));
+    // A resource group ARM would refuse.
+    bin("apim-provision", &r.emu)
+        .args(["service", "-g", "rg/../other", "-l", "westeurope", "-n", "x"])
+        .args(["--publisher-email", "a@b.c", "--publisher-name", "X"])
+        .assert()
+        .code(2)
+        .stderr(contains("--resource-group"));
+    assert_eq!(r.requests(), before, "nothing was sent");
+
+    // What should work does: a byte order mark, -v before prune, an empty plan.
+    let bom = format!("\u{feff}{}", r.services[0]);
+    bin("apim-namedvalues", &r.emu).arg("list").write_stdin(bom).assert().success();
+    bin("apim-backup", &r.emu)
+        .args([
+            "-v",
+            "prune",
+            "--storage",
+            &r.path("store.json"),
+            "--service",
+            "apim-src",
+            "--keep",
+            "3",
+        ])
+        .assert()
+        .success();
+    bin("apim-backup", &r.emu)
+        .args([
+            "--blob",
+            "x.apimbackup",
+            "prune",
+            "--storage",
+            &r.path("store.json"),
+            "--service",
+            "apim-src",
+            "--keep",
+            "3",
+        ])
+        .assert()
+        .code(2)
+        .stderr(contains("after the word prune"));
+    bin("apim-namedvalues", &r.emu)
+        .arg("apply")
+        .write_stdin("")
+        .assert()
+        .success()
+        .stderr(contains("nothing to apply"));
+}
+
+#[test]
+fn rules_that_grow_a_value_without_bound_are_refused() {
+    let r = Rig::new();
+    let (s, _, body) = r
+        .emu
+        .arm(
+            "PUT",
+            &nv_path("apim-src", "namedValues", "grow"),
+            Some(&json!({"properties": {"displayName": "grow", "value": "a"}})),
+        )
+        .unwrap();
+    assert!(s == 200 || s == 201, "{body}");
+    let nvs = docs(
+        &bin("apim-namedvalues", &r.emu)
+            .args(["list", "--filter", "displayName eq 'grow'"])
+            .write_stdin(r.services[0].to_string())
+            .assert()
+            .success()
+            .get_output()
+            .stdout,
+    );
+    let rules: Vec<&str> = (0..30).flat_map(|_| ["--replace", "a=aaaa"]).collect();
+    let out = bin("apim-namedvalues", &r.emu)
+        .arg("rewrite")
+        .args(&rules)
+        .write_stdin(ndjson(&nvs))
+        .assert()
+        .code(2)
+        .stderr(contains("longer than the 4096 characters"));
+    assert!(out.get_output().stdout.is_empty());
+}

@@ -8,8 +8,8 @@ use backup_workflow::prune;
 use blob_store::{BlobClient, BlobProperties};
 use clap::{Args, Parser, Subcommand};
 use pipeline::{
-    emit, expect_all, refused, report, usage, ConnectArgs, ContainerDoc, OperationDoc, Progress, PrunedDoc, ServiceDoc, ServiceRef,
-    Session, StorageRef, WaitArgs,
+    emit, expect_all, refused, report, usage, ConnectArgs, ContainerDoc, Progress, PrunedDoc, ServiceDoc, ServiceRef, Session, StorageRef,
+    WaitArgs,
 };
 use std::path::PathBuf;
 use std::time::Duration;
@@ -20,7 +20,6 @@ use std::time::Duration;
     version,
     about = "Back up APIM services into blob storage (reads apim.service documents on stdin)"
 )]
-#[command(args_conflicts_with_subcommands = true)]
 pub struct Cli {
     #[command(subcommand)]
     cmd: Option<Cmd>,
@@ -94,13 +93,30 @@ struct PruneArgs {
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     if cli.wait.resume {
-        let ops = read_operations()?;
+        let ops = pipeline::read_operations("apim-backup")?;
         let session = cli.connect.connect_waiting(&cli.wait)?;
         let work = ops.into_iter().map(|op| backup_workflow::finish(&session, op, None));
         return report(futures::future::join_all(work).await, "apim-backup", session.no_wait);
     }
     match cli.cmd {
         Some(Cmd::Prune(p)) => {
+            // Connection flags (-v, --subscription) may come before `prune`;
+            // a backup's own flags there would be silently ignored.
+            let b = &cli.backup;
+            let backup_flags = b.storage.storage.is_some()
+                || b.storage.storage_account.is_some()
+                || b.storage.container.is_some()
+                || !b.service_ids.is_empty()
+                || b.blob.is_some()
+                || b.overwrite
+                || b.access_type != AccessType::AccessKey
+                || b.identity_client_id.is_some()
+                || b.allow_insecure_storage
+                || cli.wait.no_wait
+                || cli.wait.timeout.timeout.is_some();
+            if backup_flags {
+                return Err(usage("flags of a backup were given with prune; prune takes its own flags after the word prune (see apim-backup prune --help)"));
+            }
             let storage = storage_input(&p.storage)?;
             let session = cli.connect.connect()?;
             prune(&session, storage, &p).await
@@ -126,10 +142,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             backup(&session, storage, services, access, b.blob, (b.overwrite, b.allow_insecure_storage)).await
         }
     }
-}
-
-fn read_operations() -> anyhow::Result<Vec<OperationDoc>> {
-    expect_all(&pipeline::read_stdin_documents()?, "stdin")
 }
 
 /// Where the blobs go, as the user named it (resolved against ARM later).
@@ -180,10 +192,13 @@ fn service_input(b: &BackupArgs) -> anyhow::Result<Vec<ServiceInput>> {
     if docs.is_empty() {
         return Err(usage("no services: pipe apim.service documents in, or pass --service-id"));
     }
-    Ok(expect_all::<ServiceDoc>(&docs, "stdin")?
-        .into_iter()
-        .map(|d| ServiceInput::Doc(Box::new(d)))
-        .collect())
+    let services = expect_all::<ServiceDoc>(&docs, "stdin")?;
+    // The same service twice would start a second backup into a second blob.
+    let mut seen = std::collections::HashSet::new();
+    if let Some(twice) = services.iter().find(|d| !seen.insert(d.id.clone())) {
+        return Err(usage(format!("stdin: service {} is given twice", twice.name)));
+    }
+    Ok(services.into_iter().map(|d| ServiceInput::Doc(Box::new(d))).collect())
 }
 
 enum ServiceInput {

@@ -295,6 +295,18 @@ async fn rewrite(session: &Session, rules: &RuleSet, mut docs: Vec<NamedValueDoc
         .zip(&inputs)
         .filter_map(|(d, i)| rules.rewrite(i).map(|w| (d, i, w)))
         .collect();
+    let too_long: Vec<&str> = changed
+        .iter()
+        .filter(|(_, _, w)| w.too_long())
+        .map(|(d, _, _)| d.name.as_str())
+        .collect();
+    if !too_long.is_empty() {
+        return Err(usage(format!(
+            "the rules make {} longer than the {} characters APIM stores; check the rules (nothing was planned)",
+            too_long.join(", "),
+            namedvalue_rewrite::MAX_VALUE_CHARS
+        )));
+    }
     // The ETag each change is planned against, read together with the value
     // it was planned from: a list is not current, so a value that changed
     // since it was listed would be overwritten under a fresh ETag.
@@ -345,16 +357,20 @@ async fn rewrite(session: &Session, rules: &RuleSet, mut docs: Vec<NamedValueDoc
 }
 
 async fn apply(session: &Session, changes: Vec<ChangeDoc>, parallel: usize, dry_run: bool) -> anyhow::Result<()> {
-    let mut results: Vec<(ChangeDoc, ApplyResult)> = futures::stream::iter(changes.into_iter().map(|c| async move {
+    if changes.is_empty() {
+        // An empty plan is what rewrite prints when nothing needs changing.
+        session.reporter.info("nothing to apply: the plan on stdin holds no change");
+        return Ok(());
+    }
+    // Each result is printed as soon as its write ends, so a run killed
+    // halfway leaves a record of every change it made.
+    let mut results = futures::stream::iter(changes.into_iter().map(|c| async move {
         let r = apply_one(session, &c, dry_run).await;
         (c, r)
     }))
-    .buffer_unordered(parallel)
-    .collect()
-    .await;
-    results.sort_by(|a, b| a.0.name.cmp(&b.0.name));
+    .buffer_unordered(parallel);
     let (mut conflicts, mut unfinished, mut errors) = (0, 0, Vec::new());
-    for (mut c, r) in results {
+    while let Some((mut c, r)) = results.next().await {
         match r {
             Ok((status, message)) => {
                 conflicts += usize::from(status == ChangeStatus::Conflict);

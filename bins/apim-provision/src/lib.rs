@@ -117,7 +117,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         None => cli.wait.clone(),
     };
     if wait.resume {
-        let ops: Vec<OperationDoc> = expect_all(&pipeline::read_stdin_documents()?, "stdin")?;
+        let ops: Vec<OperationDoc> = pipeline::read_operations("apim-provision")?;
         let session = common.connect_waiting(&wait)?;
         return resume(&session, ops).await;
     }
@@ -163,9 +163,16 @@ fn subscription_flag(common: &ConnectArgs) -> anyhow::Result<String> {
 }
 
 fn need<'a>(v: &'a Option<String>, flag: &str) -> anyhow::Result<&'a str> {
-    v.as_deref()
+    let v = v
+        .as_deref()
         .filter(|s| !s.is_empty())
-        .ok_or_else(|| usage(format!("{flag} is required")))
+        .ok_or_else(|| usage(format!("{flag} is required")))?;
+    if flag == "--resource-group" && !apim_rules::is_valid_resource_group_name(v) {
+        return Err(usage(format!(
+            "--resource-group '{v}' is invalid: 1-90 letters, digits, '_', '(', ')', '-' and '.', not ending with '.'"
+        )));
+    }
+    Ok(v)
 }
 
 fn group_to_create(create: bool, sub: &str, rg: Option<&str>, loc: Option<&str>) -> anyhow::Result<GroupToCreate> {

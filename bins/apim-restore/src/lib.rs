@@ -8,8 +8,8 @@ use apim_ops::{AccessType, BackupAccess, BackupParams};
 use arm_client::ResourceId;
 use clap::{ArgGroup, Parser};
 use pipeline::{
-    emit, expect_all, expect_one, refused, usage, BackupDoc, BackupRef, ConnectArgs, OperationDoc, Progress, RestoreDoc, RestoreStatus,
-    Resume, ServiceDoc, ServiceRef, Session, WaitArgs,
+    emit, expect_one, refused, usage, BackupDoc, BackupRef, ConnectArgs, OperationDoc, Progress, RestoreDoc, RestoreStatus, Resume,
+    ServiceDoc, ServiceRef, Session, WaitArgs,
 };
 use rails::{Facts, Overrides, Safety};
 use std::path::PathBuf;
@@ -64,7 +64,7 @@ pub struct Cli {
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     if cli.wait.resume {
-        let ops: Vec<OperationDoc> = expect_all(&pipeline::read_stdin_documents()?, "stdin")?;
+        let ops: Vec<OperationDoc> = pipeline::read_operations("apim-restore")?;
         let session = cli.connect.connect_waiting(&cli.wait)?;
         let mut stopped = 0;
         for op in ops {

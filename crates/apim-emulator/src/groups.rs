@@ -24,7 +24,7 @@ impl App {
         };
         match *r.method {
             Method::PUT => {
-                if name.len() > 90 || !name.chars().all(|c| c.is_alphanumeric() || "-_.()".contains(c)) || name.ends_with('.') {
+                if !apim_rules::is_valid_resource_group_name(name) {
                     return error(400, "InvalidResourceGroup", &format!("The provided resource group name '{name}' has these invalid characters: the name can only include alphanumeric, underscore, parentheses, hyphen, period (except at end), and Unicode characters that match the allowed characters."));
                 }
                 let body = match parse_body(r) {

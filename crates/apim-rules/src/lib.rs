@@ -54,6 +54,12 @@ pub fn is_valid_named_value_name(name: &str) -> bool {
         && !name.ends_with('.')
 }
 
+/// Resource group names, as ARM takes them: 1-90 letters, digits, `_`,
+/// `(`, `)`, `-` and `.`, not ending with `.`.
+pub fn is_valid_resource_group_name(name: &str) -> bool {
+    (1..=90).contains(&name.chars().count()) && name.chars().all(|c| c.is_alphanumeric() || "-_.()".contains(c)) && !name.ends_with('.')
+}
+
 /// The longest named value APIM stores, in characters.
 pub const MAX_NAMED_VALUE_LENGTH: usize = 4096;
 

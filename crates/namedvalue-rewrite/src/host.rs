@@ -2,6 +2,17 @@
 //! `https://API.src.example.com:8443/x` but not in `myapi.src.example.com`
 //! nor in `api.src.example.com.evil`.
 
+/// A hostname as a `--host` rule may name: dot-separated labels of letters,
+/// digits and hyphens, none empty or starting or ending with a hyphen, 253
+/// characters at most. No scheme, port, path, `?` or space: those are not
+/// part of a host, and a rule that wrote them would break every URL it touched.
+pub fn is_hostname(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 253
+        && s.split('.')
+            .all(|l| !l.is_empty() && l.len() <= 63 && !l.starts_with('-') && !l.ends_with('-') && l.bytes().all(is_label_char))
+}
+
 fn is_label_char(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'-'
 }

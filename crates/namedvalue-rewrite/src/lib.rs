@@ -31,6 +31,8 @@ pub enum RuleError {
     UnknownKind(String),
     #[error("rules file: {0}")]
     File(String),
+    #[error("{0}: {1} is not a hostname (letters, digits, hyphens and dots; no scheme, port, path, '?' or space)")]
+    NotAHost(String, String),
 }
 
 /// A Key Vault reference of a named value.
@@ -100,6 +102,11 @@ impl Rule {
         let kind = match kind {
             "host" => {
                 let (old, new) = pair(kind, spec)?;
+                for h in [&old, &new] {
+                    if !host::is_hostname(h) {
+                        return Err(RuleError::NotAHost(format!("--host {spec}"), format!("'{h}'")));
+                    }
+                }
                 RuleKind::Host { old, new }
             }
             "replace" => {
@@ -235,7 +242,14 @@ impl Rule {
                     .map_err(|e| RuleError::BadRegex(s.old.clone(), e.to_string().lines().last().unwrap_or("").trim().to_string()))?,
                 replacement: new,
             },
-            RuleType::Host => RuleKind::Host { old, new },
+            RuleType::Host => {
+                for h in [&old, &new] {
+                    if !host::is_hostname(h) {
+                        return Err(RuleError::NotAHost(label(), format!("'{h}'")));
+                    }
+                }
+                RuleKind::Host { old, new }
+            }
             RuleType::Replace => RuleKind::Replace { old, new },
             RuleType::IdentityClientId => RuleKind::IdentityClientId { old, new },
         };
@@ -279,6 +293,19 @@ pub struct Rewrite {
     pub fired: Vec<usize>,
 }
 
+/// The longest named value APIM stores, in characters.
+pub const MAX_VALUE_CHARS: usize = 4096;
+/// Rewriting stops once a value is longer than this many bytes (the most
+/// 4096 characters can take): the result is then too long to store anyway.
+const MAX_VALUE_BYTES: usize = MAX_VALUE_CHARS * 4;
+
+impl Rewrite {
+    /// Whether the new value is longer than APIM stores.
+    pub fn too_long(&self) -> bool {
+        self.value.as_ref().is_some_and(|v| v.chars().count() > MAX_VALUE_CHARS)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct RuleSet {
     rules: Vec<Rule>,
@@ -304,6 +331,11 @@ impl RuleSet {
             }
             let mut hit = false;
             if let Some(v) = value.as_deref() {
+                // Past what APIM stores, stop: rules that grow a value on
+                // every pass would otherwise grow it without bound.
+                if v.len() > MAX_VALUE_BYTES {
+                    break;
+                }
                 if let Some(n) = rule.apply_text(v) {
                     hit |= n != v;
                     value = Some(n);
@@ -425,6 +457,37 @@ mod tests {
 
     fn rules(specs: &[(&str, &str)]) -> RuleSet {
         RuleSet::new(specs.iter().map(|(k, s)| Rule::parse(k, s).unwrap()).collect())
+    }
+
+    #[test]
+    fn growth_is_bounded() {
+        let doubling: Vec<Rule> = (0..40).map(|_| Rule::parse("replace", "a=aa").unwrap()).collect();
+        let w = RuleSet::new(doubling).rewrite(&NamedValue::plain("x", "a")).unwrap();
+        assert!(w.too_long());
+        assert!(
+            w.value.unwrap().len() <= 2 * MAX_VALUE_BYTES + 2,
+            "stopped early, not after 2^40 bytes"
+        );
+        let fine = RuleSet::new(vec![Rule::parse("replace", "a=b").unwrap()])
+            .rewrite(&NamedValue::plain("x", "a"))
+            .unwrap();
+        assert!(!fine.too_long());
+    }
+
+    #[test]
+    fn host_rules_take_hostnames_only() {
+        assert!(Rule::parse("host", "api.src.example.com=api.dest.example.com").is_ok());
+        for bad in [
+            "api.src.example.com=",
+            "api.src.example.com=api.dest.example.com/v2",
+            "api.src.example.com=api.dest.example.com?x",
+            "api.src.example.com=api dest.example.com",
+            "api.src.example.com=https://api.dest.example.com",
+            "api.src.example.com=api.dest.example.com:8443",
+            "api..src=x.y",
+        ] {
+            assert!(matches!(Rule::parse("host", bad), Err(RuleError::NotAHost(..))), "{bad}");
+        }
     }
 
     #[test]

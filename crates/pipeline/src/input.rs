@@ -6,6 +6,8 @@ use serde_json::Value;
 
 /// Parses NDJSON (blank lines allowed) or a single JSON array.
 pub fn parse_documents(text: &str, source: &str) -> anyhow::Result<Vec<Value>> {
+    // A byte order mark (Windows editors write one) is not part of the JSON.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let trimmed = text.trim_start();
     if trimmed.starts_with('[') {
         return match serde_json::from_str::<Value>(trimmed) {
@@ -93,6 +95,17 @@ pub fn read_stdin_documents() -> anyhow::Result<Vec<Value>> {
     parse_documents(&text, "stdin")
 }
 
+/// The `apim.operation` documents `--resume` waits for: at least one.
+pub fn read_operations(binary: &str) -> anyhow::Result<Vec<crate::OperationDoc>> {
+    let ops: Vec<crate::OperationDoc> = expect_all(&read_stdin_documents()?, "stdin")?;
+    if ops.is_empty() {
+        return Err(usage(format!(
+            "--resume: no apim.operation documents on stdin; pipe in those {binary} printed after --no-wait, --timeout or Ctrl-C"
+        )));
+    }
+    Ok(ops)
+}
+
 /// Reads documents from a file given by a flag.
 pub fn read_file_documents(path: &std::path::Path, flag: &str) -> anyhow::Result<Vec<Value>> {
     let text = std::fs::read_to_string(path).map_err(|e| usage(format!("{flag} {}: {e}", path.display())))?;
@@ -109,6 +122,12 @@ mod tests {
         assert_eq!(parse_documents("{\"a\":1}\n\n{\"a\":2}\n", "t").unwrap().len(), 2);
         assert_eq!(parse_documents(" [{\"a\":1},{\"a\":2}]", "t").unwrap().len(), 2);
         assert!(parse_documents("", "t").unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_not_json() {
+        assert_eq!(parse_documents("\u{feff}{\"a\":1}\n", "t").unwrap().len(), 1);
+        assert_eq!(parse_documents("\u{feff}[{\"a\":1}]", "t").unwrap().len(), 1);
     }
 
     #[test]

@@ -31,7 +31,10 @@ pub use documents::{
     ServiceDoc, ServiceRef, Sku, StorageRef,
 };
 pub use exit::{code_of, finish, refused, render, stopped, usage, Exit, ExitKind};
-pub use input::{expect_all, expect_kind, expect_one, kind_of, parse_documents, read_file_documents, read_one_file, read_stdin_documents};
+pub use input::{
+    expect_all, expect_kind, expect_one, kind_of, parse_documents, read_file_documents, read_one_file, read_operations,
+    read_stdin_documents,
+};
 pub use output::{emit, Emit};
 pub use progress::Reporter;
 pub use session::{http_client, report, stopped_error, ConnectArgs, Outcome, Session, TimeoutArg, WaitArgs, Waited};

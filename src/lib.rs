@@ -123,7 +123,8 @@ impl EmulatorProcess {
         let mut cmd = Command::new(bin);
         cmd.args(["serve", "--stop-on-eof", "--time-scale", &time_scale.to_string()]);
         if let Some(b) = blob {
-            cmd.args(["--blob-endpoint", b, "--blob-accounts", &blob_accounts_flag()]);
+            // Keys go through the environment, not argv (visible in ps).
+            cmd.args(["--blob-endpoint", b]).env("AZURITE_ACCOUNTS", blob_accounts_flag());
         }
         cmd.args(extra);
         let mut child = cmd
@@ -224,12 +225,17 @@ impl EmulatorProcess {
     }
 
     fn fetch_token(&self) -> anyhow::Result<String> {
+        self.token_for(&format!("{}/.default", self.arm_endpoint()))
+    }
+
+    /// A new token for `scope`, straight from the token endpoint.
+    pub fn token_for(&self, scope: &str) -> anyhow::Result<String> {
         let url = format!("{}/{}/oauth2/v2.0/token", self.get("authorityHost"), self.get("tenantId"));
         let form = [
             ("grant_type", "client_credentials".to_string()),
             ("client_id", self.get("clientId")),
             ("client_secret", self.get("clientSecret")),
-            ("scope", format!("{}/.default", self.arm_endpoint())),
+            ("scope", scope.to_string()),
         ];
         let body = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs(form.iter().map(|(k, v)| (*k, v.as_str())))
@@ -247,6 +253,16 @@ impl EmulatorProcess {
             .context("no access_token in the token answer")
     }
 
+    /// One ARM call with a token of the caller's choosing.
+    pub fn arm_with_token(
+        &self,
+        token: &str,
+        method: &str,
+        path_and_query: &str,
+    ) -> anyhow::Result<(u16, reqwest::header::HeaderMap, Value)> {
+        self.call(token, method, path_and_query, None)
+    }
+
     /// One ARM call, as a test sees it: status, headers and JSON body (Null when empty).
     pub fn arm(
         &self,
@@ -254,7 +270,16 @@ impl EmulatorProcess {
         path_and_query: &str,
         body: Option<&Value>,
     ) -> anyhow::Result<(u16, reqwest::header::HeaderMap, Value)> {
-        let token = self.token()?;
+        self.call(&self.token()?, method, path_and_query, body)
+    }
+
+    fn call(
+        &self,
+        token: &str,
+        method: &str,
+        path_and_query: &str,
+        body: Option<&Value>,
+    ) -> anyhow::Result<(u16, reqwest::header::HeaderMap, Value)> {
         let url = format!("{}{path_and_query}", self.arm_endpoint());
         let mut req = self.client().request(method.parse()?, url).bearer_auth(token);
         if let Some(b) = body {

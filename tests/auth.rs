@@ -88,3 +88,35 @@ fn a_token_revoked_mid_wait_is_replaced_by_a_fresh_one() {
     let b = docs(&out.stdout).remove(0);
     assert_eq!((b["kind"].as_str(), b["status"].as_str()), (Some("apim.backup"), Some("Succeeded")));
 }
+
+#[test]
+fn tokens_for_another_resource_and_world_readable_secrets_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (env_file, state) = (dir.path().join("emu.env"), dir.path().join("state.json"));
+    let emu = EmulatorProcess::start(
+        &bin_path("apim-emulator", "debug"),
+        0.0,
+        Some(&azurite_endpoint()),
+        &["--env-file", env_file.to_str().unwrap(), "--state", state.to_str().unwrap()],
+    )
+    .unwrap();
+    // A Storage token is not an ARM token.
+    let storage_token = emu.token_for("https://storage.azure.com/.default").unwrap();
+    let (status, _, body) = emu
+        .arm_with_token(
+            &storage_token,
+            "GET",
+            &format!("/subscriptions/{SUB}/resourcegroups?api-version=2021-04-01"),
+        )
+        .unwrap();
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("InvalidAuthenticationTokenAudience"))
+    );
+    // The files that hold the client secret are the owner's alone.
+    use std::os::unix::fs::PermissionsExt;
+    for f in [&env_file, &state] {
+        let mode = std::fs::metadata(f).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}", f.display());
+    }
+}

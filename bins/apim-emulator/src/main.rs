@@ -31,8 +31,8 @@ enum Cmd {
         /// Azurite's blob endpoint, e.g. http://127.0.0.1:10000.
         #[arg(long, requires = "blob_accounts")]
         blob_endpoint: Option<String>,
-        /// Accounts Azurite knows: NAME:KEY,NAME:KEY.
-        #[arg(long, value_delimiter = ',')]
+        /// Accounts Azurite knows: NAME:KEY,NAME:KEY (better from the environment, as Azurite takes them: keys on a command line are visible to every user of the machine).
+        #[arg(long, env = "AZURITE_ACCOUNTS", hide_env_values = true, value_delimiter = ',')]
         blob_accounts: Vec<String>,
         /// Keep state in this file, so a rehearsal survives a restart.
         #[arg(long)]
@@ -100,7 +100,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     })
     .await?;
     if let Some(p) = env_file {
-        std::fs::write(&p, emu.env_file()).with_context(|| format!("writing {}", p.display()))?;
+        // The env file holds the client secret: owner-only, like the state file.
+        apim_emulator::write_private(&p, emu.env_file().as_bytes()).with_context(|| format!("writing {}", p.display()))?;
     }
     println!("{}", emu.ready_document());
     eprintln!("apim-emulator: listening on {} (time scale {time_scale})", emu.arm_endpoint());

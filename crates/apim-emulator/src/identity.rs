@@ -67,6 +67,10 @@ impl App {
             TokenInfo {
                 client_id: client,
                 expires_ms: now_ms() + lifetime * 1000,
+                audience: form
+                    .get("scope")
+                    .map(|s| s.trim_end_matches("/.default").trim_end_matches('/').to_string())
+                    .unwrap_or_default(),
             },
         );
         http::json(
@@ -106,6 +110,20 @@ impl App {
                 "The access token is invalid.",
             )));
         };
+        // A token for another resource (Storage, Key Vault) is not one for
+        // ARM. An emulator's own endpoint counts on any port: a rehearsal
+        // restarted with --state on a new port keeps its tokens.
+        let arm = self.base_url.trim_end_matches('/');
+        let audience = info.audience.as_str();
+        let emulator_origin = url::Url::parse(audience)
+            .is_ok_and(|u| u.scheme() == "https" && matches!(u.host_str(), Some("127.0.0.1" | "localhost")) && u.path() == "/");
+        if !emulator_origin && !["https://management.azure.com", "https://management.core.windows.net"].contains(&audience) {
+            return Err(challenge(http::error(
+                401,
+                "InvalidAuthenticationTokenAudience",
+                &format!("The access token has been obtained for wrong audience or resource '{audience}'. It should exactly match with one of the allowed audiences '{arm}/', 'https://management.azure.com/'."),
+            )));
+        }
         if info.expires_ms <= now_ms() {
             return Err(challenge(http::error(
                 401,

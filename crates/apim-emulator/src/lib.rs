@@ -243,6 +243,33 @@ impl Emulator {
     }
 }
 
+/// Writes a file only its owner can read (it holds the client secret and
+/// tokens): through a new temporary file beside it, created exclusively
+/// (so a link planted under that name is never followed), then renamed.
+pub fn write_private(path: &std::path::Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.tmp", uuid::Uuid::new_v4().simple()));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut f = options.open(&tmp)?;
+    let written = f.write_all(contents).and_then(|_| f.sync_all());
+    drop(f);
+    match written.and_then(|_| std::fs::rename(&tmp, path)) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
+}
+
 impl Drop for Emulator {
     // An emulator dropped without `shutdown` (in-process tests) still leaves
     // no certificate behind in the temp directory.
@@ -267,8 +294,7 @@ impl App {
     fn save(&self) {
         if let Some(p) = &self.config.state_file {
             let text = serde_json::to_string_pretty(&*self.lock()).unwrap_or_default();
-            let tmp = p.with_extension("tmp");
-            if std::fs::write(&tmp, text).and_then(|_| std::fs::rename(&tmp, p)).is_err() {
+            if write_private(p, text.as_bytes()).is_err() {
                 eprintln!("apim-emulator: could not save state to {}", p.display());
             }
         }

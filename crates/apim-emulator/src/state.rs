@@ -24,6 +24,9 @@ pub fn key(s: &str) -> String {
 pub struct TokenInfo {
     pub client_id: String,
     pub expires_ms: i64,
+    /// The resource the token was asked for (the scope without `/.default`).
+    #[serde(default)]
+    pub audience: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

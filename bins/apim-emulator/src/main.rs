@@ -49,6 +49,9 @@ enum Cmd {
         /// Milliseconds added to every ARM answer (a distant region).
         #[arg(long, default_value_t = 0)]
         latency_ms: u64,
+        /// Faults from the start, as POST /_emulator/faults takes them, e.g. "error-rate=0.1&throttle=5" (see the README).
+        #[arg(long)]
+        faults: Option<String>,
     },
 }
 
@@ -75,6 +78,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         token_lifetime,
         stop_on_eof,
         latency_ms,
+        faults,
     } = cli.cmd;
     if !(time_scale >= 0.0 && time_scale.is_finite()) {
         anyhow::bail!("--time-scale must be a number >= 0 (0 = instant, 1 = real time)");
@@ -99,6 +103,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         ..Default::default()
     })
     .await?;
+    if let Some(f) = &faults {
+        emu.set_faults(f)?;
+    }
     if let Some(p) = env_file {
         // The env file holds the client secret: owner-only, like the state file.
         apim_emulator::write_private(&p, emu.env_file().as_bytes()).with_context(|| format!("writing {}", p.display()))?;

@@ -468,7 +468,13 @@ async fn apply_one(session: &Session, c: &ChangeDoc, dry_run: bool) -> ApplyResu
             None => conflict("it no longer exists"),
         };
     }
+    let planned = props.clone();
     match apim_ops::patch_named_value(arm, &c.service_id, &c.name, Value::Object(props), &c.etag).await {
+        // A write whose answer was lost and sent again meets its own new
+        // ETag: if what is there now is what the plan wrote, it is applied.
+        Ok(Written::Conflict) if already_in_place(arm, c, &planned).await? => {
+            Ok((ChangeStatus::Applied, Some("already in place (a retried write)".into())))
+        }
         Ok(Written::Conflict) => conflict("it changed since the plan (412 on If-Match)"),
         Ok(Written::Accepted(_)) => Ok((
             ChangeStatus::Accepted,
@@ -486,6 +492,31 @@ async fn apply_one(session: &Session, c: &ChangeDoc, dry_run: bool) -> ApplyResu
         }
         Ok(Written::Done(_)) => Ok((ChangeStatus::Applied, None)),
     }
+}
+
+/// Whether the named value now holds what `planned` (the PATCH body's
+/// properties) writes; a secret is compared here, in the process.
+async fn already_in_place(arm: &arm_client::ArmClient, c: &ChangeDoc, planned: &serde_json::Map<String, Value>) -> anyhow::Result<bool> {
+    let Some((body, _)) = apim_ops::get_named_value(arm, &c.service_id, &c.name).await? else {
+        return Ok(false);
+    };
+    if let Some(v) = planned.get("value") {
+        let now = if c.secret {
+            Value::String(apim_ops::secret_value(arm, &c.service_id, &c.name).await?.0)
+        } else {
+            body.pointer("/properties/value").cloned().unwrap_or(Value::Null)
+        };
+        if &now != v {
+            return Ok(false);
+        }
+    }
+    if let Some(kv) = planned.get("keyVault") {
+        let now = body.pointer("/properties/keyVault").cloned().unwrap_or(Value::Null);
+        if now.get("secretIdentifier") != kv.get("secretIdentifier") || now.get("identityClientId") != kv.get("identityClientId") {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// Both services' named values, read concurrently, with the secret values

@@ -3,7 +3,7 @@
 
 use crate::http;
 use crate::shared::Req;
-use crate::state::now_ms;
+use crate::state::{now_ms, OpKind};
 use crate::App;
 use axum::body::Bytes;
 use axum::http::Method;
@@ -13,8 +13,8 @@ use std::sync::atomic::Ordering;
 
 impl App {
     /// Applies the faults a `POST /_emulator/faults` names; the others stay.
-    pub(crate) fn set_faults(&self, r: &Req) -> Response {
-        let q = |k: &str| r.query.get(k);
+    pub(crate) fn set_faults(&self, query: &std::collections::HashMap<String, String>) -> Response {
+        let q = |k: &str| query.get(k);
         let action = q("lose-answer-to").cloned();
         if action.is_some() {
             *self.lose_next_answer.lock().unwrap_or_else(|p| p.into_inner()) = action.clone();
@@ -31,6 +31,44 @@ impl App {
             }
             self.time_scale.store(scale.to_bits(), Ordering::Relaxed);
         }
+        if let Some(n) = q("fail").and_then(|n| n.parse().ok()) {
+            let status = q("fail-status").and_then(|s| s.parse().ok()).unwrap_or(503);
+            let retry_after = q("fail-retry-after").and_then(|s| s.parse().ok());
+            *self.fail_requests.lock().unwrap_or_else(|p| p.into_inner()) = (n, status, retry_after);
+        }
+        if let Some(n) = q("reset").and_then(|n| n.parse().ok()) {
+            self.reset_requests.store(n, Ordering::Relaxed);
+        }
+        if let Some(p) = q("error-rate").and_then(|n| n.parse::<f64>().ok()) {
+            if !(0.0..=1.0).contains(&p) {
+                return http::error(400, "InvalidErrorRate", "error-rate must be between 0 and 1");
+            }
+            self.error_rate.store(p.to_bits(), Ordering::Relaxed);
+        }
+        if let Some(kind) = q("fail-next-operation") {
+            let kind = match kind.as_str() {
+                "create" => OpKind::ServiceCreate,
+                "backup" => OpKind::ServiceBackup,
+                "restore" => OpKind::ServiceRestore,
+                "delete" => OpKind::ServiceDelete,
+                other => return http::error(400, "InvalidFault", &format!("unknown operation kind '{other}'")),
+            };
+            let error = match q("outcome").map(String::as_str) {
+                Some("canceled") => (
+                    409,
+                    crate::operations::CANCELED.to_string(),
+                    "The operation was canceled.".to_string(),
+                ),
+                // A failed operation's Location answers with the failure
+                // (4xx): a 5xx there would read as "try the poll again".
+                _ => (
+                    400,
+                    "OperationFailed".to_string(),
+                    "The operation failed: an internal error occurred in the service; try again later.".to_string(),
+                ),
+            };
+            self.lock().fail_next = Some((kind, error));
+        }
         if let Some(action) = q("gateway-error-to") {
             *self.gateway_error_next.lock().unwrap_or_else(|p| p.into_inner()) = Some(action.clone());
         }
@@ -38,7 +76,7 @@ impl App {
             let ms = q("slow-ms").and_then(|n| n.parse().ok()).unwrap_or(3000);
             *self.slow_next_answer.lock().unwrap_or_else(|p| p.into_inner()) = Some((action.clone(), ms));
         }
-        if r.query.contains_key("finish-operations") {
+        if query.contains_key("finish-operations") {
             // Every running operation ends now (as it would have ended
             // later): tests interrupt a long operation, then finish it
             // without waiting its scaled time.
@@ -49,7 +87,7 @@ impl App {
             }
             st.settle(now);
         }
-        if r.query.contains_key("revoke-tokens") {
+        if query.contains_key("revoke-tokens") {
             // As when a principal's sessions are revoked: every token
             // issued so far is refused from now on.
             self.lock().tokens.clear();
@@ -61,10 +99,54 @@ impl App {
         )
     }
 
+    /// A fault that answers before the request is processed: a failure
+    /// status (`fail`, or by chance at `error-rate`, half 503 and half 429),
+    /// or a connection reset (`reset`). `None` lets the request through.
+    pub(crate) fn fault_before(&self) -> Option<Response> {
+        let take = |n: &mut u64| {
+            let hit = *n > 0;
+            *n = n.saturating_sub(1);
+            hit
+        };
+        if self
+            .reset_requests
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            let broken =
+                futures::stream::once(async { Err::<Bytes, std::io::Error>(std::io::Error::other("fault injection: connection reset")) });
+            let mut r = Response::new(axum::body::Body::from_stream(broken));
+            *r.status_mut() = axum::http::StatusCode::OK;
+            return Some(r);
+        }
+        let failure = {
+            let mut f = self.fail_requests.lock().unwrap_or_else(|p| p.into_inner());
+            let (n, status, retry_after) = &mut *f;
+            take(n).then_some((*status, *retry_after))
+        };
+        let rate = f64::from_bits(self.error_rate.load(Ordering::Relaxed));
+        let failure =
+            failure.or_else(|| (rate > 0.0 && rand_unit() < rate).then(|| if rand_unit() < 0.5 { (503, None) } else { (429, Some(1)) }));
+        failure.map(|(s, retry_after)| {
+            let r = match s {
+                429 => http::error(
+                    429,
+                    "TooManyRequests",
+                    "The request was throttled; retry after the time in Retry-After.",
+                ),
+                s => http::error(s, "ServiceUnavailable", "The service is temporarily unavailable; try again later."),
+            };
+            match retry_after {
+                Some(secs) => http::with_header(r, "retry-after", &secs.to_string()),
+                None => r,
+            }
+        })
+    }
+
     /// The answer as the faults leave it: late, or broken off after the
     /// work was done, for the next POST whose last segment they name.
     pub(crate) async fn injected_faults(&self, r: &Req<'_>, resp: Response) -> Response {
-        let hits = |action: &str| *r.method == Method::POST && r.lower.last().is_some_and(|l| l == action);
+        let hits = |action: &str| !matches!(*r.method, Method::GET | Method::HEAD) && r.lower.last().is_some_and(|l| l == action);
         let slow = {
             let mut fault = self.slow_next_answer.lock().unwrap_or_else(|p| p.into_inner());
             match fault.as_ref() {
@@ -106,4 +188,10 @@ impl App {
         let broken = futures::stream::once(async { Err::<Bytes, std::io::Error>(std::io::Error::other("fault injection: answer lost")) });
         Response::from_parts(parts, axum::body::Body::from_stream(broken))
     }
+}
+
+/// A number in [0, 1) from the uuid generator's randomness (no other RNG here).
+fn rand_unit() -> f64 {
+    // The low 53 bits: a v4 uuid's version and variant bits lie above them.
+    (uuid::Uuid::new_v4().as_u128() as u64 & ((1u64 << 53) - 1)) as f64 / (1u64 << 53) as f64
 }

@@ -29,6 +29,7 @@ mod tls;
 
 use serde_json::{json, Value};
 use state::State;
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -94,6 +95,12 @@ pub struct App {
     /// Fault injection: answer the next POST whose last path segment is
     /// this with 502, after doing the work.
     gateway_error_next: Mutex<Option<String>>,
+    /// Fault injection: (how many, which status) ARM requests fail before being processed.
+    fail_requests: Mutex<(u64, u16, Option<u64>)>,
+    /// Fault injection: this many ARM requests lose their connection before being processed.
+    reset_requests: AtomicU64,
+    /// Fault injection: `f64` bits of the chance that a request fails (503 or 429).
+    error_rate: AtomicU64,
     /// Fault injection: this many ARM requests get 429 before any is served.
     throttle: AtomicU64,
     /// `f64` bits of the time scale; starts as --time-scale, changed at /_emulator/faults.
@@ -158,6 +165,9 @@ impl Emulator {
             lose_next_answer: Mutex::new(None),
             slow_next_answer: Mutex::new(None),
             gateway_error_next: Mutex::new(None),
+            fail_requests: Mutex::new((0, 503, None)),
+            reset_requests: AtomicU64::new(0),
+            error_rate: AtomicU64::new(0),
             throttle: AtomicU64::new(0),
             time_scale: AtomicU64::new(time_scale.to_bits()),
             latency_ms: AtomicU64::new(latency_ms),
@@ -232,6 +242,20 @@ impl Emulator {
         .iter()
         .map(|(k, v)| format!("export {k}={}\n", q(v)))
         .collect()
+    }
+
+    /// Switches faults on as `POST /_emulator/faults?QUERY` does (see the
+    /// README), e.g. `error-rate=0.1&latency-ms=20`; an error names the bad one.
+    pub fn set_faults(&self, query: &str) -> anyhow::Result<()> {
+        let q: HashMap<String, String> = url::form_urlencoded::parse(query.as_bytes())
+            .map(|(k, v)| (k.to_ascii_lowercase(), v.into_owned()))
+            .collect();
+        let r = self.app.set_faults(&q);
+        anyhow::ensure!(
+            r.status().is_success(),
+            "--faults '{query}' is not a fault setting (see the emulator's README)"
+        );
+        Ok(())
     }
 
     pub fn shutdown(&self) {

@@ -8,6 +8,9 @@ use crate::App;
 use axum::response::Response;
 use serde_json::json;
 
+/// The error code of an operation that ends Canceled rather than Failed.
+pub(crate) const CANCELED: &str = "OperationCanceled";
+
 impl App {
     /// GET on a Location URL: 202 while running, then what `done` says.
     pub(crate) fn location_result(&self, st: &mut State, id: &str, now: i64, done: impl Fn(&State, &Op) -> Response) -> Response {
@@ -35,6 +38,7 @@ impl App {
         }
         b["endTime"] = json!(rfc3339(op.started_ms + op.duration_ms));
         match &op.error {
+            Some((_, code, _)) if code == CANCELED => b["status"] = json!("Canceled"),
             Some((_, code, msg)) => {
                 b["status"] = json!("Failed");
                 b["error"] = json!({"code": code, "message": msg});

@@ -186,6 +186,9 @@ async fn dispatch(app: &Arc<App>, route: Route, r: &Req<'_>) -> Response {
     if latency > 0 {
         tokio::time::sleep(std::time::Duration::from_millis(latency)).await;
     }
+    if let Some(resp) = app.fault_before() {
+        return resp;
+    }
     if app
         .throttle
         .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
@@ -299,7 +302,7 @@ fn answer(app: &App, route: Route, r: &Req) -> Response {
 fn admin(app: &App, r: &Req) -> Response {
     match r.lower.get(1).map(String::as_str) {
         Some("stats") => http::json(200, &app.stats()),
-        Some("faults") if *r.method == Method::POST => app.set_faults(r),
+        Some("faults") if *r.method == Method::POST => app.set_faults(&r.query),
         _ => http::error(404, "NotFound", "unknown emulator admin path"),
     }
 }

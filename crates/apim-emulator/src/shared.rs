@@ -113,7 +113,7 @@ pub(crate) fn new_op(st: &mut State, kind: OpKind, target: &str, duration_ms: i6
         started_ms: now_ms(),
         duration_ms,
         done: false,
-        error: None,
+        error: st.fail_next.take_if(|(k, _)| *k == kind).map(|(_, e)| e),
         payload: None,
     };
     st.ops.insert(id, op.clone());

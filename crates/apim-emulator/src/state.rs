@@ -147,6 +147,10 @@ pub struct State {
     pub containers: BTreeMap<String, Container>,
     pub ops: BTreeMap<String, Op>,
     pub etag_counter: u64,
+    /// Fault injection: how the next operation of a kind ends instead of
+    /// succeeding (`Failed` with Azure's error, or `Canceled`).
+    #[serde(skip)]
+    pub fail_next: Option<(OpKind, (u16, String, String))>,
 }
 
 /// How long soft-deleted services are kept before Azure purges them.

@@ -161,7 +161,10 @@ impl ArmClient {
 
     /// Sends one request, retrying what is safe to retry; returns any status.
     pub async fn send(&self, method: Method, url: Url, body: Option<&Value>, headers: &[(&str, &str)]) -> Result<Response, Error> {
-        let idempotent = matches!(method, Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS);
+        // A write conditional on an ETag cannot apply twice: sent again after
+        // it was applied, it meets a new ETag and gets 412.
+        let conditional = headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("if-match") && *v != "*");
+        let idempotent = conditional || matches!(method, Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS);
         self.send_inner(method, url, body, headers, idempotent).await
     }
 

@@ -1,0 +1,263 @@
+//! One end-to-end test per fault Azure can throw at a run, with the real
+//! binaries: the exit code, a message naming the ARM code and request id,
+//! no duplicate operation, and the state left in the emulator and Azurite.
+//! Also: runs killed outright (kill -9) and what a re-run makes of them.
+
+mod common;
+
+use apim_toolkit::azurite_blob;
+use common::*;
+use predicates::prelude::PredicateBooleanExt;
+use predicates::str::contains;
+use serde_json::{json, Value};
+
+struct Rig {
+    emu: apim_toolkit::EmulatorProcess,
+    dir: tempfile::TempDir,
+    services: Vec<Value>,
+    container: String,
+}
+
+impl Rig {
+    fn new() -> Rig {
+        let emu = emulator(0.0);
+        let container = unique_container();
+        let (services, store) = provision_all(&emu, &container);
+        seed(&emu, "apim-src", "src");
+        seed(&emu, "apim-dest", "dest");
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("store.json"), store.to_string()).unwrap();
+        std::fs::write(dir.path().join("dest.json"), services[1].to_string()).unwrap();
+        Rig {
+            emu,
+            dir,
+            services,
+            container,
+        }
+    }
+
+    fn path(&self, f: &str) -> String {
+        self.dir.path().join(f).to_str().unwrap().to_string()
+    }
+
+    fn stat(&self, what: &str) -> u64 {
+        self.emu.stats().unwrap()[what].as_u64().unwrap()
+    }
+
+    fn backup_cmd(&self, service: &Value) -> assert_cmd::Command {
+        let mut c = bin("apim-backup", &self.emu);
+        c.args(["--storage", &self.path("store.json")]).write_stdin(service.to_string());
+        c
+    }
+}
+
+#[test]
+fn server_errors_and_resets_on_reads_are_retried() {
+    let r = Rig::new();
+    let requests = r.stat("requests");
+    r.emu.fault("fail=2&fail-status=503").unwrap();
+    let out = bin("apim-namedvalues", &r.emu)
+        .arg("list")
+        .write_stdin(r.services[0].to_string())
+        .assert()
+        .success();
+    assert_eq!(docs(&out.get_output().stdout).len(), 2);
+    assert_eq!(r.stat("requests") - requests, 4, "a token, two 503s, then the answer");
+    r.emu.fault("reset=2").unwrap();
+    bin("apim-namedvalues", &r.emu)
+        .arg("list")
+        .write_stdin(r.services[0].to_string())
+        .assert()
+        .success();
+    // More failures than retries: ARM's code and request id, exit 1.
+    r.emu.fault("fail=100&fail-status=500&fail-retry-after=0").unwrap();
+    bin("apim-namedvalues", &r.emu)
+        .args(["get", "backend-host"])
+        .write_stdin(r.services[0].to_string())
+        .assert()
+        .code(1)
+        .stderr(contains("ServiceUnavailable").and(contains("request id")));
+    r.emu.fault("fail=0").unwrap();
+}
+
+#[test]
+fn a_backup_that_ends_failed_is_reported_and_never_marked() {
+    let r = Rig::new();
+    r.emu.fault("fail-next-operation=backup").unwrap();
+    let writes = r.stat("writes");
+    let out = r.backup_cmd(&r.services[0]).assert().code(1).stderr(
+        contains("OperationFailed")
+            .and(contains("backup failed"))
+            .and(contains("request id")),
+    );
+    assert!(out.get_output().stdout.is_empty(), "no apim.backup for a failed backup");
+    assert_eq!(r.stat("writes") - writes, 1, "one POST, not retried");
+    assert_eq!(service_state(&r.emu, "apim-src"), "Succeeded", "the service is usable again");
+    // Whatever the failed backup left in the container carries no success
+    // mark, so neither prune nor restore will trust it.
+    let blobs = apim_toolkit::with_azurite("apimbackups", async |c| c.list(&r.container, "apim-src-").await).unwrap();
+    for b in blobs {
+        let p = azurite_blob("apimbackups", &r.container, &b.name).unwrap().unwrap();
+        assert!(!p.metadata.contains_key("apimtoolkit_status"), "{} is marked", b.name);
+    }
+    // A re-run backs up (under a name of its own: the failed one's blob is still there).
+    r.backup_cmd(&r.services[0])
+        .args(["--blob", "apim-src-rerun.apimbackup"])
+        .assert()
+        .success();
+}
+
+#[test]
+fn a_restore_that_is_canceled_changes_nothing() {
+    let r = Rig::new();
+    let out = bin("apim-backup", &r.emu)
+        .args(["--storage", &r.path("store.json")])
+        .write_stdin(ndjson(&r.services))
+        .assert()
+        .success();
+    let backups = docs(&out.get_output().stdout);
+    let before = config(&r.emu, "apim-dest");
+    r.emu.fault("fail-next-operation=restore&outcome=canceled").unwrap();
+    bin("apim-restore", &r.emu)
+        .args(["--target", &r.path("dest.json"), "--no-safety-backup"])
+        .write_stdin(backups[0].to_string())
+        .assert()
+        .code(1)
+        .stderr(contains("Canceled").and(contains("restore failed")));
+    assert_eq!(
+        config(&r.emu, "apim-dest"),
+        before,
+        "a canceled restore leaves the target as it was"
+    );
+    assert_eq!(service_state(&r.emu, "apim-dest"), "Succeeded");
+}
+
+#[test]
+fn a_write_whose_answer_was_lost_is_not_a_conflict_on_retry() {
+    let r = Rig::new();
+    let plan = {
+        let nvs = docs(
+            &bin("apim-namedvalues", &r.emu)
+                .arg("list")
+                .write_stdin(r.services[1].to_string())
+                .assert()
+                .success()
+                .get_output()
+                .stdout,
+        );
+        docs(
+            &bin("apim-namedvalues", &r.emu)
+                .args(["rewrite", "--host", "api.dest.example.com=api.new.example.com"])
+                .write_stdin(ndjson(&nvs))
+                .assert()
+                .success()
+                .get_output()
+                .stdout,
+        )
+    };
+    assert_eq!(plan.len(), 1);
+    // The PATCH is applied, and its answer lost: the client sends it again
+    // (a conditional write is safe to repeat), meets 412, finds its value.
+    r.emu.fault("lose-answer-to=backend-host").unwrap();
+    let out = bin("apim-namedvalues", &r.emu)
+        .arg("apply")
+        .write_stdin(ndjson(&plan))
+        .assert()
+        .success();
+    let done = docs(&out.get_output().stdout);
+    assert_eq!(done[0]["status"], "applied", "{done:?}");
+    let (_, _, nv) = r
+        .emu
+        .arm("GET", &nv_path("apim-dest", "namedValues", "backend-host"), None)
+        .unwrap();
+    assert_eq!(nv["properties"]["value"], "https://api.new.example.com/v1");
+}
+
+#[test]
+fn a_backup_killed_outright_is_found_by_the_rerun() {
+    let r = Rig::new();
+    r.emu.set_time_scale(1.0).unwrap(); // ten minutes, until the test ends it
+    let mut child = spawn(
+        "apim-backup",
+        &r.emu,
+        &["--storage", &r.path("store.json")],
+        &r.services[0].to_string(),
+    );
+    wait_until("the backup started", || service_state(&r.emu, "apim-src") == "Updating");
+    signal(&child, "KILL");
+    let _ = child.wait();
+    // The re-run does not start a second backup onto the running one: it
+    // refuses and says how to pick the first one up.
+    let writes = r.stat("writes");
+    r.backup_cmd(&r.services[0])
+        .assert()
+        .code(3)
+        .stderr(contains("is Updating").and(contains("--resume")));
+    assert_eq!(r.stat("writes"), writes);
+    r.emu.finish_operations().unwrap();
+    r.emu.set_time_scale(0.0).unwrap();
+    let b = docs(
+        &r.backup_cmd(&r.services[0])
+            .args(["--blob", "apim-src-rerun.apimbackup"])
+            .assert()
+            .success()
+            .get_output()
+            .stdout,
+    )
+    .remove(0);
+    assert_eq!(b["kind"], "apim.backup");
+}
+
+#[test]
+fn an_apply_killed_midway_converges_on_rerun_with_each_change_written_once() {
+    let r = Rig::new();
+    for i in 0..12 {
+        let (s, _, body) = r
+            .emu
+            .arm(
+                "PUT",
+                &nv_path("apim-dest", "namedValues", &format!("host-{i}")),
+                Some(&json!({"properties": {"displayName": format!("host-{i}"), "value": "https://api.dest.example.com/"}})),
+            )
+            .unwrap();
+        assert!(s == 200 || s == 201, "{body}");
+    }
+    let plan_now = || {
+        let nvs = docs(
+            &bin("apim-namedvalues", &r.emu)
+                .arg("list")
+                .write_stdin(r.services[1].to_string())
+                .assert()
+                .success()
+                .get_output()
+                .stdout,
+        );
+        let out = bin("apim-namedvalues", &r.emu)
+            .args(["rewrite", "--allow-unmatched", "--host", "api.dest.example.com=api.new.example.com"])
+            .write_stdin(ndjson(&nvs))
+            .assert()
+            .success();
+        docs(&out.get_output().stdout)
+    };
+    let plan = plan_now();
+    assert_eq!(plan.len(), 13);
+    let writes = r.stat("writes");
+    r.emu.set_latency(150).unwrap();
+    let mut child = spawn("apim-namedvalues", &r.emu, &["apply", "--parallel", "1"], &ndjson(&plan));
+    wait_until("some changes were written", || r.stat("writes") - writes >= 3);
+    signal(&child, "KILL");
+    let _ = child.wait();
+    r.emu.set_latency(0).unwrap();
+    let written_before = r.stat("writes") - writes;
+    assert!(written_before < 13, "killed midway");
+    // The re-run plans only what is left, and applies it.
+    let rest = plan_now();
+    assert_eq!(rest.len() as u64, 13 - written_before, "nothing written twice");
+    bin("apim-namedvalues", &r.emu)
+        .arg("apply")
+        .write_stdin(ndjson(&rest))
+        .assert()
+        .success();
+    assert_eq!(r.stat("writes") - writes, 13, "every change written exactly once");
+    assert!(plan_now().is_empty());
+}

@@ -182,9 +182,9 @@ fn service_input(b: &BackupArgs) -> anyhow::Result<Vec<ServiceInput>> {
             .service_ids
             .iter()
             .map(|s| {
-                s.parse::<ResourceId>()
-                    .map(ServiceInput::Id)
-                    .map_err(|e| usage(format!("--service-id: {e}")))
+                let id = s.parse::<ResourceId>().map_err(|e| usage(format!("--service-id: {e}")))?;
+                pipeline::documents::check_service_id(&id).map_err(|e| usage(format!("--service-id: {e}")))?;
+                Ok(ServiceInput::Id(id))
             })
             .collect();
     }

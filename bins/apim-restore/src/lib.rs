@@ -107,7 +107,11 @@ fn read_backup(cli: &Cli) -> anyhow::Result<BackupDoc> {
 fn read_target(cli: &Cli) -> anyhow::Result<ResourceId> {
     match (&cli.target, &cli.target_id) {
         (Some(p), None) => Ok(pipeline::read_one_file::<ServiceDoc>(p, "--target")?.id),
-        (None, Some(id)) => id.parse().map_err(|e| usage(format!("--target-id: {e}"))),
+        (None, Some(id)) => {
+            let id: ResourceId = id.parse().map_err(|e| usage(format!("--target-id: {e}")))?;
+            pipeline::documents::check_service_id(&id).map_err(|e| usage(format!("--target-id: {e}")))?;
+            Ok(id)
+        }
         _ => Err(usage("name the target: --target FILE (an apim.service document) or --target-id ID")),
     }
 }

@@ -177,7 +177,7 @@ fn a_write_whose_answer_was_lost_is_not_a_conflict_on_retry() {
 fn a_backup_killed_outright_is_found_by_the_rerun() {
     let r = Rig::new();
     r.emu.set_time_scale(1.0).unwrap(); // ten minutes, until the test ends it
-    let mut child = spawn(
+    let child = spawn(
         "apim-backup",
         &r.emu,
         &["--storage", &r.path("store.json")],
@@ -185,7 +185,14 @@ fn a_backup_killed_outright_is_found_by_the_rerun() {
     );
     wait_until("the backup started", || service_state(&r.emu, "apim-src") == "Updating");
     signal(&child, "KILL");
-    let _ = child.wait();
+    let killed = child.wait_with_output().unwrap();
+    // Its log says how to resume it, from the moment ARM accepted it.
+    let log = String::from_utf8_lossy(&killed.stderr).to_string();
+    let op = log
+        .lines()
+        .find_map(|l| l.split_once("resume it with: echo '").map(|(_, rest)| rest.to_string()))
+        .and_then(|rest| rest.split_once("' | apim-backup --resume").map(|(doc, _)| doc.to_string()))
+        .unwrap_or_else(|| panic!("no resume line in: {log}"));
     // The re-run does not start a second backup onto the running one: it
     // refuses and says how to pick the first one up.
     let writes = r.stat("writes");
@@ -195,6 +202,17 @@ fn a_backup_killed_outright_is_found_by_the_rerun() {
         .stderr(contains("is Updating").and(contains("--resume")));
     assert_eq!(r.stat("writes"), writes);
     r.emu.finish_operations().unwrap();
+    let resumed = docs(
+        &bin("apim-backup", &r.emu)
+            .arg("--resume")
+            .write_stdin(op)
+            .assert()
+            .success()
+            .get_output()
+            .stdout,
+    )
+    .remove(0);
+    assert_eq!(resumed["kind"], "apim.backup", "the killed run's backup is recorded");
     r.emu.set_time_scale(0.0).unwrap();
     let b = docs(
         &r.backup_cmd(&r.services[0])

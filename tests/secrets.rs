@@ -41,8 +41,18 @@ fn no_secret_key_token_or_digest_reaches_any_output_even_with_v() {
     std::fs::write(path("dest.json"), services[1].to_string()).unwrap();
     let mut all = String::new();
     let mut run = |name: &str, args: &[&str], stdin: &str, ok: bool| -> String {
-        let out = bin(name, &emu).arg("-v").args(args).write_stdin(stdin.to_string()).output().unwrap();
-        assert_eq!(out.status.success(), ok, "{name} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let out = bin(name, &emu)
+            .arg("-v")
+            .args(args)
+            .write_stdin(stdin.to_string())
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.success(),
+            ok,
+            "{name} {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let stdout = String::from_utf8_lossy(&out.stdout).to_string();
         all.push_str(&stdout);
         all.push_str(&String::from_utf8_lossy(&out.stderr));
@@ -53,7 +63,13 @@ fn no_secret_key_token_or_digest_reaches_any_output_even_with_v() {
     run("apim-namedvalues", &["get", "secret-0"], &src, true);
     let plan = run(
         "apim-namedvalues",
-        &["rewrite", "--host", "api.src.example.com=api.dest.example.com", "--replace", "Winter2025=Spring2026"],
+        &[
+            "rewrite",
+            "--host",
+            "api.src.example.com=api.dest.example.com",
+            "--replace",
+            "Winter2025=Spring2026",
+        ],
         &nvs,
         true,
     );
@@ -86,7 +102,10 @@ fn no_secret_key_token_or_digest_reaches_any_output_even_with_v() {
     assert!(!all.contains("not-the-secret-xyz"));
 
     let key = apim_toolkit::BLOB_ACCOUNTS[0].1;
-    let mut forbidden: Vec<(String, String)> = vec![("storage key".into(), key.into()), ("client secret".into(), emu.get("clientSecret"))];
+    let mut forbidden: Vec<(String, String)> = vec![
+        ("storage key".into(), key.into()),
+        ("client secret".into(), emu.get("clientSecret")),
+    ];
     for s in SECRETS.iter().chain([&"Spring2026!"]).chain([&key]) {
         forbidden.push((format!("secret {s:?}"), s.to_string()));
         for d in digests(s) {

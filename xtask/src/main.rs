@@ -4,17 +4,21 @@
 mod azurite;
 mod bench;
 mod demo;
+mod fuzz;
 mod seed;
+mod soak;
 mod test;
 
 use anyhow::{bail, Context};
 use apim_toolkit::{bin_path, workspace_root};
 use std::process::{Command, Stdio};
 
-const USAGE: &str = "usage: cargo xtask <test|demo|bench|azurite>
+const USAGE: &str = "usage: cargo xtask <test|demo|bench|fuzz|soak|azurite>
   test     fmt --check, clippy -D warnings, then every test with Azurite running
   demo     the whole flow on the emulator + Azurite, with the real binaries
   bench    timings of the binaries against the emulator (release build)
+  fuzz     the property tests of every parser, many more cases, for SECONDS (default 60)
+  soak     named value applies and backup/restore cycles under injected faults (not in CI)
   azurite  run Azurite in the foreground (prints its endpoint) until Ctrl-C";
 
 fn main() -> std::process::ExitCode {
@@ -23,6 +27,8 @@ fn main() -> std::process::ExitCode {
         "test" => test::test(),
         "demo" => demo::demo(),
         "bench" => bench::bench(),
+        "fuzz" => fuzz::fuzz(std::env::args().nth(2)),
+        "soak" => soak::soak(),
         "azurite" => azurite::azurite(),
         _ => {
             eprintln!("{USAGE}");

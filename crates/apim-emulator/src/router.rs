@@ -344,3 +344,27 @@ mod tests {
         assert!(!Route::ListKeys.is_write(&Method::POST) && Route::Child.is_write(&Method::PATCH));
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any path and method: a route, never a panic.
+        #[test]
+        fn prop_any_path_routes(segs in prop::collection::vec("[a-zA-Z0-9._~%-]{0,10}", 0..14), m in 0..5usize) {
+            let method = [Method::GET, Method::PUT, Method::POST, Method::DELETE, Method::PATCH][m].clone();
+            let lower: Vec<String> = segs.iter().map(|s| s.to_ascii_lowercase()).collect();
+            let _ = Route::parse(&method, &lower.iter().map(String::as_str).collect::<Vec<_>>());
+        }
+
+        /// Any `$filter`: parsed or refused with a 400, never a panic.
+        #[test]
+        fn prop_any_filter_parses_or_is_refused(f in "\\PC{0,60}") {
+            if let Err(resp) = crate::odata::parse_filter(&f) {
+                prop_assert_eq!(resp.status().as_u16(), 400);
+            }
+        }
+    }
+}

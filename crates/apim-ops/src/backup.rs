@@ -155,7 +155,7 @@ async fn start(arm: &ArmClient, id: &ResourceId, action: &str, params: &BackupPa
                 Ok(Progress::Pending(PendingOperation::on_resource(arm.url(&id.to_string(), API_VERSION).as_str())))
             }
             _ => Err(OpsError::Invalid(format!(
-                "the {action} request got no answer ({message}) and the service shows no operation running, so nothing was started; it is safe to run the command again"
+                "the {action} request got no answer ({message}) and the service shows no operation running now: either it never started, or it already ended; check the container for the blob before running the command again"
             ))),
         },
         Err(e) => Err(e.into()),

@@ -111,6 +111,7 @@ pub async fn start(
     }));
     let mut op = OperationDoc::new(work, service.id.clone(), apim_ops::pending_of(begun, &session.arm, &service.id));
     op.started_at = started_at;
+    session.announce_started(&format!("{} backup", service.name), &op, "apim-backup");
     Ok(op)
 }
 

@@ -15,7 +15,7 @@ fn hostname() -> impl Strategy<Value = String> {
 proptest! {
     /// Applied twice, a rule set changes nothing the second time (NEW does not contain OLD).
     #[test]
-    fn idempotent(old in hostname(), new in hostname(), pre in filler(), post in filler(), lit_old in "[A-Z]{3,5}", lit_new in "[a-z]{3,5}") {
+    fn prop_idempotent(old in hostname(), new in hostname(), pre in filler(), post in filler(), lit_old in "[A-Z]{3,5}", lit_new in "[a-z]{3,5}") {
         prop_assume!(!new.to_lowercase().contains(&old.to_lowercase()));
         let rules = RuleSet::new(vec![
             Rule::parse("host", &format!("{old}={new}")).unwrap(),
@@ -29,7 +29,7 @@ proptest! {
 
     /// A host rule touches only its matches: the text around them is kept byte for byte.
     #[test]
-    fn touches_only_matches(old in hostname(), new in hostname(), pre in filler(), post in filler()) {
+    fn prop_touches_only_matches(old in hostname(), new in hostname(), pre in filler(), post in filler()) {
         prop_assume!(!pre.contains(&old) && !post.contains(&old));
         // Separators that cannot join a hostname.
         let text = format!("{pre} {old} {post}");
@@ -39,14 +39,14 @@ proptest! {
 
     /// Text without the old hostname is never changed.
     #[test]
-    fn no_match_no_change(old in hostname(), text in "[a-z0-9 ./:-]{0,40}") {
+    fn prop_no_match_no_change(old in hostname(), text in "[a-z0-9 ./:-]{0,40}") {
         prop_assume!(!text.to_lowercase().contains(&old.to_lowercase()));
         prop_assert_eq!(host::replace(&text, &old, "x.y"), None);
     }
 
     /// A hostname embedded in a longer name is never matched.
     #[test]
-    fn longer_names_are_left_alone(old in hostname(), label in "[a-z0-9]{1,5}", tld in "[a-z]{2,4}") {
+    fn prop_longer_names_are_left_alone(old in hostname(), label in "[a-z0-9]{1,5}", tld in "[a-z]{2,4}") {
         for text in [format!("{label}{old}"), format!("{label}.{old}"), format!("{old}.{tld}"), format!("{old}{label}")] {
             prop_assert_eq!(host::replace(&text, &old, "x.y"), None, "{}", text);
         }

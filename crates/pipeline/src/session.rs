@@ -177,6 +177,18 @@ impl Session {
         Ok(())
     }
 
+    /// Says on stderr, the moment ARM accepted an operation, how to resume
+    /// it: a run killed outright (kill -9, a lost CI runner) prints no
+    /// `apim.operation`, but its log still holds this line. The document
+    /// carries no secret.
+    pub fn announce_started(&self, label: &str, op: &OperationDoc, binary: &str) {
+        if let Ok(doc) = crate::documents::to_value(op) {
+            self.reporter.info(&format!(
+                "{label}: started; if this run dies, resume it with: echo '{doc}' | {binary} --resume"
+            ));
+        }
+    }
+
     /// Waits for one operation with progress under `label`.
     pub async fn wait(&self, label: &str, op: OperationDoc) -> anyhow::Result<Waited> {
         let task = self.reporter.task(label);

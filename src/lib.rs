@@ -115,6 +115,7 @@ pub struct EmulatorProcess {
     stdin: Option<ChildStdin>,
     pub ready: Value,
     token: std::sync::OnceLock<String>,
+    admin_token: std::sync::Mutex<Option<String>>,
 }
 
 impl EmulatorProcess {
@@ -145,6 +146,7 @@ impl EmulatorProcess {
             stdin,
             ready,
             token: std::sync::OnceLock::new(),
+            admin_token: std::sync::Mutex::new(None),
         })
     }
 
@@ -299,10 +301,7 @@ impl EmulatorProcess {
 
     /// Switches a fault on at `/_emulator/faults` (see the emulator's README), e.g. `throttle=3`.
     pub fn fault(&self, query: &str) -> anyhow::Result<()> {
-        let r = self
-            .client()
-            .post(format!("{}/_emulator/faults?{query}", self.arm_endpoint()))
-            .send()?;
+        let r = self.admin("POST", &format!("faults?{query}"))?;
         anyhow::ensure!(r.status().is_success(), "setting the fault {query} failed: {}", r.status());
         Ok(())
     }
@@ -334,11 +333,33 @@ impl EmulatorProcess {
 
     /// Request and write counters (`/_emulator/stats`).
     pub fn stats(&self) -> anyhow::Result<Value> {
-        Ok(self
-            .client()
-            .get(format!("{}/_emulator/stats", self.arm_endpoint()))
-            .send()?
-            .json()?)
+        Ok(self.admin("GET", "stats")?.json()?)
+    }
+
+    /// A call to `/_emulator/…` with the cached token, or a new one when
+    /// that was revoked (a fault can do that); the admin token is cached
+    /// apart from the ARM one so the request counters stay exact.
+    fn admin(&self, method: &str, path: &str) -> anyhow::Result<reqwest::blocking::Response> {
+        let url = format!("{}/_emulator/{path}", self.arm_endpoint());
+        let send = |token: &str| {
+            self.client()
+                .request(method.parse()?, &url)
+                .bearer_auth(token)
+                .send()
+                .map_err(anyhow::Error::from)
+        };
+        let cached = self.admin_token.lock().map(|t| t.clone()).unwrap_or_default();
+        if let Some(token) = cached {
+            let r = send(&token)?;
+            if r.status().as_u16() != 401 {
+                return Ok(r);
+            }
+        }
+        let token = self.fetch_token()?;
+        if let Ok(mut t) = self.admin_token.lock() {
+            *t = Some(token.clone());
+        }
+        send(&token)
     }
 }
 

@@ -486,3 +486,22 @@ fn rules_that_grow_a_value_without_bound_are_refused() {
         .stderr(contains("longer than the 4096 characters"));
     assert!(out.get_output().stdout.is_empty());
 }
+
+#[test]
+fn the_emulators_controls_need_its_token() {
+    let r = Rig::new();
+    let http = reqwest::blocking::Client::builder()
+        .tls_certs_merge(reqwest::Certificate::from_pem_bundle(&std::fs::read(r.emu.get("caCertPath")).unwrap()).unwrap())
+        .build()
+        .unwrap();
+    for (method, path) in [("POST", "faults?revoke-tokens=1"), ("GET", "stats")] {
+        let status = http
+            .request(method.parse().unwrap(), format!("{}/_emulator/{path}", r.emu.arm_endpoint()))
+            .send()
+            .unwrap()
+            .status();
+        assert_eq!(status.as_u16(), 401, "{method} {path}");
+    }
+    // The harness's own calls carry a token and still work.
+    assert!(r.requests() > 0);
+}

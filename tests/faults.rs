@@ -279,3 +279,58 @@ fn an_apply_killed_midway_converges_on_rerun_with_each_change_written_once() {
     assert_eq!(r.stat("writes") - writes, 13, "every change written exactly once");
     assert!(plan_now().is_empty());
 }
+
+#[test]
+fn a_diff_that_cannot_read_a_side_says_so_with_its_own_code() {
+    let r = Rig::new();
+    std::fs::write(r.path("src.json"), r.services[0].to_string()).unwrap();
+    bin("apim-namedvalues", &r.emu)
+        .args(["diff", &r.path("src.json"), &r.path("dest.json")])
+        .assert()
+        .code(1)
+        .stderr(contains("differ"));
+    r.emu.fault("fail=100&fail-status=500&fail-retry-after=0").unwrap();
+    bin("apim-namedvalues", &r.emu)
+        .args(["diff", &r.path("src.json"), &r.path("dest.json")])
+        .assert()
+        .code(5)
+        .stderr(contains("the comparison could not be made").and(contains("HTTP 500")));
+    r.emu.fault("fail=0").unwrap();
+}
+
+#[test]
+fn a_signal_during_the_safety_backup_prints_it_and_restores_nothing() {
+    let r = Rig::new();
+    let out = r.backup_cmd(&r.services[0]).assert().success();
+    let src_backup = docs(&out.get_output().stdout).remove(0);
+    let before = config(&r.emu, "apim-dest");
+    r.emu.set_time_scale(1.0).unwrap(); // the safety backup takes ten minutes
+    let child = spawn(
+        "apim-restore",
+        &r.emu,
+        &["--target", &r.path("dest.json"), "--take-safety-backup"],
+        &src_backup.to_string(),
+    );
+    wait_until("the safety backup started", || service_state(&r.emu, "apim-dest") == "Updating");
+    signal(&child, "TERM");
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", String::from_utf8_lossy(&out.stderr));
+    let op = docs(&out.stdout).remove(0);
+    assert_eq!(
+        (op["kind"].as_str(), op["operation"].as_str()),
+        (Some("apim.operation"), Some("backup"))
+    );
+    r.emu.finish_operations().unwrap();
+    let safety = docs(
+        &bin("apim-backup", &r.emu)
+            .arg("--resume")
+            .write_stdin(op.to_string())
+            .assert()
+            .success()
+            .get_output()
+            .stdout,
+    )
+    .remove(0);
+    assert_eq!(safety["service"]["name"], "apim-dest");
+    assert_eq!(config(&r.emu, "apim-dest"), before, "nothing was restored");
+}

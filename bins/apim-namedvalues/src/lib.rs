@@ -69,7 +69,7 @@ enum Cmd {
         #[command(flatten)]
         timeout: pipeline::TimeoutArg,
     },
-    /// Compares the named values of two services (apim.service documents); exit 1 when they differ.
+    /// Compares the named values of two services (apim.service documents); exit 1 when they differ, 5 when the comparison failed.
     Diff { a: PathBuf, b: PathBuf },
 }
 
@@ -166,7 +166,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Diff { a, b } => {
             let (ia, ib) = (service_file(&a, "first")?, service_file(&b, "second")?);
             let session = cli.common.connect()?;
-            diff(&session, &ia, &ib).await
+            // 1 means "they differ"; a failure to read either side is 5.
+            let differences = diff(&session, &ia, &ib).await.map_err(pipeline::compare_failed)?;
+            for d in &differences {
+                emit(d)?;
+            }
+            if !differences.is_empty() {
+                return Err(pipeline::Exit {
+                    kind: pipeline::ExitKind::Azure,
+                    message: "the named values differ".into(),
+                }
+                .into());
+            }
+            Ok(())
         }
     }
 }
@@ -521,7 +533,7 @@ async fn already_in_place(arm: &arm_client::ArmClient, c: &ChangeDoc, planned: &
 
 /// Both services' named values, read concurrently, with the secret values
 /// of the names both hold (compared here, never printed).
-async fn diff(session: &Session, a: &ResourceId, b: &ResourceId) -> anyhow::Result<()> {
+async fn diff(session: &Session, a: &ResourceId, b: &ResourceId) -> anyhow::Result<Vec<NamedValueDiffDoc>> {
     let (la, lb) = futures::try_join!(list(session, a, None, false), list(session, b, None, false))?;
     let in_b: HashMap<&str, &NamedValueDoc> = lb.iter().map(|d| (d.name.as_str(), d)).collect();
     let both_secret: Vec<&str> = la
@@ -538,18 +550,7 @@ async fn diff(session: &Session, a: &ResourceId, b: &ResourceId) -> anyhow::Resu
     })
     .await?;
     let secrets_equal: HashMap<String, bool> = secret_pairs.into_iter().collect();
-    let differences = diff_named_values(&la, &lb, &secrets_equal);
-    for d in &differences {
-        emit(d)?;
-    }
-    if !differences.is_empty() {
-        return Err(pipeline::Exit {
-            kind: pipeline::ExitKind::Azure,
-            message: "the named values differ".into(),
-        }
-        .into());
-    }
-    Ok(())
+    Ok(diff_named_values(&la, &lb, &secrets_equal))
 }
 
 /// How two lists of named values differ, by name, in name order. Pure:

@@ -193,7 +193,13 @@ impl Emulator {
         let handle_srv = axum_server::Handle::new();
         // Without TCP_NODELAY small answers wait on delayed ACKs (40 ms a call).
         let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(tls).acceptor(axum_server::accept::NoDelayAcceptor::new());
-        let server = axum_server::from_tcp(listener)?.acceptor(acceptor).handle(handle_srv.clone());
+        // A client that connects and sends nothing (or headers a byte at a
+        // time) is cut off: 10 s for the first request, and hyper's 30 s
+        // header read timeout (axum-server installs the timer) after that.
+        let server = axum_server::from_tcp(listener)?
+            .acceptor(acceptor)
+            .first_request_timeout(std::time::Duration::from_secs(10))
+            .handle(handle_srv.clone());
         tokio::spawn(async move {
             if let Err(e) = server.serve(router.into_make_service()).await {
                 eprintln!("apim-emulator: server stopped: {e}");

@@ -298,8 +298,12 @@ fn answer(app: &App, route: Route, r: &Req) -> Response {
     }
 }
 
-/// `/_emulator/stats` and `/_emulator/faults` (see the README).
+/// `/_emulator/stats` and `/_emulator/faults` (see the README), for the
+/// emulator's own principal only: any valid token it issued.
 fn admin(app: &App, r: &Req) -> Response {
+    if let Err(resp) = app.authorize(r) {
+        return resp;
+    }
     match r.lower.get(1).map(String::as_str) {
         Some("stats") => http::json(200, &app.stats()),
         Some("faults") if *r.method == Method::POST => app.set_faults(&r.query),

@@ -13,6 +13,10 @@ pub enum ExitKind {
     Refused = 3,
     /// Stopped waiting (timeout, Ctrl-C); resume documents were printed.
     Stopped = 4,
+    /// A comparison could not be made (Azure or the network said no): a
+    /// diff's own failure, apart from its 1 for "different", as diff(1)
+    /// keeps 1 for differences and 2 for trouble.
+    CompareFailed = 5,
 }
 
 /// An error that knows its exit code.
@@ -42,6 +46,16 @@ pub fn refused(message: impl Into<String>) -> anyhow::Error {
     Exit {
         kind: ExitKind::Refused,
         message: message.into(),
+    }
+    .into()
+}
+
+/// A comparison that could not be made; the cause stays in the chain.
+pub fn compare_failed(e: anyhow::Error) -> anyhow::Error {
+    let message = render(&e);
+    Exit {
+        kind: ExitKind::CompareFailed,
+        message: format!("the comparison could not be made: {message}"),
     }
     .into()
 }

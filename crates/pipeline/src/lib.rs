@@ -30,7 +30,7 @@ pub use documents::{
     NamedValueDiffDoc, NamedValueDoc, NamedValueSide, NamedValueSummary, OperationDoc, PrunedDoc, RestoreDoc, RestoreStatus, Resume,
     ServiceDoc, ServiceRef, Sku, StorageRef,
 };
-pub use exit::{code_of, finish, refused, render, stopped, usage, Exit, ExitKind};
+pub use exit::{code_of, compare_failed, finish, refused, render, stopped, usage, Exit, ExitKind};
 pub use input::{
     expect_all, expect_kind, expect_one, kind_of, parse_documents, read_file_documents, read_one_file, read_operations,
     read_stdin_documents,

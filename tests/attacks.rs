@@ -11,57 +11,6 @@ use predicates::prelude::PredicateBooleanExt;
 use predicates::str::contains;
 use serde_json::{json, Value};
 
-struct Rig {
-    emu: apim_toolkit::EmulatorProcess,
-    dir: tempfile::TempDir,
-    services: Vec<Value>,
-    container: String,
-}
-
-impl Rig {
-    fn new() -> Rig {
-        let emu = emulator(0.0);
-        let container = unique_container();
-        let (services, store) = provision_all(&emu, &container);
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("store.json"), store.to_string()).unwrap();
-        std::fs::write(dir.path().join("dest.json"), services[1].to_string()).unwrap();
-        Rig {
-            emu,
-            dir,
-            services,
-            container,
-        }
-    }
-
-    fn path(&self, f: &str) -> String {
-        self.dir.path().join(f).to_str().unwrap().to_string()
-    }
-
-    fn write(&self, f: &str, docs: &[Value]) -> String {
-        std::fs::write(self.dir.path().join(f), ndjson(docs)).unwrap();
-        self.path(f)
-    }
-
-    fn backup(&self, service: &Value, extra: &[&str]) -> Value {
-        let out = bin("apim-backup", &self.emu)
-            .args(["--storage", &self.path("store.json")])
-            .args(extra)
-            .write_stdin(service.to_string())
-            .assert()
-            .success();
-        docs(&out.get_output().stdout).remove(0)
-    }
-
-    fn requests(&self) -> u64 {
-        self.emu.stats().unwrap()["requests"].as_u64().unwrap()
-    }
-
-    fn writes(&self) -> u64 {
-        self.emu.stats().unwrap()["writes"].as_u64().unwrap()
-    }
-}
-
 #[test]
 fn prune_of_one_service_never_touches_a_service_whose_name_it_prefixes() {
     let r = Rig::new();
@@ -143,7 +92,7 @@ fn keys_and_tokens_go_only_where_arm_says_the_account_is() {
     assert_eq!(trap.requests(), 0, "no request went to the document's endpoint");
 
     // Names that would address something else are bad input: exit 2, nothing sent.
-    let before = r.requests();
+    let before = r.stat("requests");
     let mut hostile = store.clone();
     hostile["container"] = json!("//evil.example.com");
     let hostile_file = r.write("hostile.json", &[hostile]);
@@ -161,7 +110,7 @@ fn keys_and_tokens_go_only_where_arm_says_the_account_is() {
         .assert()
         .code(2)
         .stderr(contains("not a blob name"));
-    assert_eq!(r.requests(), before, "bad input sends nothing");
+    assert_eq!(r.stat("requests"), before, "bad input sends nothing");
 }
 
 #[test]
@@ -273,14 +222,14 @@ fn a_gateway_error_after_the_backup_started_is_followed_not_reported() {
     let r = Rig::new();
     r.emu.set_time_scale(0.002).unwrap(); // the backup runs a little while
     r.emu.fault("gateway-error-to=backup").unwrap();
-    let writes = r.writes();
+    let writes = r.stat("writes");
     let b = r.backup(&r.services[0], &[]);
     assert_eq!(b["kind"], "apim.backup");
     assert!(azurite_blob("apimbackups", &r.container, b["blob"].as_str().unwrap())
         .unwrap()
         .is_some());
     assert_eq!(
-        r.writes() - writes,
+        r.stat("writes") - writes,
         1,
         "one backup POST in all: the 502 was followed, not answered by a second POST"
     );
@@ -289,7 +238,7 @@ fn a_gateway_error_after_the_backup_started_is_followed_not_reported() {
 #[test]
 fn overflowing_durations_and_climbing_names_are_bad_input() {
     let r = Rig::new();
-    let before = r.requests();
+    let before = r.stat("requests");
     bin("apim-backup", &r.emu)
         .args(["--storage", &r.path("store.json"), "--timeout", "18446744073709551615"])
         .write_stdin(r.services[0].to_string())
@@ -322,7 +271,7 @@ fn overflowing_durations_and_climbing_names_are_bad_input() {
         .write_stdin(bad_service.to_string())
         .assert()
         .code(2);
-    assert_eq!(r.requests(), before, "nothing was sent");
+    assert_eq!(r.stat("requests"), before, "nothing was sent");
 }
 
 #[test]
@@ -351,7 +300,7 @@ fn storage_open_to_the_world_is_refused_for_backups() {
         )
         .unwrap();
     assert!(s == 200 || s == 201, "{body}");
-    let writes = r.writes();
+    let writes = r.stat("writes");
     bin("apim-backup", &r.emu)
         .args(["--storage", &r.path("store.json")])
         .write_stdin(r.services[0].to_string())
@@ -364,7 +313,7 @@ fn storage_open_to_the_world_is_refused_for_backups() {
                 .and(contains("publicAccess Container"))
                 .and(contains("--allow-insecure-storage")),
         );
-    assert_eq!(r.writes(), writes, "no backup was started");
+    assert_eq!(r.stat("writes"), writes, "no backup was started");
     let b = r.backup(&r.services[0], &["--allow-insecure-storage"]);
     assert_eq!(b["kind"], "apim.backup");
 }
@@ -381,7 +330,7 @@ fn small_holes_are_bad_input_and_send_nothing() {
             .get_output()
             .stdout,
     );
-    let before = r.requests();
+    let before = r.stat("requests");
     // A --host rule whose NEW is no hostname would break every URL it touches.
     for bad in ["api.src.example.com=", "api.src.example.com=api.dest.example.com/v2", "a.b=c d"] {
         bin("apim-namedvalues", &r.emu)
@@ -414,7 +363,7 @@ fn small_holes_are_bad_input_and_send_nothing() {
         .assert()
         .code(2)
         .stderr(contains("--resource-group"));
-    assert_eq!(r.requests(), before, "nothing was sent");
+    assert_eq!(r.stat("requests"), before, "nothing was sent");
 
     // What should work does: a byte order mark, -v before prune, an empty plan.
     let bom = format!("\u{feff}{}", r.services[0]);
@@ -503,5 +452,5 @@ fn the_emulators_controls_need_its_token() {
         assert_eq!(status.as_u16(), 401, "{method} {path}");
     }
     // The harness's own calls carry a token and still work.
-    assert!(r.requests() > 0);
+    assert!(r.stat("requests") > 0);
 }

@@ -9,47 +9,7 @@ use apim_toolkit::azurite_blob;
 use common::*;
 use predicates::prelude::PredicateBooleanExt;
 use predicates::str::contains;
-use serde_json::{json, Value};
-
-struct Rig {
-    emu: apim_toolkit::EmulatorProcess,
-    dir: tempfile::TempDir,
-    services: Vec<Value>,
-    container: String,
-}
-
-impl Rig {
-    fn new() -> Rig {
-        let emu = emulator(0.0);
-        let container = unique_container();
-        let (services, store) = provision_all(&emu, &container);
-        seed(&emu, "apim-src", "src");
-        seed(&emu, "apim-dest", "dest");
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("store.json"), store.to_string()).unwrap();
-        std::fs::write(dir.path().join("dest.json"), services[1].to_string()).unwrap();
-        Rig {
-            emu,
-            dir,
-            services,
-            container,
-        }
-    }
-
-    fn path(&self, f: &str) -> String {
-        self.dir.path().join(f).to_str().unwrap().to_string()
-    }
-
-    fn stat(&self, what: &str) -> u64 {
-        self.emu.stats().unwrap()[what].as_u64().unwrap()
-    }
-
-    fn backup_cmd(&self, service: &Value) -> assert_cmd::Command {
-        let mut c = bin("apim-backup", &self.emu);
-        c.args(["--storage", &self.path("store.json")]).write_stdin(service.to_string());
-        c
-    }
-}
+use serde_json::json;
 
 #[test]
 fn server_errors_and_resets_on_reads_are_retried() {

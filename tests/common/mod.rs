@@ -191,3 +191,60 @@ pub fn service_state(emu: &EmulatorProcess, name: &str) -> String {
     let (_, _, s) = emu.arm("GET", &service_path(name), None).unwrap();
     s["properties"]["provisioningState"].as_str().unwrap_or_default().to_string()
 }
+
+/// Two provisioned and seeded services, backup storage in a container of
+/// its own, and a folder for the documents a test writes (store.json,
+/// src.json and dest.json are there from the start).
+pub struct Rig {
+    pub emu: EmulatorProcess,
+    pub dir: tempfile::TempDir,
+    pub services: Vec<Value>,
+    pub container: String,
+}
+
+impl Rig {
+    pub fn new() -> Rig {
+        let emu = emulator(0.0);
+        let container = unique_container();
+        let (services, store) = provision_all(&emu, &container);
+        seed(&emu, "apim-src", "src");
+        seed(&emu, "apim-dest", "dest");
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("store.json"), store.to_string()).unwrap();
+        std::fs::write(dir.path().join("src.json"), services[0].to_string()).unwrap();
+        std::fs::write(dir.path().join("dest.json"), services[1].to_string()).unwrap();
+        Rig {
+            emu,
+            dir,
+            services,
+            container,
+        }
+    }
+
+    pub fn path(&self, f: &str) -> String {
+        self.dir.path().join(f).to_str().unwrap().to_string()
+    }
+
+    pub fn write(&self, f: &str, docs: &[Value]) -> String {
+        std::fs::write(self.dir.path().join(f), ndjson(docs)).unwrap();
+        self.path(f)
+    }
+
+    /// A counter of the emulator's: `requests` or `writes`.
+    pub fn stat(&self, what: &str) -> u64 {
+        self.emu.stats().unwrap()[what].as_u64().unwrap()
+    }
+
+    /// `apim-backup` of one service into the rig's storage, to run as the test likes.
+    pub fn backup_cmd(&self, service: &Value) -> Command {
+        let mut c = bin("apim-backup", &self.emu);
+        c.args(["--storage", &self.path("store.json")]).write_stdin(service.to_string());
+        c
+    }
+
+    /// A backup that must succeed; its apim.backup document.
+    pub fn backup(&self, service: &Value, extra: &[&str]) -> Value {
+        let out = self.backup_cmd(service).args(extra).assert().success();
+        docs(&out.get_output().stdout).remove(0)
+    }
+}

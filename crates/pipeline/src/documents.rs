@@ -66,9 +66,14 @@ fn check_service_doc(d: &ServiceDoc) -> Result<(), String> {
     Ok(())
 }
 
-fn check_storage(account: &str, container: &str) -> Result<(), String> {
+/// An account and container as Storage names them, the account named
+/// once: the name must be the one in its id.
+fn check_storage(account_id: &ResourceId, account: &str, container: &str) -> Result<(), String> {
     if !blob_store::names::is_valid_account_name(account) {
         return Err(format!("'{account}' is not a storage account name"));
+    }
+    if account_id.name() != Some(account) {
+        return Err(format!("its account '{account}' is not the account in '{account_id}'"));
     }
     if !blob_store::names::is_valid_container_name(container) {
         return Err(format!(
@@ -79,10 +84,7 @@ fn check_storage(account: &str, container: &str) -> Result<(), String> {
 }
 
 fn check_storage_ref(s: &StorageRef, blob: &str) -> Result<(), String> {
-    check_storage(&s.account, &s.container)?;
-    if s.account_id.name() != Some(s.account.as_str()) {
-        return Err(format!("its account '{}' is not the account in '{}'", s.account, s.account_id));
-    }
+    check_storage(&s.account_id, &s.account, &s.container)?;
     if !blob_store::names::is_valid_blob_name(blob) {
         return Err(format!("'{blob}' is not a blob name this toolkit writes"));
     }
@@ -90,11 +92,7 @@ fn check_storage_ref(s: &StorageRef, blob: &str) -> Result<(), String> {
 }
 
 fn check_container_doc(d: &ContainerDoc) -> Result<(), String> {
-    check_storage(&d.account, &d.container)?;
-    if d.account_id.name() != Some(d.account.as_str()) {
-        return Err(format!("its account '{}' is not the account in '{}'", d.account, d.account_id));
-    }
-    Ok(())
+    check_storage(&d.account_id, &d.account, &d.container)
 }
 
 fn check_backup(d: &BackupDoc) -> Result<(), String> {

@@ -314,7 +314,7 @@ fn target_busy_is_refused_and_management_writes_conflict() {
     // A management write to the service gets Azure's conflict, reported clearly.
     bin("apim-provision", &s.emu)
         .args(SERVICE_ARGS)
-        .args(["--name", "apim-dest", "--tag", "owner=someone"])
+        .args(["--name", "apim-dest", "--tag", "owner=someone", "--update"])
         .assert()
         .code(1)
         .stderr(contains("Conflict").and(contains("already in progress")));

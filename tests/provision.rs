@@ -382,3 +382,109 @@ fn broken_pipe_is_a_quiet_end() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(!String::from_utf8_lossy(&out.stderr).contains("error"));
 }
+
+#[test]
+fn an_existing_service_is_never_changed_unless_asked() {
+    let emu = emulator(0.0);
+    let create = |extra: &[&str]| {
+        let mut c = bin("apim-provision", &emu);
+        c.args(SERVICE_ARGS).args(["--name", "apim-prod"]).args(extra);
+        c
+    };
+    create(&["--sku", "Premium", "--capacity", "2"]).assert().success();
+    let writes = emu.stats().unwrap()["writes"].clone();
+    // Run again without --sku: the default is no wish; it stays Premium x2.
+    let out = create(&[]).assert().success();
+    assert_eq!(docs(&out.get_output().stdout)[0]["sku"], json!({"name": "Premium", "capacity": 2}));
+    // Other settings asked for, without --update: shown, not applied.
+    create(&["--sku", "Standard", "--tag", "env=prod"]).assert().success().stderr(
+        contains("left as it is")
+            .and(contains("sku Premium -> Standard"))
+            .and(contains("--update")),
+    );
+    assert_eq!(emu.stats().unwrap()["writes"], writes, "nothing was written");
+    // With --update, a downgrade needs its own flag.
+    create(&["--update", "--capacity", "1"])
+        .assert()
+        .code(3)
+        .stderr(contains("removes units").and(contains("--allow-downgrade")));
+    assert_eq!(emu.stats().unwrap()["writes"], writes, "nothing was written");
+    let out = create(&["--update", "--tag", "env=prod"])
+        .assert()
+        .success()
+        .stderr(contains("updating: tag env"));
+    let svc = docs(&out.get_output().stdout).remove(0);
+    assert_eq!(
+        (svc["sku"]["name"].as_str(), svc["tags"]["env"].as_str()),
+        (Some("Premium"), Some("prod"))
+    );
+    create(&["--update", "--allow-downgrade", "--sku", "Developer", "--capacity", "1"])
+        .assert()
+        .success();
+    // A read-only way to get the document of an existing service.
+    let writes = emu.stats().unwrap()["writes"].clone();
+    let out = bin("apim-provision", &emu)
+        .args(["get", "-g", "apim-rg", "-n", "apim-prod"])
+        .assert()
+        .success();
+    assert_eq!(
+        docs(&out.get_output().stdout)[0]["sku"],
+        json!({"name": "Developer", "capacity": 1})
+    );
+    bin("apim-provision", &emu)
+        .args(["get", "-g", "apim-rg", "-n", "apim-none"])
+        .assert()
+        .code(1)
+        .stderr(contains("does not exist"));
+    assert_eq!(emu.stats().unwrap()["writes"], writes, "get writes nothing");
+}
+
+#[test]
+fn newcomer_paper_cuts() {
+    let emu = emulator(0.0);
+    // ARM's error details name the field.
+    bin("apim-provision", &emu)
+        .args(SERVICE_ARGS)
+        .args(["--name", "apim-cons", "--sku", "Consumption", "--capacity", "1"])
+        .assert()
+        .code(1)
+        .stderr(contains("sku.capacity"));
+    // jq's pretty-printed output is input like any other.
+    let out = bin("apim-provision", &emu)
+        .args(SERVICE_ARGS)
+        .args(["--name", "apim-pretty"])
+        .assert()
+        .success();
+    let doc = docs(&out.get_output().stdout).remove(0);
+    bin("apim-namedvalues", &emu)
+        .arg("list")
+        .write_stdin(serde_json::to_string_pretty(&doc).unwrap())
+        .assert()
+        .success();
+    // An env file of an emulator that has stopped: one clear line.
+    bin("apim-namedvalues", &emu)
+        .env("SSL_CERT_FILE", "/tmp/apim-emulator-ca-gone.pem")
+        .arg("list")
+        .write_stdin(doc.to_string())
+        .assert()
+        .code(2)
+        .stderr(contains("does not exist").and(contains("env file")));
+    // An emulator without blob storage hands out no storage account.
+    let bare = apim_toolkit::EmulatorProcess::start(&apim_toolkit::bin_path("apim-emulator", "debug"), 0.0, None, &[]).unwrap();
+    bin("apim-provision", &bare)
+        .args([
+            "storage",
+            "-g",
+            "apim-rg",
+            "--create-group",
+            "-l",
+            "westeurope",
+            "--account",
+            "apimbackups",
+            "--container",
+            "c1c",
+        ])
+        .assert()
+        .code(1)
+        .stderr(contains("NoBlobStorage").and(contains("--blob-endpoint")));
+}

@@ -100,6 +100,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         ca_cert_path: ca_cert,
         token_lifetime_secs: token_lifetime,
         latency_ms,
+        storage_needs_blob_endpoint: true,
         ..Default::default()
     })
     .await?;

@@ -2,7 +2,7 @@
 //! and storage, creating only what is missing, concurrently.
 
 use anyhow::Context;
-use apim_ops::{ServiceSpec, SoftDeletePolicy};
+use apim_ops::{ExistingPolicy, OpsError, ServiceSpec, SoftDeletePolicy};
 use arm_client::ResourceId;
 use clap::{Args, Parser, Subcommand};
 use pipeline::{
@@ -34,6 +34,21 @@ enum Cmd {
     Service(ServiceArgs),
     /// Create a storage account and blob container for backups; prints a storage.container.
     Storage(StorageArgs),
+    /// Print the apim.service document of existing services; reads only, changes nothing.
+    Get(GetArgs),
+}
+
+#[derive(Args)]
+struct GetArgs {
+    /// Resource group of the services named with --name.
+    #[arg(long, short = 'g')]
+    resource_group: Option<String>,
+    /// Service name; repeatable.
+    #[arg(long = "name", short = 'n')]
+    names: Vec<String>,
+    /// A service by resource id; repeatable.
+    #[arg(long = "service-id")]
+    service_ids: Vec<String>,
 }
 
 #[derive(Args)]
@@ -50,14 +65,24 @@ struct ServiceArgs {
     /// Service name; repeat for several (provisioned concurrently). Without it, apim.service documents are read from stdin.
     #[arg(long = "name", short = 'n')]
     names: Vec<String>,
+    /// Publisher email (needed to create a service).
     #[arg(long)]
     publisher_email: Option<String>,
+    /// Publisher name (needed to create a service).
     #[arg(long)]
     publisher_name: Option<String>,
-    #[arg(long, default_value = "Developer")]
-    sku: String,
-    #[arg(long, default_value_t = 1)]
-    capacity: i64,
+    /// SKU of a new service (default Developer); changes an existing one only with --update.
+    #[arg(long)]
+    sku: Option<String>,
+    /// Units of a new service (default 1); changes an existing one only with --update.
+    #[arg(long)]
+    capacity: Option<i64>,
+    /// Change an existing service where the flags (or documents) ask for other settings.
+    #[arg(long)]
+    update: bool,
+    /// With --update, allow a lower SKU or fewer units.
+    #[arg(long, requires = "update")]
+    allow_downgrade: bool,
     /// Tag as KEY=VALUE; repeatable.
     #[arg(long = "tag", value_parser = parse_tag)]
     tags: Vec<(String, String)>,
@@ -114,7 +139,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let wait = match &cli.cmd {
         Some(Cmd::Service(a)) => cli.wait.or(&a.wait),
         Some(Cmd::Storage(a)) => cli.wait.or(&a.wait),
-        None => cli.wait.clone(),
+        Some(Cmd::Get(_)) | None => cli.wait.clone(),
     };
     if wait.resume {
         let ops: Vec<OperationDoc> = pipeline::read_operations("apim-provision")?;
@@ -122,6 +147,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         return resume(&session, ops).await;
     }
     match cli.cmd {
+        Some(Cmd::Get(a)) => {
+            let ids = get_ids(&a, &common)?;
+            let session = common.connect()?;
+            for id in ids {
+                let body = apim_ops::get_service(&session.arm, &id).await?.ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "service {} does not exist in resource group {}",
+                        id.name().unwrap_or_default(),
+                        id.resource_group_name().unwrap_or_default()
+                    )
+                })?;
+                emit(&service_doc(&body)?)?;
+            }
+            Ok(())
+        }
         None => Err(usage(
             "say what to provision: apim-provision service … or apim-provision storage … (see --help)",
         )),
@@ -131,7 +171,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             if let Some((sub, rg, loc)) = group {
                 ensure_group(&session, &sub, &rg, &loc).await?;
             }
-            provision_services(&session, requests, policy(&a)).await
+            let existing = if a.update {
+                ExistingPolicy::Update {
+                    allow_downgrade: a.allow_downgrade,
+                }
+            } else {
+                ExistingPolicy::Keep
+            };
+            provision_services(&session, requests, (policy(&a), existing)).await
         }
         Some(Cmd::Storage(a)) => {
             let (requests, group) = storage_requests(&a, &common)?;
@@ -142,6 +189,30 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             provision_storage(&session, requests).await
         }
     }
+}
+
+/// The services `get` reads, checked before any request.
+fn get_ids(a: &GetArgs, common: &ConnectArgs) -> anyhow::Result<Vec<ResourceId>> {
+    let mut ids = Vec::new();
+    for s in &a.service_ids {
+        let id: ResourceId = s.parse().map_err(|e| usage(format!("--service-id: {e}")))?;
+        pipeline::documents::check_service_id(&id).map_err(|e| usage(format!("--service-id: {e}")))?;
+        ids.push(id);
+    }
+    if !a.names.is_empty() {
+        let sub = subscription_flag(common)?;
+        let rg = need(&a.resource_group, "--resource-group")?;
+        for n in &a.names {
+            if !apim_rules::is_valid_service_name(n) {
+                return Err(usage(format!("--name '{n}' is not a service name")));
+            }
+            ids.push(apim_ops::service_id(&sub, rg, n));
+        }
+    }
+    if ids.is_empty() {
+        return Err(usage("name the services: --resource-group RG --name NAME, or --service-id ID"));
+    }
+    Ok(ids)
 }
 
 fn policy(a: &ServiceArgs) -> SoftDeletePolicy {
@@ -210,15 +281,19 @@ fn service_requests(a: &ServiceArgs, common: &ConnectArgs) -> anyhow::Result<(Ve
     let sub = subscription_flag(common)?;
     let rg = need(&a.resource_group, "--resource-group")?;
     let location = need(&a.location, "--location")?;
-    let email = need(&a.publisher_email, "--publisher-email")?;
-    let publisher = need(&a.publisher_name, "--publisher-name")?;
     let mut seen = std::collections::HashSet::new();
     for name in &a.names {
         if !seen.insert(name.to_ascii_lowercase()) {
             return Err(usage(format!("--name {name} is given twice")));
         }
-        let mut spec = ServiceSpec::new(location, &a.sku, a.capacity, email, publisher);
-        spec.tags = a.tags.iter().cloned().collect::<BTreeMap<_, _>>();
+        let spec = ServiceSpec {
+            location: location.to_string(),
+            sku_name: a.sku.clone(),
+            capacity: a.capacity,
+            publisher_email: a.publisher_email.clone(),
+            publisher_name: a.publisher_name.clone(),
+            tags: a.tags.iter().cloned().collect::<BTreeMap<_, _>>(),
+        };
         check_spec(name, &spec)?;
         out.push(ServiceRequest {
             id: apim_ops::service_id(&sub, rg, name),
@@ -235,18 +310,11 @@ fn check_spec(name: &str, spec: &ServiceSpec) -> anyhow::Result<()> {
             "service name '{name}' is invalid: 1-50 letters, digits and hyphens, starting with a letter and not ending with a hyphen"
         )));
     }
-    if apim_rules::sku(&spec.sku_name).is_none() {
-        return Err(usage(format!(
-            "unknown --sku '{}': use one of {}",
-            spec.sku_name,
-            apim_rules::SKUS.join(", ")
-        )));
+    if let Some(sku) = spec.sku_name.as_deref().filter(|s| apim_rules::sku(s).is_none()) {
+        return Err(usage(format!("unknown --sku '{sku}': use one of {}", apim_rules::SKUS.join(", "))));
     }
-    if !spec.publisher_email.contains('@') {
-        return Err(usage(format!(
-            "--publisher-email '{}' is not an email address",
-            spec.publisher_email
-        )));
+    if let Some(email) = spec.publisher_email.as_deref().filter(|e| !e.contains('@')) {
+        return Err(usage(format!("--publisher-email '{email}' is not an email address")));
     }
     Ok(())
 }
@@ -308,19 +376,45 @@ async fn ensure_group(session: &Session, sub: &str, rg: &str, location: &str) ->
     Ok(())
 }
 
-async fn provision_services(session: &Session, requests: Vec<ServiceRequest>, policy: SoftDeletePolicy) -> anyhow::Result<()> {
+async fn provision_services(
+    session: &Session,
+    requests: Vec<ServiceRequest>,
+    policies: (SoftDeletePolicy, ExistingPolicy),
+) -> anyhow::Result<()> {
+    let update = matches!(policies.1, ExistingPolicy::Update { .. });
     let work = requests.iter().map(|r| async move {
         let name = r.id.name().unwrap_or_default().to_string();
         session.check_not_interrupted(&format!("service {name}"))?;
-        let started = apim_ops::create_service(&session.arm, &r.id, &r.spec, policy)
-            .await
-            .with_context(|| format!("service {name}"))?;
+        let mut differences = Vec::new();
+        let started = match apim_ops::create_service(&session.arm, &r.id, &r.spec, policies, &mut differences).await {
+            Ok(s) => s,
+            Err(OpsError::Refused(m)) => return Err(pipeline::refused(m)),
+            Err(OpsError::Usage(m)) => return Err(usage(format!("service {name}: {m}"))),
+            Err(e) => return Err(anyhow::Error::new(e).context(format!("service {name}"))),
+        };
+        let work = match (update, differences.is_empty()) {
+            (true, false) => {
+                session.reporter.info(&format!("{name}: updating: {}", differences.join(", ")));
+                Resume::ServiceUpdate
+            }
+            (false, false) => {
+                // Provisioning never changes what exists unless asked to.
+                session.reporter.info(&format!(
+                    "{name}: exists and is left as it is; not applied: {} (pass --update to change it)",
+                    differences.join(", ")
+                ));
+                Resume::ServiceCreate
+            }
+            _ => Resume::ServiceCreate,
+        };
         match started {
             Progress::Done(body) => {
-                session.reporter.info(&format!("{name}: exists with these settings; nothing to do"));
+                if differences.is_empty() {
+                    session.reporter.info(&format!("{name}: exists with these settings; nothing to do"));
+                }
                 Ok(Progress::Done(Provisioned::Service(service_doc(&body)?)))
             }
-            Progress::Pending(op) => finish_operation(session, OperationDoc::new(Resume::ServiceCreate, r.id.clone(), op)).await,
+            Progress::Pending(op) => finish_operation(session, OperationDoc::new(work, r.id.clone(), op)).await,
         }
     });
     report(futures::future::join_all(work).await, "apim-provision", session.no_wait)
@@ -374,7 +468,7 @@ async fn finish_operation(session: &Session, doc: OperationDoc) -> anyhow::Resul
         Progress::Done(result) => result,
     };
     match &doc.work {
-        Resume::ServiceCreate => {
+        Resume::ServiceCreate | Resume::ServiceUpdate => {
             let body = if result.is_null() {
                 apim_ops::get_service(&session.arm, &doc.resource_id).await?.unwrap_or(Value::Null)
             } else {

@@ -289,7 +289,12 @@ async fn restore(
     op.started_at = started;
     session.announce_started(&format!("{} restore", target.name), &op, "apim-restore");
     if session.no_wait {
-        return emit(&op);
+        emit(&op)?;
+        session.reporter.info(&format!(
+            "{} restore: started and running in Azure; wait for it with: apim-restore --resume < the apim.operation document printed on stdout",
+            target.name
+        ));
+        return Ok(());
     }
     if wait_and_report(session, op).await? {
         Ok(())

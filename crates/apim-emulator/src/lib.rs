@@ -61,6 +61,10 @@ pub struct Config {
     pub client_id: String,
     /// Added to every ARM answer, to model a distant region.
     pub latency_ms: u64,
+    /// Refuse to create storage accounts without `blob_endpoint`, rather
+    /// than hand out an endpoint nothing serves (the binary sets it; an
+    /// embedder that never touches blobs need not).
+    pub storage_needs_blob_endpoint: bool,
 }
 
 impl Default for Config {
@@ -75,6 +79,7 @@ impl Default for Config {
             token_lifetime_secs: 3599,
             client_id: CLIENT_ID.to_string(),
             latency_ms: 0,
+            storage_needs_blob_endpoint: false,
         }
     }
 }

@@ -55,6 +55,13 @@ impl App {
                 None => resource_not_found("Microsoft.Storage/storageAccounts", &name, &group),
             },
             Method::PUT => {
+                if self.config.blob_endpoint.is_none() && self.config.storage_needs_blob_endpoint {
+                    return error(
+                        400,
+                        "NoBlobStorage",
+                        "this emulator serves no blob storage, so a storage account would point at nothing: start it with --blob-endpoint URL and --blob-accounts (Azurite; `cargo xtask azurite` runs one and prints both)",
+                    );
+                }
                 if !blob_store::names::is_valid_account_name(&name) {
                     return error(400, "AccountNameInvalid", &format!("{name} is not a valid storage account name. Storage account name must be between 3 and 24 characters in length and use numbers and lower-case letters only."));
                 }

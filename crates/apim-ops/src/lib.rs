@@ -7,7 +7,7 @@
 //! use arm_client::Progress;
 //! let id = service_id("sub", "apim-rg", "apim-src");
 //! let spec = ServiceSpec::new("westeurope", "Developer", 1, "ops@example.com", "Example Ops");
-//! match apim_ops::create_service(arm, &id, &spec, Default::default()).await? {
+//! match apim_ops::create_service(arm, &id, &spec, Default::default(), &mut Vec::new()).await? {
 //!     Progress::Done(body) => println!("already there: {body}"),
 //!     Progress::Pending(op) => println!("poll {op:?}"),
 //! }
@@ -33,4 +33,10 @@ pub enum OpsError {
     SoftDeleted { name: String, arm: ArmError },
     #[error("{0}")]
     Invalid(String),
+    /// Input that cannot work, found only once ARM was asked (exit 2).
+    #[error("{0}")]
+    Usage(String),
+    /// A safety rail refused (exit 3 in the binaries).
+    #[error("{0}")]
+    Refused(String),
 }

@@ -11,58 +11,72 @@ pub fn service_id(subscription: &str, group: &str, name: &str) -> ResourceId {
     ResourceId::resource(subscription, group, NAMESPACE, "service", name)
 }
 
-/// The settings of a service that `apim-provision` manages.
-#[derive(Debug, Clone, PartialEq)]
+/// The settings of a service that `apim-provision` manages. `None` means
+/// "not asked for": on a new service the default (Developer, capacity 1),
+/// on an existing one what it has now. Only settings asked for can change
+/// an existing service.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ServiceSpec {
     pub location: String,
-    pub sku_name: String,
-    pub capacity: i64,
-    pub publisher_email: String,
-    pub publisher_name: String,
+    pub sku_name: Option<String>,
+    pub capacity: Option<i64>,
+    pub publisher_email: Option<String>,
+    pub publisher_name: Option<String>,
     pub tags: BTreeMap<String, String>,
 }
 
 impl ServiceSpec {
+    /// A spec with every setting given.
     pub fn new(location: &str, sku: &str, capacity: i64, email: &str, name: &str) -> Self {
         ServiceSpec {
             location: location.into(),
-            sku_name: sku.into(),
-            capacity,
-            publisher_email: email.into(),
-            publisher_name: name.into(),
+            sku_name: Some(sku.into()),
+            capacity: Some(capacity),
+            publisher_email: Some(email.into()),
+            publisher_name: Some(name.into()),
             tags: BTreeMap::new(),
         }
     }
 
-    /// The PUT body.
-    pub fn body(&self) -> Value {
-        json!({
+    /// The PUT body that creates the service.
+    pub fn body(&self) -> Result<Value, OpsError> {
+        let sku = self.sku_name.clone().unwrap_or_else(|| "Developer".into());
+        let capacity = self.capacity.unwrap_or(if sku.eq_ignore_ascii_case("Consumption") { 0 } else { 1 });
+        let need = |v: &Option<String>, flag: &str| v.clone().ok_or_else(|| OpsError::Usage(format!("creating a service needs {flag}")));
+        Ok(json!({
             "location": self.location,
-            "sku": {"name": self.sku_name, "capacity": self.capacity},
-            "properties": {"publisherEmail": self.publisher_email, "publisherName": self.publisher_name},
+            "sku": {"name": sku, "capacity": capacity},
+            "properties": {"publisherEmail": need(&self.publisher_email, "--publisher-email")?,
+                "publisherName": need(&self.publisher_name, "--publisher-name")?},
             "tags": self.tags,
-        })
+        }))
     }
 
-    /// Which managed settings of an existing service differ from this spec.
-    /// Tags the service has beyond ours are left alone (someone else's).
+    /// Which settings asked for differ from the existing service's. Tags
+    /// the service has beyond ours are left alone (someone else's).
     pub fn differences(&self, existing: &Value) -> Vec<String> {
         let s = |p: &str| existing.pointer(p).and_then(Value::as_str).unwrap_or("");
         let mut out = Vec::new();
         if normalize_location(s("/location")) != normalize_location(&self.location) {
             out.push(format!("location {} -> {}", s("/location"), self.location));
         }
-        if !s("/sku/name").eq_ignore_ascii_case(&self.sku_name) {
-            out.push(format!("sku {} -> {}", s("/sku/name"), self.sku_name));
+        if let Some(sku) = &self.sku_name {
+            if !s("/sku/name").eq_ignore_ascii_case(sku) {
+                out.push(format!("sku {} -> {sku}", s("/sku/name")));
+            }
         }
         let cap = existing.pointer("/sku/capacity").and_then(Value::as_i64).unwrap_or(-1);
-        if cap != self.capacity {
-            out.push(format!("capacity {cap} -> {}", self.capacity));
+        if let Some(c) = self.capacity.filter(|c| *c != cap) {
+            out.push(format!("capacity {cap} -> {c}"));
         }
-        if s("/properties/publisherEmail") != self.publisher_email {
+        if self
+            .publisher_email
+            .as_deref()
+            .is_some_and(|e| e != s("/properties/publisherEmail"))
+        {
             out.push("publisherEmail".into());
         }
-        if s("/properties/publisherName") != self.publisher_name {
+        if self.publisher_name.as_deref().is_some_and(|n| n != s("/properties/publisherName")) {
             out.push("publisherName".into());
         }
         let tags = existing.get("tags").and_then(Value::as_object).cloned().unwrap_or_default();
@@ -74,20 +88,57 @@ impl ServiceSpec {
         out
     }
 
-    /// The spec with the service's own tags kept, so an update does not drop them.
+    /// Changes that take capacity away: a lower SKU, fewer units.
+    pub fn downgrades(&self, existing: &Value) -> Vec<String> {
+        let mut out = Vec::new();
+        let now_sku = existing.pointer("/sku/name").and_then(Value::as_str).unwrap_or("");
+        if let Some(sku) = &self.sku_name {
+            if apim_rules::sku_rank(sku) < apim_rules::sku_rank(now_sku) {
+                out.push(format!("sku {now_sku} -> {sku} is a downgrade"));
+            }
+        }
+        let cap = existing.pointer("/sku/capacity").and_then(Value::as_i64).unwrap_or(0);
+        if let Some(c) = self.capacity.filter(|c| *c < cap) {
+            out.push(format!("capacity {cap} -> {c} removes units"));
+        }
+        out
+    }
+
+    /// The update's PUT body: the settings asked for over the service's own,
+    /// its own tags and identity kept.
     fn merged_body(&self, existing: &Value) -> Value {
-        let mut body = self.body();
+        let s = |p: &str| existing.pointer(p).cloned().unwrap_or(Value::Null);
         let mut tags: Map<String, Value> = existing.get("tags").and_then(Value::as_object).cloned().unwrap_or_default();
         for (k, v) in &self.tags {
             tags.insert(k.clone(), json!(v));
         }
-        body["tags"] = Value::Object(tags);
+        let mut body = json!({
+            "location": self.location,
+            "sku": {"name": self.sku_name.clone().map(Value::from).unwrap_or_else(|| s("/sku/name")),
+                "capacity": self.capacity.map(Value::from).unwrap_or_else(|| s("/sku/capacity"))},
+            "properties": {
+                "publisherEmail": self.publisher_email.clone().map(Value::from).unwrap_or_else(|| s("/properties/publisherEmail")),
+                "publisherName": self.publisher_name.clone().map(Value::from).unwrap_or_else(|| s("/properties/publisherName")),
+            },
+            "tags": tags,
+        });
         // A PUT replaces the resource: keep the identity we do not manage.
         if let Some(identity) = existing.get("identity").filter(|i| !i.is_null()) {
             body["identity"] = identity.clone();
         }
         body
     }
+}
+
+/// What may happen to a service that exists already.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ExistingPolicy {
+    /// Return it as it is, whatever the spec asks (the default: provisioning
+    /// never changes what exists by accident).
+    #[default]
+    Keep,
+    /// Change what the spec asks for; a downgrade only if allowed too.
+    Update { allow_downgrade: bool },
 }
 
 /// What to do about a name held by a soft-deleted service.
@@ -149,25 +200,49 @@ pub async fn purge_deleted(arm: &ArmClient, subscription: &str, location: &str, 
     Ok(())
 }
 
-/// Creates the service, updates it where `spec` differs, or returns it
-/// untouched when it already matches. Never writes without a reason.
-pub async fn create_service(arm: &ArmClient, id: &ResourceId, spec: &ServiceSpec, policy: SoftDeletePolicy) -> Result<Started, OpsError> {
+/// Creates the service, or returns it as it is when it exists, unless
+/// `existing` allows an update and `spec` asks for a change. Never writes
+/// without a reason.
+///
+/// `seen` receives, for an existing service, the differences between it and
+/// the spec: applied with an update, left alone otherwise.
+pub async fn create_service(
+    arm: &ArmClient,
+    id: &ResourceId,
+    spec: &ServiceSpec,
+    (policy, existing_policy): (SoftDeletePolicy, ExistingPolicy),
+    seen: &mut Vec<String>,
+) -> Result<Started, OpsError> {
     let url = arm.url(&id.to_string(), API_VERSION);
     let name = id.name().unwrap_or_default().to_string();
     if let Some(existing) = arm.get(url.clone()).await? {
         let state = arm_client::lro::provisioning_state(&existing);
         let busy = !arm_client::lro::is_terminal(state);
         let diffs = spec.differences(&existing);
-        if diffs.is_empty() && !busy {
-            return Ok(Progress::Done(existing));
+        seen.clone_from(&diffs);
+        let update = match existing_policy {
+            ExistingPolicy::Update { allow_downgrade } if !diffs.is_empty() => {
+                let downgrades = spec.downgrades(&existing);
+                if !downgrades.is_empty() && !allow_downgrade {
+                    return Err(OpsError::Refused(format!(
+                        "service {name}: {}; pass --allow-downgrade to do it",
+                        downgrades.join(", ")
+                    )));
+                }
+                true
+            }
+            _ => false,
+        };
+        if update {
+            return put(arm, &url, &spec.merged_body(&existing)).await;
         }
-        if diffs.is_empty() {
+        if busy {
             // Already on its way (e.g. a create started by an earlier run): follow it.
             return Ok(Progress::Pending(PendingOperation::on_resource(url.as_str())));
         }
-        return put(arm, &url, &spec.merged_body(&existing)).await;
+        return Ok(Progress::Done(existing));
     }
-    let mut body = spec.body();
+    let mut body = spec.body()?;
     match policy {
         SoftDeletePolicy::Recover => {
             body["properties"]["restore"] = json!(true);
@@ -227,6 +302,25 @@ mod tests {
         spec.tags.insert("env".into(), "prod".into());
         let d = spec.differences(&existing());
         assert_eq!(d, vec!["sku Developer -> Premium", "capacity 1 -> 2", "tag env"]);
+    }
+
+    #[test]
+    fn only_settings_asked_for_count() {
+        let spec = ServiceSpec {
+            location: "westeurope".into(),
+            ..Default::default()
+        };
+        let premium = json!({"location": "West Europe", "sku": {"name": "Premium", "capacity": 2}, "properties": {"publisherEmail": "a@b.c", "publisherName": "X"}});
+        assert!(spec.differences(&premium).is_empty(), "no --sku is no wish for Developer");
+        let b = spec.merged_body(&premium);
+        assert_eq!(b["sku"], json!({"name": "Premium", "capacity": 2}));
+        let down = ServiceSpec {
+            sku_name: Some("Developer".into()),
+            capacity: Some(1),
+            ..spec.clone()
+        };
+        assert_eq!(down.downgrades(&premium).len(), 2);
+        assert!(matches!(spec.body(), Err(OpsError::Usage(m)) if m.contains("--publisher-email")));
     }
 
     #[test]

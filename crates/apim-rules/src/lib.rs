@@ -29,6 +29,20 @@ pub fn sku(name: &str) -> Option<&'static str> {
     SKUS.into_iter().find(|s| s.eq_ignore_ascii_case(name))
 }
 
+/// How much a SKU offers, to tell an upgrade from a downgrade (Consumption
+/// lowest; the v2 tiers beside their classic names).
+pub fn sku_rank(sku: &str) -> u8 {
+    match self::sku(sku) {
+        Some("Consumption") => 0,
+        Some("Developer") => 1,
+        Some("Basic" | "BasicV2") => 2,
+        Some("Standard" | "StandardV2") => 3,
+        Some("Premium") => 4,
+        Some("Isolated") => 5,
+        _ => 0,
+    }
+}
+
 /// Whether services of this SKU can be backed up and restored.
 pub fn can_back_up(sku: &str) -> bool {
     !NO_BACKUP_TIERS.iter().any(|t| t.eq_ignore_ascii_case(sku))

@@ -36,6 +36,16 @@ struct Envelope {
 struct Body {
     code: Option<String>,
     message: Option<String>,
+    /// What a validation error is about: a field (`target`) and why.
+    #[serde(default)]
+    details: Vec<Detail>,
+}
+
+#[derive(Deserialize)]
+struct Detail {
+    code: Option<String>,
+    target: Option<String>,
+    message: Option<String>,
 }
 
 impl ArmError {
@@ -44,7 +54,27 @@ impl ArmError {
     pub fn from_response(status: u16, body: &[u8], request_id: Option<String>) -> Self {
         let parsed: Option<Envelope> = serde_json::from_slice(body).ok();
         let (code, message) = match parsed {
-            Some(Envelope { error: Some(b), .. }) => (b.code, b.message),
+            Some(Envelope { error: Some(b), .. }) => {
+                // "One or more fields contain incorrect values:" says nothing
+                // without its details: the field and why.
+                let details: Vec<String> = b
+                    .details
+                    .iter()
+                    .filter_map(|d| {
+                        let m = d.message.as_deref().or(d.code.as_deref())?;
+                        Some(match &d.target {
+                            Some(t) => format!("{t}: {m}"),
+                            None => m.to_string(),
+                        })
+                    })
+                    .collect();
+                let message = match (b.message, details.is_empty()) {
+                    (Some(m), false) => Some(format!("{} {}", m.trim_end_matches(':'), details.join("; "))),
+                    (None, false) => Some(details.join("; ")),
+                    (m, true) => m,
+                };
+                (b.code, message)
+            }
             Some(Envelope { code, message, .. }) => (code, message),
             None => (None, None),
         };
@@ -112,6 +142,15 @@ mod tests {
 
     #[test]
     fn flat_and_unparseable_bodies() {
+        let detailed = ArmError::from_response(
+            400,
+            br#"{"error":{"code":"ValidationError","message":"One or more fields contain incorrect values:","details":[{"code":"ValidationError","target":"sku.capacity","message":"Capacity must be 0 for the Consumption SKU."}]}}"#,
+            None,
+        );
+        assert_eq!(
+            detailed.message,
+            "One or more fields contain incorrect values sku.capacity: Capacity must be 0 for the Consumption SKU."
+        );
         let flat = ArmError::from_response(400, br#"{"code":"ValidationError","message":"bad"}"#, None);
         assert_eq!(flat.to_string(), "ValidationError: bad (HTTP 400)");
         let html = ArmError::from_response(502, b"<html>Bad Gateway</html>", None);

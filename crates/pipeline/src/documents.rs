@@ -268,6 +268,9 @@ impl OperationDoc {
 pub enum Resume {
     #[serde(rename = "service.create")]
     ServiceCreate,
+    /// An existing service changed with --update.
+    #[serde(rename = "service.update")]
+    ServiceUpdate,
     /// The container is created once the account exists.
     #[serde(rename = "storage.create")]
     StorageCreate { container: String },
@@ -282,6 +285,7 @@ impl Resume {
     pub fn name(&self) -> &'static str {
         match self {
             Resume::ServiceCreate => "service.create",
+            Resume::ServiceUpdate => "service.update",
             Resume::StorageCreate { .. } => "storage.create",
             Resume::Backup(_) => "backup",
             Resume::Restore { .. } => "restore",

@@ -4,7 +4,8 @@ use crate::documents::{Document, SCHEMA_VERSION};
 use crate::exit::usage;
 use serde_json::Value;
 
-/// Parses NDJSON (blank lines allowed) or a single JSON array.
+/// Parses NDJSON (blank lines allowed), pretty-printed documents one after
+/// another, or a single JSON array.
 pub fn parse_documents(text: &str, source: &str) -> anyhow::Result<Vec<Value>> {
     // A byte order mark (Windows editors write one) is not part of the JSON.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
@@ -16,20 +17,22 @@ pub fn parse_documents(text: &str, source: &str) -> anyhow::Result<Vec<Value>> {
             Err(e) => Err(usage(format!("{source}: malformed JSON array: {e}"))),
         };
     }
+    // Any sequence of JSON values, as jq reads and writes them: one per
+    // line, or pretty-printed over many.
     let mut out = Vec::new();
-    for (n, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
+    let mut values = serde_json::Deserializer::from_str(text).into_iter::<Value>();
+    loop {
+        match values.next() {
+            None => return Ok(out),
+            Some(Ok(v)) => out.push(v),
+            Some(Err(e)) => {
+                return Err(usage(format!(
+                    "{source} line {}: malformed JSON ({e}); expected JSON documents, one per line or pretty-printed",
+                    e.line()
+                )))
+            }
         }
-        let v: Value = serde_json::from_str(line).map_err(|e| {
-            usage(format!(
-                "{source} line {}: malformed JSON ({e}); expected one JSON document per line",
-                n + 1
-            ))
-        })?;
-        out.push(v);
     }
-    Ok(out)
 }
 
 /// The `kind` of a document, if it has one.
@@ -122,6 +125,14 @@ mod tests {
         assert_eq!(parse_documents("{\"a\":1}\n\n{\"a\":2}\n", "t").unwrap().len(), 2);
         assert_eq!(parse_documents(" [{\"a\":1},{\"a\":2}]", "t").unwrap().len(), 2);
         assert!(parse_documents("", "t").unwrap().is_empty());
+    }
+
+    #[test]
+    fn pretty_printed_documents_read_as_jq_writes_them() {
+        let pretty = "{\n  \"a\": 1\n}\n{\n  \"a\": 2\n}\n";
+        assert_eq!(parse_documents(pretty, "t").unwrap().len(), 2);
+        let e = parse_documents("{\n  \"a\": 1\n}\n{\n  \"a\": \n", "stdin").unwrap_err();
+        assert!(e.to_string().contains("stdin line 6"), "{e}");
     }
 
     #[test]

@@ -147,7 +147,14 @@ pub fn http_client(ca_cert: Option<&std::path::Path>) -> anyhow::Result<reqwest:
         .timeout(Duration::from_secs(300));
     let builder = match std::env::var_os("SSL_CERT_FILE").filter(|v| !v.is_empty()) {
         Some(file) => {
-            let mut roots = read(std::path::Path::new(&file), "SSL_CERT_FILE")?;
+            let path = std::path::Path::new(&file);
+            if !path.exists() {
+                return Err(usage(format!(
+                    "SSL_CERT_FILE {} does not exist (an env file of an emulator that has stopped?); start the emulator again and source its new env file, or unset SSL_CERT_FILE",
+                    path.display()
+                )));
+            }
+            let mut roots = read(path, "SSL_CERT_FILE")?;
             roots.extend(extra);
             builder.tls_certs_only(roots)
         }
@@ -219,13 +226,14 @@ pub type Outcome<T> = Progress<T, Box<OperationDoc>>;
 /// without --no-wait having asked for that.
 pub fn report<T: Emit>(results: Vec<anyhow::Result<Outcome<T>>>, binary: &str, no_wait: bool) -> anyhow::Result<()> {
     let mut errors = Vec::new();
-    let mut stopped = 0;
+    let (mut stopped, mut pending) = (0, 0);
     for r in results {
         match r {
             Ok(Progress::Done(doc)) => doc.emit()?,
             Ok(Progress::Pending(op)) => {
                 stopped += usize::from(!no_wait);
                 crate::emit(op.as_ref())?;
+                pending += 1;
             }
             Err(e) => errors.push(e),
         }
@@ -240,12 +248,15 @@ pub fn report<T: Emit>(results: Vec<anyhow::Result<Outcome<T>>>, binary: &str, n
     if stopped > 0 {
         return Err(stopped_error(stopped, binary));
     }
+    if no_wait && pending > 0 {
+        eprintln!("{binary}: {pending} operation(s) started and running in Azure; wait for them with: {binary} --resume < the apim.operation documents printed on stdout");
+    }
     Ok(())
 }
 
 /// After printing resume documents: exit 4 with how to pick up again.
 pub fn stopped_error(count: usize, binary: &str) -> anyhow::Error {
     crate::exit::stopped(format!(
-        "stopped waiting for {count} operation(s); they go on in Azure. Resume with: {binary} --resume < the apim.operation documents printed above"
+        "stopped waiting for {count} operation(s); they go on in Azure. Resume with: {binary} --resume < the apim.operation documents this run printed on stdout"
     ))
 }

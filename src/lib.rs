@@ -123,6 +123,8 @@ impl EmulatorProcess {
     pub fn start(bin: &Path, time_scale: f64, blob: Option<&str>, extra: &[&str]) -> anyhow::Result<Self> {
         let mut cmd = Command::new(bin);
         cmd.args(["serve", "--stop-on-eof", "--time-scale", &time_scale.to_string()]);
+        // The emulator would take Azurite from these; only `blob` decides here.
+        cmd.env_remove("AZURITE_BLOB_ENDPOINT").env_remove("AZURITE_ACCOUNTS");
         if let Some(b) = blob {
             // Keys go through the environment, not argv (visible in ps).
             cmd.args(["--blob-endpoint", b]).env("AZURITE_ACCOUNTS", blob_accounts_flag());

@@ -501,3 +501,44 @@ fn a_change_made_between_list_and_rewrite_is_never_overwritten() {
     assert_eq!(get(&emu, "backend-host")["properties"]["value"], colleague);
     assert_eq!(emu.stats().unwrap()["writes"].as_u64().unwrap(), writes);
 }
+
+#[test]
+fn import_creates_and_never_overwrites() {
+    let (emu, _svc, dir) = setup();
+    let dest = dir.path().join("dest.json");
+    let input = [
+        json!({"kind": "apim.namedvalue", "schemaVersion": 1, "name": "new-host", "displayName": "new-host",
+            "value": "https://api.src.example.com/new", "secret": false, "tags": ["env"]}),
+        json!({"kind": "apim.namedvalue", "schemaVersion": 1, "name": "new-secret", "displayName": "new-secret",
+            "value": "imp0rted-s3cret", "secret": true}),
+    ];
+    let out = bin("apim-namedvalues", &emu)
+        .args(["import", "--service", dest.to_str().unwrap()])
+        .write_stdin(ndjson(&input))
+        .assert()
+        .success();
+    let made = docs(&out.get_output().stdout);
+    assert_eq!(made.len(), 2);
+    assert!(!String::from_utf8_lossy(&out.get_output().stdout).contains("imp0rted"));
+    assert_eq!(get(&emu, "new-host")["properties"]["value"], "https://api.src.example.com/new");
+    assert_eq!(secret(&emu, "new-secret"), "imp0rted-s3cret");
+    // Again, with another value: what exists is left alone, exit 3.
+    let mut changed = input[0].clone();
+    changed["value"] = json!("https://other.example.com/");
+    bin("apim-namedvalues", &emu)
+        .args(["import", "--service", dest.to_str().unwrap()])
+        .write_stdin(changed.to_string())
+        .assert()
+        .code(3)
+        .stderr(contains("exist already").and(contains("new-host")));
+    assert_eq!(get(&emu, "new-host")["properties"]["value"], "https://api.src.example.com/new");
+    // A secret without its value is bad input.
+    let mut empty = input[1].clone();
+    empty["value"] = Value::Null;
+    bin("apim-namedvalues", &emu)
+        .args(["import", "--service", dest.to_str().unwrap()])
+        .write_stdin(empty.to_string())
+        .assert()
+        .code(2)
+        .stderr(contains("has no value"));
+}

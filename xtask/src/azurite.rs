@@ -1,13 +1,35 @@
-//! `cargo xtask azurite`: Azurite in the foreground until Ctrl-C.
+//! `cargo xtask azurite [--env-file FILE]`: Azurite in the foreground until
+//! Ctrl-C (or until the process that started it ends). With `--env-file`, the
+//! `export` lines the emulator reads (AZURITE_BLOB_ENDPOINT,
+//! AZURITE_ACCOUNTS), written whole once Azurite listens.
 
 use apim_toolkit::Azurite;
 use std::time::Duration;
 
-pub(crate) fn azurite() -> anyhow::Result<()> {
+pub(crate) fn azurite(args: &[String]) -> anyhow::Result<()> {
+    let env_file = match args {
+        [] => None,
+        [flag, path] if flag == "--env-file" => Some(path.clone()),
+        _ => anyhow::bail!("usage: cargo xtask azurite [--env-file FILE]"),
+    };
     let a = Azurite::start()?;
+    let accounts = apim_toolkit::blob_accounts_flag();
+    if let Some(path) = env_file {
+        // Written to a temporary name and renamed, so a reader waiting for
+        // the file never sees half of it.
+        let tmp = format!("{path}.tmp");
+        std::fs::write(
+            &tmp,
+            format!(
+                "export AZURITE_BLOB_ENDPOINT='{}'\nexport AZURITE_ACCOUNTS='{accounts}'\n",
+                a.blob_endpoint
+            ),
+        )?;
+        std::fs::rename(&tmp, &path)?;
+    }
     println!(
         "{}",
-        serde_json::json!({"kind": "azurite.ready", "blobEndpoint": a.blob_endpoint, "accounts": apim_toolkit::blob_accounts_flag()})
+        serde_json::json!({"kind": "azurite.ready", "blobEndpoint": a.blob_endpoint, "accounts": accounts})
     );
     eprintln!("xtask: Azurite running; Ctrl-C to stop");
     loop {

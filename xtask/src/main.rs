@@ -19,7 +19,7 @@ const USAGE: &str = "usage: cargo xtask <test|demo|bench|fuzz|soak|azurite>
   bench    timings of the binaries against the emulator (release build)
   fuzz     the property tests of every parser, many more cases, for SECONDS (default 60)
   soak     named value applies and backup/restore cycles under injected faults (not in CI)
-  azurite  run Azurite in the foreground (prints its endpoint) until Ctrl-C";
+  azurite  run Azurite in the foreground (prints its endpoint; --env-file FILE writes it for the emulator) until Ctrl-C";
 
 fn main() -> std::process::ExitCode {
     let task = std::env::args().nth(1).unwrap_or_default();
@@ -29,7 +29,7 @@ fn main() -> std::process::ExitCode {
         "bench" => bench::bench(),
         "fuzz" => fuzz::fuzz(std::env::args().nth(2)),
         "soak" => soak::soak(),
-        "azurite" => azurite::azurite(),
+        "azurite" => azurite::azurite(&std::env::args().skip(2).collect::<Vec<_>>()),
         _ => {
             eprintln!("{USAGE}");
             return std::process::ExitCode::from(2);

@@ -28,8 +28,8 @@ enum Cmd {
         /// Write `export AZURE_…=` lines here for `source`.
         #[arg(long)]
         env_file: Option<PathBuf>,
-        /// Azurite's blob endpoint, e.g. http://127.0.0.1:10000.
-        #[arg(long, requires = "blob_accounts")]
+        /// Azurite's blob endpoint, e.g. http://127.0.0.1:10000 (as `cargo xtask azurite --env-file` exports it).
+        #[arg(long, env = "AZURITE_BLOB_ENDPOINT", requires = "blob_accounts")]
         blob_endpoint: Option<String>,
         /// Accounts Azurite knows: NAME:KEY,NAME:KEY (better from the environment, as Azurite takes them: keys on a command line are visible to every user of the machine).
         #[arg(long, env = "AZURITE_ACCOUNTS", hide_env_values = true, value_delimiter = ',')]

@@ -58,6 +58,12 @@ enum Cmd {
     },
     /// apim.namedvalue documents in, an apim.namedvalue.change for each that the rules change.
     Rewrite(RewriteArgs),
+    /// Creates named values from apim.namedvalue documents on stdin (as list --reveal-secrets prints them, or written by hand); never overwrites one that exists.
+    Import {
+        /// The service to create them in (default: each document's serviceId).
+        #[command(flatten)]
+        service: ServiceArg,
+    },
     /// Writes apim.namedvalue.change documents, each only if unchanged since the plan.
     Apply {
         /// Writes in flight at once.
@@ -142,6 +148,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let docs: Vec<NamedValueDoc> = expect_all(&pipeline::read_stdin_documents()?, "stdin")?;
             let session = cli.common.connect()?;
             rewrite(&session, &rules, docs, a.allow_unmatched).await
+        }
+        Cmd::Import { service } => {
+            let target = service.service.as_ref().map(|p| service_file(p, "--service")).transpose()?;
+            let mut raw = pipeline::read_stdin_documents()?;
+            if let Some(t) = &target {
+                // --service names the service: documents need not.
+                for v in raw.iter_mut().filter_map(Value::as_object_mut) {
+                    v.insert("serviceId".into(), json!(t.to_string()));
+                }
+            }
+            let docs: Vec<NamedValueDoc> = expect_all(&raw, "stdin")?;
+            for d in &docs {
+                check_importable(d)?;
+            }
+            let session = cli.common.connect()?;
+            import(&session, docs).await
         }
         Cmd::Apply {
             parallel,
@@ -406,6 +428,66 @@ async fn apply(session: &Session, changes: Vec<ChangeDoc>, parallel: usize, dry_
         return Err(anyhow::anyhow!(
             "{conflicts} named value(s) changed since the plan and were left alone (status \"conflict\"); rewrite again"
         ));
+    }
+    Ok(())
+}
+
+/// What an imported document must hold before anything is sent: a value
+/// (or a Key Vault reference) APIM would store.
+fn check_importable(d: &NamedValueDoc) -> anyhow::Result<()> {
+    let name = &d.name;
+    match (&d.value, &d.key_vault) {
+        (None, None) if d.secret => Err(usage(format!(
+            "stdin: secret '{name}' has no value (list it with --reveal-secrets, or write the value into the document)"
+        ))),
+        (None, None) => Err(usage(format!("stdin: '{name}' has no value"))),
+        (Some(v), _) if v.chars().count() > namedvalue_rewrite::MAX_VALUE_CHARS => Err(usage(format!(
+            "stdin: the value of '{name}' is longer than the {} characters APIM stores",
+            namedvalue_rewrite::MAX_VALUE_CHARS
+        ))),
+        (Some(v), _) if v.trim().is_empty() => Err(usage(format!("stdin: the value of '{name}' is empty"))),
+        _ => Ok(()),
+    }
+}
+
+/// Creates each named value unless one of that name exists (If-None-Match),
+/// printing each as created (a secret's value as null); exit 3 when some
+/// existed and were left alone.
+async fn import(session: &Session, docs: Vec<NamedValueDoc>) -> anyhow::Result<()> {
+    let mut existed = Vec::new();
+    for d in docs {
+        let mut props = serde_json::Map::new();
+        props.insert("displayName".into(), json!(d.display_name.clone()));
+        props.insert("secret".into(), json!(d.secret));
+        props.insert("tags".into(), json!(d.tags));
+        if let Some(v) = &d.value {
+            props.insert("value".into(), json!(v));
+        }
+        if let Some(kv) = &d.key_vault {
+            props.insert(
+                "keyVault".into(),
+                json!({"secretIdentifier": kv.secret_identifier, "identityClientId": kv.identity_client_id}),
+            );
+        }
+        match apim_ops::create_named_value(&session.arm, &d.service_id, &d.name, Value::Object(props))
+            .await
+            .with_context(|| format!("creating '{}'", d.name))?
+        {
+            Written::Conflict => existed.push(d.name.clone()),
+            Written::Done(etag) | Written::Accepted(etag) => emit(&NamedValueDoc {
+                value: if d.secret { None } else { d.value.clone() },
+                etag: Some(etag),
+                key_vault: d.key_vault.clone(),
+                ..d
+            })?,
+        }
+    }
+    if !existed.is_empty() {
+        return Err(refused(format!(
+            "{} named value(s) exist already and were left alone: {}; change them with rewrite and apply",
+            existed.len(),
+            existed.join(", ")
+        )));
     }
     Ok(())
 }

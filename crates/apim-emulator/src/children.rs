@@ -163,6 +163,11 @@ impl App {
                         return precondition_failed(&id);
                     }
                 }
+                // If-None-Match: * creates only: an existing entity is left alone.
+                let create_only = r.headers.get("if-none-match").and_then(|v| v.to_str().ok()) == Some("*");
+                if create_only && current.is_some() {
+                    return precondition_failed(&id);
+                }
                 let body: Value = match serde_json::from_slice(r.body) {
                     Ok(v) => v,
                     Err(e) => {

@@ -25,7 +25,7 @@ fn prune_of_one_service_never_touches_a_service_whose_name_it_prefixes() {
         r.backup(&r.services[0], &["--blob", &format!("apim-src-2026112{i}T000000Z.apimbackup")]);
     }
     let out = bin("apim-backup", &r.emu)
-        .args(["prune", "--storage", &r.path("store.json"), "--service", "apim-src", "--keep", "1"])
+        .args(["prune", "--storage", &r.path("store.json"), "--name", "apim-src", "--keep", "1"])
         .assert()
         .success();
     let pruned: Vec<String> = docs(&out.get_output().stdout)
@@ -40,15 +40,7 @@ fn prune_of_one_service_never_touches_a_service_whose_name_it_prefixes() {
         "apim-src-eu's only backup survives"
     );
     bin("apim-backup", &r.emu)
-        .args([
-            "prune",
-            "--storage",
-            &r.path("store.json"),
-            "--service",
-            "apim-src/..",
-            "--keep",
-            "0",
-        ])
+        .args(["prune", "--storage", &r.path("store.json"), "--name", "apim-src/..", "--keep", "0"])
         .assert()
         .code(2);
 }
@@ -73,7 +65,7 @@ fn keys_and_tokens_go_only_where_arm_says_the_account_is() {
         .code(1)
         .stderr(contains("does not exist"));
     bin("apim-backup", &r.emu)
-        .args(["prune", "--storage", &forged_file, "--service", "apim-src", "--keep", "1"])
+        .args(["prune", "--storage", &forged_file, "--name", "apim-src", "--keep", "1"])
         .assert()
         .code(1);
 
@@ -246,7 +238,7 @@ fn overflowing_durations_and_climbing_names_are_bad_input() {
         .code(2)
         .stderr(contains("10 years"));
     bin("apim-backup", &r.emu)
-        .args(["prune", "--storage", &r.path("store.json"), "--service", "apim-src", "--keep", "1"])
+        .args(["prune", "--storage", &r.path("store.json"), "--name", "apim-src", "--keep", "1"])
         .args(["--max-age", "99999999999999d"])
         .assert()
         .code(2);
@@ -374,7 +366,7 @@ fn small_holes_are_bad_input_and_send_nothing() {
             "prune",
             "--storage",
             &r.path("store.json"),
-            "--service",
+            "--name",
             "apim-src",
             "--keep",
             "3",
@@ -388,7 +380,7 @@ fn small_holes_are_bad_input_and_send_nothing() {
             "prune",
             "--storage",
             &r.path("store.json"),
-            "--service",
+            "--name",
             "apim-src",
             "--keep",
             "3",

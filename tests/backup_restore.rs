@@ -594,7 +594,7 @@ fn prune_keeps_the_newest_restorable_backup() {
             .success();
     }
     let out = bin("apim-backup", &s.emu)
-        .args(["prune", "--storage", &store, "--service", "apim-src", "--keep", "1", "--dry-run"])
+        .args(["prune", "--storage", &store, "--name", "apim-src", "--keep", "1", "--dry-run"])
         .assert()
         .success();
     assert_eq!(docs(&out.get_output().stdout).len(), 2);
@@ -606,7 +606,7 @@ fn prune_keeps_the_newest_restorable_backup() {
     );
 
     let out = bin("apim-backup", &s.emu)
-        .args(["prune", "--storage", &store, "--service", "apim-src", "--keep", "1"])
+        .args(["prune", "--storage", &store, "--name", "apim-src", "--keep", "1"])
         .assert()
         .success();
     let pruned = docs(&out.get_output().stdout);
@@ -635,7 +635,7 @@ fn prune_keeps_the_newest_restorable_backup() {
     })
     .unwrap();
     bin("apim-backup", &s.emu)
-        .args(["prune", "--storage", &store, "--service", "apim-src", "--keep", "0"])
+        .args(["prune", "--storage", &store, "--name", "apim-src", "--keep", "0"])
         .assert()
         .code(3)
         .stderr(contains("did not succeed"));

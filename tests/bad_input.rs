@@ -146,7 +146,7 @@ fn every_binary_refuses_bad_input_with_exit_2_and_sends_nothing() {
                 "prune",
                 "--storage",
                 &store_file,
-                "--service",
+                "--name",
                 "apim-src",
                 "--keep",
                 "1",

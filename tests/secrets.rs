@@ -87,7 +87,7 @@ fn no_secret_key_token_or_digest_reaches_any_output_even_with_v() {
     );
     run(
         "apim-backup",
-        &["prune", "--storage", &path("store.json"), "--service", "apim-src", "--keep", "1"],
+        &["prune", "--storage", &path("store.json"), "--name", "apim-src", "--keep", "1"],
         "",
         true,
     );

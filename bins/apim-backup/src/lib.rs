@@ -45,6 +45,7 @@ struct StorageArgs {
     /// The storage account's resource id (instead of --storage).
     #[arg(long, conflicts_with = "storage", requires = "container")]
     storage_account: Option<String>,
+    /// The blob container (with --storage-account).
     #[arg(long)]
     container: Option<String>,
 }
@@ -77,8 +78,8 @@ struct BackupArgs {
 struct PruneArgs {
     #[command(flatten)]
     storage: StorageArgs,
-    /// The service whose backups to prune (blobs named <service>-….apimbackup).
-    #[arg(long)]
+    /// The service whose backups to prune, by name (its backups record it; older ones are named <service>-<timestamp>.apimbackup).
+    #[arg(long = "name", short = 'n')]
     service: String,
     /// How many of the newest backups to keep.
     #[arg(long)]
@@ -329,7 +330,7 @@ async fn backup(
 
 async fn prune(session: &Session, storage: StorageInput, p: &PruneArgs) -> anyhow::Result<()> {
     if !apim_rules::is_valid_service_name(&p.service) {
-        return Err(usage(format!("--service '{}' is not a service name", p.service)));
+        return Err(usage(format!("--name '{}' is not a service name", p.service)));
     }
     let storage = resolve_storage(session, storage).await?;
     let prefix = format!("{}-", p.service);

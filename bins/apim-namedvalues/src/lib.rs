@@ -53,6 +53,7 @@ enum Cmd {
         name: String,
         #[command(flatten)]
         service: ServiceArg,
+        /// Include the secret's value (it is null otherwise).
         #[arg(long)]
         reveal_secrets: bool,
     },

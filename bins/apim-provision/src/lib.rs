@@ -55,11 +55,13 @@ struct GetArgs {
 struct ServiceArgs {
     #[command(flatten)]
     wait: WaitArgs,
+    /// Resource group of the services named with --name.
     #[arg(long, short = 'g')]
     resource_group: Option<String>,
     /// Create the resource group if it does not exist (needs --location).
     #[arg(long)]
     create_group: bool,
+    /// Azure region of new services, e.g. westeurope.
     #[arg(long, short = 'l')]
     location: Option<String>,
     /// Service name; repeat for several (provisioned concurrently). Without it, apim.service documents are read from stdin.
@@ -98,16 +100,22 @@ struct ServiceArgs {
 struct StorageArgs {
     #[command(flatten)]
     wait: WaitArgs,
+    /// Resource group of the storage account.
     #[arg(long, short = 'g')]
     resource_group: Option<String>,
+    /// Create the resource group if it does not exist (needs --location).
     #[arg(long)]
     create_group: bool,
+    /// Azure region of a new account.
     #[arg(long, short = 'l')]
     location: Option<String>,
+    /// Storage account name (3-24 lowercase letters and digits). Without it, storage.container documents are read from stdin.
     #[arg(long)]
     account: Option<String>,
+    /// Blob container for the backups.
     #[arg(long)]
     container: Option<String>,
+    /// SKU of a new account.
     #[arg(long, default_value = "Standard_LRS")]
     sku: String,
 }

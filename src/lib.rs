@@ -10,6 +10,7 @@ pub use faultproxy::FaultProxy;
 use anyhow::{bail, Context};
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -52,9 +53,11 @@ impl Azurite {
             return Ok(());
         }
         eprintln!("xtask: installing Azurite (npm ci in tools/azurite)");
+        // npm's own output goes to stderr: stdout carries documents only.
         let status = Command::new("npm")
             .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
             .current_dir(Self::dir())
+            .stdout(Stdio::from(std::io::stderr().as_fd().try_clone_to_owned()?))
             .status()
             .context("running npm (is Node.js installed?)")?;
         if !status.success() {

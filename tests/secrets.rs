@@ -121,4 +121,6 @@ fn no_secret_key_token_or_digest_reaches_any_output_even_with_v() {
         .any(|w| w.starts_with("emu.") && w.len() > 60);
     assert!(!token_like, "a bearer token appeared in the output");
     assert!(all.contains("GET https://"), "-v did log the requests");
+    assert!(all.contains("blob storage"), "-v logs blob requests too");
+    assert!(all.contains("token for "), "-v logs token fetches too (never the token)");
 }

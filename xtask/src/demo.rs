@@ -6,6 +6,7 @@ use anyhow::{bail, Context};
 use apim_toolkit::{bin_path, Azurite, EmulatorProcess};
 
 pub(crate) fn demo() -> anyhow::Result<()> {
+    eprintln!("demo: building the binaries (a few minutes the first time, on 2 cores)");
     cargo(&["build", "--workspace", "--bins"])?;
     let azurite = Azurite::start()?;
     // 1/1000 of Azure's real durations: a 40-minute create takes 2.4 s.
@@ -133,5 +134,9 @@ pub(crate) fn demo() -> anyhow::Result<()> {
     }
     let _ = std::fs::remove_dir_all(&dir);
     eprintln!("demo: done: provision → backup → restore → rewrite → verify");
+    eprintln!("\ndemo: the commands it ran (with the emulator's env file sourced, see the README):");
+    for line in crate::RAN.lock().map(|r| r.clone()).unwrap_or_default() {
+        eprintln!("  {line}");
+    }
     Ok(())
 }

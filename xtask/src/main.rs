@@ -62,8 +62,28 @@ pub(crate) fn cargo_env(args: &[&str], env: &[(String, String)]) -> anyhow::Resu
     Ok(())
 }
 /// Runs a binary with the emulator's environment; returns its stdout.
+/// Every command `run_bin` ran, as a user would type it: the demo ends by
+/// printing them, so a newcomer can repeat them by hand.
+pub(crate) static RAN: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
 pub(crate) fn run_bin(bin: &str, args: &[&str], env: &[(String, String)], stdin: Option<&str>) -> anyhow::Result<String> {
     use std::io::Write;
+    let shown: Vec<String> = std::iter::once(bin.to_string())
+        .chain(args.iter().map(|a| {
+            if a.contains(' ') || a.contains('"') {
+                format!("'{a}'")
+            } else {
+                a.to_string()
+            }
+        }))
+        .collect();
+    let line = match stdin {
+        Some(_) => format!("{} < (the documents of the step before)", shown.join(" ")),
+        None => shown.join(" "),
+    };
+    if let Ok(mut ran) = RAN.lock() {
+        ran.push(line);
+    }
     let path = bin_path(bin, "debug");
     let mut child = Command::new(&path)
         .args(args)

@@ -151,10 +151,14 @@ impl fmt::Debug for BearerToken {
     }
 }
 
+/// Called with one line per token fetched; never the token.
+pub type Logger = Arc<dyn Fn(&str) + Send + Sync>;
+
 /// Tokens for any scope, from one chosen credential, cached per scope.
 pub struct TokenSource {
     config: AuthConfig,
     http: reqwest::Client,
+    logger: Option<Logger>,
     chosen: Mutex<Option<(AuthMethod, Arc<dyn TokenCredential>)>>,
     cache: Mutex<HashMap<String, BearerToken>>,
 }
@@ -172,9 +176,16 @@ impl TokenSource {
         TokenSource {
             config,
             http,
+            logger: None,
             chosen: Mutex::new(None),
             cache: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Logs each token fetched (scope, credential, expiry; never the token).
+    pub fn with_logger(mut self, logger: Logger) -> Self {
+        self.logger = Some(logger);
+        self
     }
 
     /// A token for `scope` (e.g. `https://management.azure.com/.default`).
@@ -186,6 +197,9 @@ impl TokenSource {
             }
         }
         let token = self.fetch(scope).await?;
+        if let Some(log) = &self.logger {
+            log(&format!("token for {scope}: fetched, valid until {}", token.expires_on));
+        }
         cache.insert(scope.to_string(), token.clone());
         Ok(token)
     }

@@ -64,7 +64,8 @@ impl Response {
     }
 }
 
-type Logger = Arc<dyn Fn(&str) + Send + Sync>;
+/// Called with one line per request; never a token.
+pub type Logger = Arc<dyn Fn(&str) + Send + Sync>;
 
 /// What made [`ArmClient::wait`] return without a result.
 #[derive(Debug)]
@@ -132,6 +133,11 @@ impl ArmClient {
 
     pub fn stop(&self) -> &Stop {
         &self.stop
+    }
+
+    /// The request logger (`-v`), for clients of other services to log alike.
+    pub fn logger(&self) -> Option<Logger> {
+        self.logger.clone()
     }
 
     pub fn endpoint(&self) -> &Url {

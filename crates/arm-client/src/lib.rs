@@ -19,7 +19,7 @@ pub mod lro;
 pub mod paging;
 mod stop;
 
-pub use client::{ArmClient, Response, WaitError};
+pub use client::{ArmClient, Logger, Response, WaitError};
 pub use error::{ArmError, Error};
 pub use http_retry::RetryPolicy;
 pub use id::{is_plain_segment, IdError, ResourceId};

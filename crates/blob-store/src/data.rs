@@ -44,14 +44,19 @@ impl fmt::Debug for BlobAuth {
 }
 
 /// One storage account's blob endpoint (`primaryEndpoints.blob`).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct BlobClient {
     http: reqwest::Client,
     endpoint: Url,
     account: String,
     auth: BlobAuth,
     retry: RetryPolicy,
+    logger: Option<Logger>,
 }
+
+/// Called with one line per request (method, path, status, time): never a
+/// key, token or query string (a SAS lives there).
+pub type Logger = Arc<dyn Fn(&str) + Send + Sync>;
 
 impl BlobClient {
     pub fn new(http: reqwest::Client, endpoint: &str, account: &str, auth: BlobAuth) -> Result<Self, BlobError> {
@@ -66,7 +71,14 @@ impl BlobClient {
             account: account.to_string(),
             auth,
             retry: RetryPolicy::default(),
+            logger: None,
         })
+    }
+
+    /// Logs each request (for `-v`).
+    pub fn with_logger(mut self, logger: Logger) -> Self {
+        self.logger = Some(logger);
+        self
     }
 
     /// Replaces the default retry policy (10 retries, 0.5 s doubling to 60 s).
@@ -119,7 +131,21 @@ impl BlobClient {
         let mut reauthenticated = false;
         loop {
             let (req, token) = self.request(&method, &url, extra, body.as_ref()).await?;
-            let delay = match req.send().await {
+            let started = std::time::Instant::now();
+            let sent = req.send().await;
+            if let Some(log) = &self.logger {
+                let what = match &sent {
+                    Ok(r) => r.status().as_u16().to_string(),
+                    Err(e) => e.to_string(),
+                };
+                log(&format!(
+                    "{method} {}{} -> {what} ({} ms, blob storage)",
+                    url.origin().ascii_serialization(),
+                    url.path(),
+                    started.elapsed().as_millis()
+                ));
+            }
+            let delay = match sent {
                 Ok(r) if r.status().as_u16() == 401 && !reauthenticated && token.is_some() => {
                     reauthenticated = true;
                     if let (BlobAuth::Bearer { tokens }, Some(t)) = (&self.auth, &token) {
@@ -455,4 +481,14 @@ impl BlobProperties {
 fn httpdate_now() -> String {
     let fmt = time::macros::format_description!("[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT");
     time::OffsetDateTime::now_utc().format(&fmt).unwrap_or_default()
+}
+
+impl fmt::Debug for BlobClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BlobClient")
+            .field("endpoint", &self.endpoint.as_str())
+            .field("account", &self.account)
+            .field("auth", &self.auth)
+            .finish_non_exhaustive()
+    }
 }

@@ -17,7 +17,7 @@ pub mod names;
 pub mod sharedkey;
 mod xml;
 
-pub use data::{BlobAuth, BlobClient, BlobProperties, TokenProvider};
+pub use data::{BlobAuth, BlobClient, BlobProperties, Logger, TokenProvider};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BlobError {

@@ -106,7 +106,12 @@ impl ConnectArgs {
         }
         let reporter = Reporter::new(self.quiet, self.verbose);
         let http = http_client(self.ca_cert.as_deref())?;
-        let tokens = Arc::new(TokenSource::new(AuthConfig::from_env(self.auth), http.clone()));
+        let mut tokens = TokenSource::new(AuthConfig::from_env(self.auth), http.clone());
+        if self.verbose {
+            let r = reporter.clone();
+            tokens = tokens.with_logger(Arc::new(move |line: &str| r.debug(line)));
+        }
+        let tokens = Arc::new(tokens);
         // parse_timeout caps the duration, so the deadline cannot overflow.
         let deadline = wait.timeout.timeout.and_then(|t| tokio::time::Instant::now().checked_add(t));
         let stop = Stop::new(Some(crate::interrupt::install()), deadline);

@@ -166,8 +166,12 @@ pub async fn blob_client(arm: &ArmClient, account_id: &ResourceId) -> Result<Acc
             tokens: Arc::new(StorageTokens(arm.tokens().clone())),
         },
     };
+    let mut client = BlobClient::new(arm.http().clone(), &endpoint, name, auth)?;
+    if let Some(log) = arm.logger() {
+        client = client.with_logger(log);
+    }
     Ok(AccountAccess {
-        client: BlobClient::new(arm.http().clone(), &endpoint, name, auth)?,
+        client,
         account,
         key,
         endpoint,

@@ -353,8 +353,7 @@ async fn rewrite(session: &Session, rules: &RuleSet, mut docs: Vec<NamedValueDoc
             return Ok(None);
         };
         let now = NamedValueDoc::from_arm(&d.service_id, &body, None);
-        let same_kv = |k: &Option<KeyVaultDoc>| k.as_ref().map(|k| (k.secret_identifier.clone(), k.identity_client_id.clone()));
-        Ok((now.value == d.value && same_kv(&now.key_vault) == same_kv(&d.key_vault)).then_some(etag))
+        Ok((now.value == d.value && KeyVaultDoc::same_reference(now.key_vault.as_ref(), d.key_vault.as_ref())).then_some(etag))
     })
     .await?;
     let stale: Vec<&str> = changed
@@ -647,11 +646,6 @@ pub fn diff_named_values(a: &[NamedValueDoc], b: &[NamedValueDoc], secrets_equal
     for y in b {
         by_name.entry(&y.name).or_default().1 = Some(y);
     }
-    let kv = |d: &NamedValueDoc| {
-        d.key_vault
-            .as_ref()
-            .map(|k| (k.secret_identifier.clone(), k.identity_client_id.clone()))
-    };
     let summary = |d: &NamedValueDoc| NamedValueSummary {
         value: d.value.clone(),
         secret: d.secret,
@@ -672,7 +666,7 @@ pub fn diff_named_values(a: &[NamedValueDoc], b: &[NamedValueDoc], secrets_equal
                     } else if x.value != y.value {
                         what.push("value differs");
                     }
-                    if kv(x) != kv(y) {
+                    if !KeyVaultDoc::same_reference(x.key_vault.as_ref(), y.key_vault.as_ref()) {
                         what.push("key vault reference differs");
                     }
                     let (mut tx, mut ty) = (x.tags.clone(), y.tags.clone());

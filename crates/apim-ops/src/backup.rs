@@ -135,12 +135,9 @@ async fn start(arm: &ArmClient, id: &ResourceId, action: &str, params: &BackupPa
     match arm.send(Method::POST, url.clone(), Some(&params.body()), &[]).await {
         // A gateway error (502, 504) may come after ARM passed the request
         // on: look before reporting a failure that may not be one.
-        Ok(r) if r.status >= 500 => match get_service(arm, id).await? {
-            Some(service) if !arm_client::lro::is_terminal(arm_client::lro::provisioning_state(&service)) => {
-                Ok(Progress::Pending(PendingOperation::on_resource(arm.url(&id.to_string(), API_VERSION).as_str())))
-            }
-            _ => Err(arm_client::Error::from(r.arm_error()).into()),
-        },
+        Ok(r) if r.status >= 500 => running(arm, id)
+            .await?
+            .ok_or_else(|| arm_client::Error::from(r.arm_error()).into()),
         Ok(r) => {
             let r = r.success()?;
             match arm.operation(&r, &url, FinalStateVia::Location) {
@@ -150,16 +147,24 @@ async fn start(arm: &ArmClient, id: &ResourceId, action: &str, params: &BackupPa
         }
         // The answer was lost: the service may or may not have started.
         // Look before sending anything again.
-        Err(arm_client::Error::Network { message, .. }) => match get_service(arm, id).await? {
-            Some(service) if !arm_client::lro::is_terminal(arm_client::lro::provisioning_state(&service)) => {
-                Ok(Progress::Pending(PendingOperation::on_resource(arm.url(&id.to_string(), API_VERSION).as_str())))
-            }
-            _ => Err(OpsError::Invalid(format!(
+        Err(arm_client::Error::Network { message, .. }) => running(arm, id).await?.ok_or_else(|| {
+            OpsError::Invalid(format!(
                 "the {action} request got no answer ({message}) and the service shows no operation running now: either it never started, or it already ended; check the container for the blob before running the command again"
-            ))),
-        },
+            ))
+        }),
         Err(e) => Err(e.into()),
     }
+}
+
+/// After a POST whose outcome is unknown: the operation to follow on the
+/// service when it shows one running, `None` when it shows none.
+async fn running(arm: &ArmClient, id: &ResourceId) -> Result<Option<Begun>, OpsError> {
+    Ok(match get_service(arm, id).await? {
+        Some(service) if !arm_client::lro::is_terminal(arm_client::lro::provisioning_state(&service)) => Some(Progress::Pending(
+            PendingOperation::on_resource(arm.url(&id.to_string(), API_VERSION).as_str()),
+        )),
+        _ => None,
+    })
 }
 
 #[cfg(test)]

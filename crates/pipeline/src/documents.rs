@@ -465,6 +465,14 @@ pub struct KeyVaultDoc {
     pub last_status: Option<Value>,
 }
 
+impl KeyVaultDoc {
+    /// Whether both name the same secret through the same identity (the
+    /// last refresh status is not part of the reference).
+    pub fn same_reference(a: Option<&KeyVaultDoc>, b: Option<&KeyVaultDoc>) -> bool {
+        a.map(|k| (&k.secret_identifier, &k.identity_client_id)) == b.map(|k| (&k.secret_identifier, &k.identity_client_id))
+    }
+}
+
 /// `apim.namedvalue`: one named value. A secret's `value` is null unless
 /// the user asked with --reveal-secrets.
 #[derive(Debug, Clone, Serialize, Deserialize)]

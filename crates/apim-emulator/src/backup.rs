@@ -2,7 +2,7 @@
 //! read a blob in Azurite, lock the service meanwhile, and copy its
 //! configuration but not its identity, hostnames or SKU.
 
-use crate::children::service_key;
+use crate::entities::service_key;
 use crate::http::{error, with_header};
 use crate::shared::*;
 use crate::state::{now_ms, rfc3339, OpKind, Service, State};

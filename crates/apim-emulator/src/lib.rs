@@ -12,14 +12,19 @@
 // itself; one per request, so its size does not matter.
 #![allow(clippy::result_large_err)]
 
+mod apis;
 mod backup;
-mod children;
+mod entities;
 mod faults;
 mod groups;
 mod http;
 mod identity;
+mod loggers;
+mod namedvalues;
 mod odata;
 mod operations;
+mod policies;
+mod products;
 mod router;
 mod services;
 mod shared;

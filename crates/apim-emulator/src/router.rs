@@ -34,9 +34,8 @@ pub(crate) enum Route {
     BackupRestore {
         restore: bool,
     },
-    /// A list of named values, APIs or products.
-    Children,
-    Child,
+    /// Anything a service holds: named values, APIs, policies… (see entities).
+    Entity,
     ListValue,
     RefreshSecret,
     TenantOperation,
@@ -73,12 +72,11 @@ impl Route {
                 ["service", _] => Service,
                 ["service", _, "backup"] if post => BackupRestore { restore: false },
                 ["service", _, "restore"] if post => BackupRestore { restore: true },
-                ["service", _, "namedvalues" | "apis" | "products"] if get => Children,
-                ["service", _, "namedvalues" | "apis" | "products", _] => Child,
                 ["service", _, "namedvalues", _, "listvalue"] if post => ListValue,
                 ["service", _, "namedvalues", _, "refreshsecret"] if post => RefreshSecret,
                 ["service", _, "tenant", "operationresults", _] if get => TenantOperation,
                 ["service", _, "operationresults", _] => ServiceOperation,
+                ["service", _, family, ..] if !post && crate::entities::TOP.iter().any(|f| f.name.eq_ignore_ascii_case(family)) => Entity,
                 _ => NotFound,
             },
             ["subscriptions", _, "resourcegroups", _, "providers", "microsoft.storage", rest @ ..] => match rest {
@@ -102,8 +100,7 @@ impl Route {
             | Service
             | ServiceOperation
             | BackupRestore { .. }
-            | Children
-            | Child
+            | Entity
             | ListValue
             | RefreshSecret
             | TenantOperation => Some(Versions::Apim),
@@ -122,8 +119,7 @@ impl Route {
                 | Service
                 | ServiceOperation
                 | BackupRestore { .. }
-                | Children
-                | Child
+                | Entity
                 | ListValue
                 | RefreshSecret
                 | TenantOperation
@@ -279,8 +275,7 @@ fn answer(app: &App, route: Route, r: &Req) -> Response {
                 })
             }
         }
-        Route::Children => app.list_children(st, r, &sub),
-        Route::Child => app.child(st, r, &sub),
+        Route::Entity => app.entity(st, r, &sub),
         Route::ListValue => app.list_value(st, r, &sub),
         Route::RefreshSecret => app.refresh_secret(st, r, &sub),
         Route::TenantOperation => app.tenant_operation(r),
@@ -340,12 +335,16 @@ mod tests {
             Route::BackupRestore { restore: true }
         );
         assert_eq!(parse(Method::GET, &format!("{svc}/backup")), Route::NotFound);
-        assert_eq!(parse(Method::GET, &format!("{svc}/namedValues")), Route::Children);
-        assert_eq!(parse(Method::PATCH, &format!("{svc}/namedValues/x")), Route::Child);
+        assert_eq!(parse(Method::GET, &format!("{svc}/namedValues")), Route::Entity);
+        assert_eq!(parse(Method::PATCH, &format!("{svc}/namedValues/x")), Route::Entity);
+        assert_eq!(
+            parse(Method::PUT, &format!("{svc}/apis/a/operations/o/policies/policy")),
+            Route::Entity
+        );
         assert_eq!(parse(Method::POST, &format!("{svc}/namedValues/x/listValue")), Route::ListValue);
         assert_eq!(parse(Method::POST, "/tenant-id/oauth2/v2.0/token"), Route::Token);
         assert_eq!(parse(Method::GET, "/_emulator/stats"), Route::Admin);
-        assert!(!Route::ListKeys.is_write(&Method::POST) && Route::Child.is_write(&Method::PATCH));
+        assert!(!Route::ListKeys.is_write(&Method::POST) && Route::Entity.is_write(&Method::PATCH));
     }
 }
 

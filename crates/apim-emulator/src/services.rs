@@ -274,7 +274,7 @@ impl App {
             created_ms: now,
             etag,
             op: None,
-            config: Map::new(),
+            config: Default::default(),
         };
         let op = new_op(st, OpKind::ServiceCreate, &k, scaled(self, SERVICE_CREATE_MS));
         let mut s = s;

@@ -56,10 +56,10 @@ pub struct Service {
     pub etag: u64,
     /// The running operation on this service, if any.
     pub op: Option<String>,
-    /// Whatever else the service holds (named values, APIs, products…):
-    /// what backup carries and restore replaces.
+    /// Whatever else the service holds (named values, APIs, policies…),
+    /// by lower-case path: what backup carries and restore replaces.
     #[serde(default)]
-    pub config: Map<String, Value>,
+    pub config: BTreeMap<String, Value>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -204,7 +204,7 @@ impl State {
                         .and_then(|o| if o.error.is_none() { o.payload.clone() } else { None });
                     if let Some(s) = self.services.get_mut(&target) {
                         s.op = None;
-                        if let Some(Value::Object(config)) = payload {
+                        if let Some(config) = payload.and_then(|p| serde_json::from_value(p).ok()) {
                             s.config = config;
                         }
                     }

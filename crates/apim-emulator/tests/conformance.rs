@@ -594,3 +594,175 @@ async fn named_values_as_the_examples_show() {
     let blank = json!({"properties": {"displayName": "blank", "value": "   "}});
     assert_eq!(c.call("PUT", &nv_url("blank"), Some(&blank)).await.0, 400);
 }
+
+fn entity_url(path: &str) -> String {
+    service_path("rg1", "apimService1").replace("?api-version", &format!("/{path}?api-version"))
+}
+
+/// Every configuration family, replayed from its official example: the
+/// create answers 201 with the example's shape, the same PUT again 200,
+/// a GET returns it with an ETag, and the family's own rule is kept.
+#[tokio::test]
+async fn configuration_families_as_the_examples_show() {
+    let c = Client::new(0.0).await;
+    c.group("rg1").await;
+    let svc = example("apimanagement/ApiManagementCreateService.json");
+    let create = c
+        .call("PUT", &service_path("rg1", "apimService1"), Some(&svc["parameters"]["parameters"]))
+        .await;
+    assert_eq!(create.0, 201);
+    // Parents the examples assume exist.
+    for (path, props) in [
+        ("apis/PetStoreTemplate2", json!({"displayName": "Pet store", "path": "pets"})),
+        ("apis/5600b57e7e8880006a040001", json!({"displayName": "Echo", "path": "echo"})),
+        (
+            "apis/echo-api",
+            json!({"displayName": "EchoApi", "path": "", "serviceUrl": "https://contoso.com/apis/echo"}),
+        ),
+        ("products/5702e97e5157a50f48dce801", json!({"displayName": "Starter"})),
+        ("namedValues/call-count-id", json!({"displayName": "call-count", "value": "5"})),
+    ] {
+        let (s, _, b) = c.call("PUT", &entity_url(path), Some(&json!({"properties": props}))).await;
+        assert_eq!(s, 201, "{path}: {b}");
+    }
+    let op = "apis/5600b57e7e8880006a040001/operations/5600b57e7e8880006a080001";
+    let (s, _, b) = c
+        .call(
+            "PUT",
+            &entity_url(op),
+            Some(&json!({"properties": {"displayName": "get", "method": "GET", "urlTemplate": "/"}})),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    assert_eq!(
+        c.call(
+            "PUT",
+            &entity_url("products/testproduct"),
+            Some(&json!({"properties": {"displayName": "x"}}))
+        )
+        .await
+        .0,
+        201
+    );
+
+    // (example, path, fields the emulator does not model)
+    let op_policy = format!("{op}/policies/policy");
+    let cases: [(&str, &str, &[&str]); 12] = [
+        ("ApiManagementCreateApi.json", "apis/apiid9419", &[]),
+        (
+            "ApiManagementCreateApiOperation.json",
+            "apis/PetStoreTemplate2/operations/newoperations",
+            &[],
+        ),
+        ("ApiManagementCreateApiOperationPolicy.json", &op_policy, &[]),
+        ("ApiManagementCreatePolicy.json", "policies/policy", &[]),
+        ("ApiManagementCreateProduct.json", "products/testproduct2", &[]),
+        ("ApiManagementCreateProductApi.json", "products/testproduct/apis/echo-api", &[]),
+        (
+            "ApiManagementCreateProductPolicy.json",
+            "products/5702e97e5157a50f48dce801/policies/policy",
+            &[],
+        ),
+        ("ApiManagementCreateBackendProxyBackend.json", "backends/proxybackend", &[]),
+        // The logger's Application Insights resource is not modelled.
+        ("ApiManagementCreateAILogger.json", "loggers/loggerId", &["properties.resourceId"]),
+        ("ApiManagementCreateDiagnostic.json", "diagnostics/applicationinsights", &[]),
+        ("ApiManagementCreateApiVersionSet.json", "apiVersionSets/api1", &[]),
+        ("ApiManagementCreateTag.json", "tags/tagId1", &[]),
+    ];
+    for (name, path, not_modelled) in cases {
+        let ex = example(&format!("apimanagement/{name}"));
+        let params = ex["parameters"].get("parameters").cloned();
+        let (s, h, body) = c.call("PUT", &entity_url(path), params.as_ref()).await;
+        assert_eq!(s, 201, "{name}: {body}");
+        assert_shape(&ex["responses"]["201"]["body"], &body, not_modelled);
+        assert_eq!(body["type"], ex["responses"]["201"]["body"]["type"], "{name}");
+        if ex["responses"]["201"].get("headers").is_some() {
+            assert!(
+                h.contains_key("azure-asyncoperation") && h.contains_key("location"),
+                "{name} is long-running"
+            );
+        }
+        let (s, _, body) = c.call("PUT", &entity_url(path), params.as_ref()).await;
+        assert_eq!(s, 200, "{name}: {body}");
+        assert_shape(&ex["responses"]["200"]["body"], &body, not_modelled);
+        let (s, h, got) = c.call("GET", &entity_url(path), None).await;
+        assert_eq!(s, 200, "{name}");
+        assert!(h.contains_key("etag"));
+        assert_eq!(got["id"], body["id"]);
+    }
+
+    // A policy's named value reference is stored by id, as Azure does.
+    let (_, _, pol) = c
+        .call("GET", &entity_url("products/5702e97e5157a50f48dce801/policies/policy"), None)
+        .await;
+    assert!(pol["properties"]["value"].as_str().unwrap().contains("{{call-count-id}}"), "{pol}");
+    // A logger's key moves into a secret named value the logger references.
+    let (_, _, logger) = c.call("GET", &entity_url("loggers/loggerId"), None).await;
+    let reference = logger["properties"]["credentials"]["instrumentationKey"].as_str().unwrap();
+    let nv = reference.trim_matches(|c| c == '{' || c == '}');
+    let (s, _, v) = c.call("POST", &entity_url(&format!("namedValues/{nv}/listValue")), None).await;
+    assert_eq!((s, v["value"].as_str()), (200, Some("11................a1")));
+
+    // Lists page in order; a product lists the APIs linked to it.
+    let (_, _, apis) = c.call("GET", &entity_url("apis"), None).await;
+    let names: Vec<&str> = apis["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["5600b57e7e8880006a040001", "apiid9419", "echo-api", "PetStoreTemplate2"]);
+    let (_, _, linked) = c.call("GET", &entity_url("products/testproduct/apis"), None).await;
+    assert_eq!(linked["value"][0]["name"], "echo-api");
+    assert_eq!(linked["value"][0]["properties"]["serviceUrl"], "https://contoso.com/apis/echo");
+
+    // Rules: a policy is named 'policy'; an operation needs its API; a link needs its target.
+    assert_eq!(
+        c.call(
+            "PUT",
+            &entity_url("policies/other"),
+            Some(&json!({"properties": {"value": "<policies/>"}}))
+        )
+        .await
+        .0,
+        404
+    );
+    assert_eq!(
+        c.call(
+            "PUT",
+            &entity_url("policies/policy"),
+            Some(&json!({"properties": {"value": "not xml"}}))
+        )
+        .await
+        .0,
+        400
+    );
+    let orphan = json!({"properties": {"displayName": "x", "method": "GET", "urlTemplate": "/"}});
+    assert_eq!(c.call("PUT", &entity_url("apis/none/operations/x"), Some(&orphan)).await.0, 404);
+    assert_eq!(c.call("PUT", &entity_url("products/testproduct/apis/none"), None).await.0, 404);
+    assert_eq!(
+        c.call("PUT", &entity_url("backends/b"), Some(&json!({"properties": {"url": "https://x"}})))
+            .await
+            .0,
+        400,
+        "protocol is required"
+    );
+
+    // If-Match guards every family; deleting an API takes its operations and links with it.
+    let (_, h, _) = c.call("GET", &entity_url("apis/echo-api"), None).await;
+    let stale = "\"AAAAAAAAAAE=\"";
+    assert_ne!(h["etag"].to_str().unwrap(), stale);
+    assert_eq!(c.call_with("DELETE", &entity_url("apis/echo-api"), None, stale).await.0, 412);
+    assert_eq!(
+        c.call_with("DELETE", &entity_url("apis/echo-api"), None, h["etag"].to_str().unwrap())
+            .await
+            .0,
+        200
+    );
+    let (_, _, linked) = c.call("GET", &entity_url("products/testproduct/apis"), None).await;
+    assert_eq!(linked["value"], json!([]));
+    assert_eq!(c.call("DELETE", &entity_url("apis/5600b57e7e8880006a040001"), None).await.0, 200);
+    assert_eq!(c.call("GET", &entity_url(op), None).await.0, 404);
+    assert_eq!(c.call("DELETE", &entity_url("apis/5600b57e7e8880006a040001"), None).await.0, 204);
+}

@@ -1,0 +1,101 @@
+//! Named values: plain, secret and Key Vault references, and their actions
+//! (listValue, refreshSecret). Writes are long-running in 2024-05-01.
+
+use crate::entities::{body, service_key, Family, Path, Prepare};
+use crate::http::{error, json, with_header};
+use crate::shared::*;
+use crate::state::{key, now_ms, rfc3339, State};
+use crate::App;
+use axum::response::Response;
+use serde_json::{json, Map, Value};
+
+pub(crate) static NAMED_VALUES: Family = Family {
+    name: "namedValues",
+    type_name: "namedValues",
+    children: &[],
+    link: false,
+    long_running: true,
+    singleton: None,
+    prepare,
+};
+
+fn prepare(p: &mut Prepare) -> Result<(), Response> {
+    if let Some(kv) = p.props.get_mut("keyVault").and_then(Value::as_object_mut) {
+        kv.insert("lastStatus".into(), json!({"code": "Success", "timeStampUtc": rfc3339(now_ms())}));
+    }
+    valid_named_value(p.props)
+}
+
+pub(crate) fn valid_named_value(props: &Map<String, Value>) -> Result<(), Response> {
+    let name = props.get("displayName").and_then(Value::as_str).unwrap_or("");
+    if name.is_empty() || name.len() > 256 || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-._".contains(c)) {
+        return Err(error(
+            400,
+            "ValidationError",
+            "'displayName' is required and may contain only letters, digits, '-', '.' and '_' (1-256 characters).",
+        ));
+    }
+    let has_kv = props.get("keyVault").is_some_and(|k| !k.is_null());
+    match props.get("value").and_then(Value::as_str) {
+        Some(v) if v.trim().is_empty() && !has_kv => Err(error(400, "ValidationError", "'value' must not be empty or whitespace.")),
+        Some(v) if v.chars().count() > 4096 => Err(error(400, "ValidationError", "'value' must be at most 4096 characters long.")),
+        None if !has_kv => Err(error(400, "ValidationError", "'value' is required.")),
+        _ => Ok(()),
+    }
+}
+
+fn not_found(id: &str) -> Response {
+    error(404, "ResourceNotFound", &format!("namedValues entity '{id}' was not found."))
+}
+
+impl App {
+    /// GET …/tenant/operationResults/{id}: configuration writes finish at once here.
+    pub(crate) fn tenant_operation(&self, r: &Req) -> Response {
+        json(
+            200,
+            &json!({"id": r.segs[10], "name": r.segs[10], "status": "Succeeded", "startTime": rfc3339(now_ms()), "endTime": rfc3339(now_ms())}),
+        )
+    }
+
+    /// POST …/namedValues/{id}/refreshSecret: re-reads a Key Vault secret.
+    pub(crate) fn refresh_secret(&self, st: &mut State, r: &Req, sub: &str) -> Response {
+        let etag = st.next_etag();
+        let Some(s) = st.services.get_mut(&service_key(r, sub)) else {
+            return error(404, "ResourceNotFound", &format!("Service '{}' was not found.", r.segs[7]));
+        };
+        let sid = s.id.clone();
+        let k = key(&format!("namedValues/{}", r.segs[9]));
+        let Some(item) = s.config.get_mut(&k) else {
+            return not_found(&r.segs[9]);
+        };
+        let Some(kv) = item.pointer_mut("/properties/keyVault").and_then(Value::as_object_mut) else {
+            return error(400, "ValidationError", "The named value is not a Key Vault reference.");
+        };
+        kv.insert("lastStatus".into(), json!({"code": "Success", "timeStampUtc": rfc3339(now_ms())}));
+        item["etag"] = json!(etag);
+        let item = item.clone();
+        let path = Path::parse(&r.segs[8..10]).expect("a named value path");
+        let b = body(&sid, &s.config, &path.display(), &path, &item);
+        with_header(json(200, &b), "etag", &etag_header(&item))
+    }
+
+    /// POST …/namedValues/{id}/listValue: the value, secret or not. A Key
+    /// Vault reference has no value of its own here (no vault is reached).
+    pub(crate) fn list_value(&self, st: &State, r: &Req, sub: &str) -> Response {
+        let item = st
+            .services
+            .get(&service_key(r, sub))
+            .and_then(|s| s.config.get(&key(&format!("namedValues/{}", r.segs[9]))));
+        match item {
+            Some(item) => with_header(
+                json(
+                    200,
+                    &json!({"value": item.pointer("/properties/value").cloned().unwrap_or(Value::Null)}),
+                ),
+                "etag",
+                &etag_header(item),
+            ),
+            None => not_found(&r.segs[9]),
+        }
+    }
+}

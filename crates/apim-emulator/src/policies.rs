@@ -1,0 +1,51 @@
+//! Policies at global, API, operation and product scope. As Azure does,
+//! a `{{display name}}` reference to a named value is stored as
+//! `{{named value id}}`, so two instances built apart differ in their
+//! policy text while meaning the same; the inventory maps them back.
+
+use crate::entities::{default, one_of, Family, Prepare};
+use crate::http::error;
+use axum::response::Response;
+use serde_json::{json, Value};
+
+pub(crate) static POLICIES: Family = Family {
+    name: "policies",
+    type_name: "policies",
+    children: &[],
+    link: false,
+    long_running: false,
+    singleton: Some("policy"),
+    prepare: policy,
+};
+
+fn policy(p: &mut Prepare) -> Result<(), Response> {
+    one_of(p.props, "format", &["xml", "rawxml", "xml-link", "rawxml-link"])?;
+    default(p.props, "format", json!("xml"));
+    let Some(v) = p.props.get("value").and_then(Value::as_str) else {
+        return Err(error(400, "ValidationError", "'value' is required."));
+    };
+    let t = v.trim();
+    if !(t.starts_with("<policies") && t.ends_with("</policies>")) {
+        return Err(error(400, "ValidationError", "The policy document must be one <policies> element."));
+    }
+    let value = references_by_id(v, p.tree);
+    p.props.insert("value".into(), json!(value));
+    Ok(())
+}
+
+/// Replaces `{{displayName}}` with `{{id}}` for every named value whose id differs.
+fn references_by_id(text: &str, tree: &crate::entities::Tree) -> String {
+    if !text.contains("{{") {
+        return text.to_string();
+    }
+    let mut out = text.to_string();
+    for (_, nv) in crate::entities::members(tree, "namedvalues") {
+        let (Some(id), Some(dn)) = (nv["name"].as_str(), nv.pointer("/properties/displayName").and_then(Value::as_str)) else {
+            continue;
+        };
+        if id != dn {
+            out = out.replace(&format!("{{{{{dn}}}}}"), &format!("{{{{{id}}}}}"));
+        }
+    }
+    out
+}

@@ -41,6 +41,14 @@ fn api(p: &mut Prepare) -> Result<(), Response> {
     if !p.props.get("path").is_some_and(|v| v.is_string()) {
         return Err(crate::http::error(400, "ValidationError", "'path' is required."));
     }
+    // A version set is referenced by its full id; stored relative to the
+    // service, so a restored copy points at its own version set.
+    if let Some(v) = p.props.get("apiVersionSetId").and_then(|v| v.as_str()) {
+        if let Some(at) = v.to_ascii_lowercase().find("/apiversionsets/") {
+            let relative = v[at..].to_string();
+            p.props.insert("apiVersionSetId".into(), json!(relative));
+        }
+    }
     let revision = p.id.split_once(";rev=").map(|(_, r)| r.to_string());
     default(p.props, "apiRevision", json!(revision.clone().unwrap_or_else(|| "1".into())));
     default(p.props, "isCurrent", json!(revision.is_none()));

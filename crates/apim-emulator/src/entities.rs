@@ -222,6 +222,11 @@ pub(crate) fn body(service_id: &str, tree: &Tree, path_display: &str, path: &Pat
         };
     }
     let mut props = item.get("properties").cloned().unwrap_or_else(|| json!({}));
+    if let Some(Value::String(v)) = props.get_mut("apiVersionSetId") {
+        if v.starts_with('/') {
+            *v = format!("{service_id}{v}");
+        }
+    }
     if props.get("secret").and_then(Value::as_bool) == Some(true) {
         if let Some(p) = props.as_object_mut() {
             p.remove("value");

@@ -1,7 +1,7 @@
 //! Named values: plain, secret and Key Vault references, and their actions
 //! (listValue, refreshSecret). Writes are long-running in 2024-05-01.
 
-use crate::entities::{body, service_key, Family, Path, Prepare};
+use crate::entities::{body, default, service_key, Family, Path, Prepare};
 use crate::http::{error, json, with_header};
 use crate::shared::*;
 use crate::state::{key, now_ms, rfc3339, State};
@@ -23,7 +23,10 @@ fn prepare(p: &mut Prepare) -> Result<(), Response> {
     if let Some(kv) = p.props.get_mut("keyVault").and_then(Value::as_object_mut) {
         kv.insert("lastStatus".into(), json!({"code": "Success", "timeStampUtc": rfc3339(now_ms())}));
     }
-    valid_named_value(p.props)
+    valid_named_value(p.props)?;
+    default(p.props, "secret", json!(false));
+    default(p.props, "tags", json!([]));
+    Ok(())
 }
 
 pub(crate) fn valid_named_value(props: &Map<String, Value>) -> Result<(), Response> {

@@ -44,6 +44,21 @@ kinds! {
     NamedValueDoc => "apim.namedvalue", check_named_value;
     ChangeDoc => "apim.namedvalue.change", check_change;
     NamedValueDiffDoc => "apim.namedvalue.diff";
+    EntityDoc => "apim.entity", check_entity;
+    DifferenceDoc => "apim.difference";
+    HostRefDoc => "apim.hostref";
+    DeletedDoc => "apim.service.deleted";
+}
+
+fn check_entity(d: &EntityDoc) -> Result<(), String> {
+    let segs: Vec<&str> = d.path.split('/').collect();
+    if segs.len() % 2 != 0 || segs.iter().any(|s| s.is_empty()) {
+        return Err(format!("'{}' is not an entity path (collection/id[/collection/id…])", d.path));
+    }
+    if !d.properties.is_object() {
+        return Err(format!("the properties of '{}' are not a JSON object", d.path));
+    }
+    Ok(())
 }
 
 /// An APIM service id, as every document that names one must carry.
@@ -568,6 +583,83 @@ pub struct NamedValueSummary {
     pub value: Option<String>,
     pub secret: bool,
     pub tags: Vec<String>,
+}
+
+/// `apim.entity`: one entity of a service's configuration in a snapshot
+/// (`apim-diff --inventory`): normalized, sorted by path, and never with a
+/// secret's value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EntityDoc {
+    /// `apis/echo/operations/get`; named values by display name.
+    pub path: String,
+    pub properties: Value,
+}
+
+/// How one difference between two configurations shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DifferenceKind {
+    MissingInA,
+    MissingInB,
+    Changed,
+}
+
+/// `apim.difference`: one difference between A and B (`apim-diff`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DifferenceDoc {
+    pub path: String,
+    /// The property that differs; absent when a whole entity is missing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub property: Option<String>,
+    pub difference: DifferenceKind,
+    /// A secret's values are never shown: it only says that they differ.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub secret: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub a: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub b: Option<Value>,
+}
+
+/// `apim.hostref`: a place where a host is still used (`apim-diff --scan-host`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HostRefDoc {
+    pub host: String,
+    pub path: String,
+    /// A JSON pointer into the entity's properties, e.g. `/serviceUrl`.
+    pub property: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub secret: bool,
+    /// The text it was found in; never for a secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+}
+
+/// What `apim-provision delete` did to a service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DeletionStatus {
+    /// Soft-deleted: `apim-provision service --recover` brings it back for 48 hours.
+    Deleted,
+    /// Deleted and purged: the name is free again.
+    Purged,
+    /// There was nothing to delete.
+    AlreadyGone,
+}
+
+/// `apim.service.deleted`: a service `apim-provision delete` removed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeletedDoc {
+    pub id: ResourceId,
+    pub name: String,
+    pub status: DeletionStatus,
+    /// The backup that made deleting it safe, when one was checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup: Option<String>,
 }
 
 pub fn now_rfc3339() -> String {

@@ -26,9 +26,9 @@ mod session;
 
 pub use arm_client::Progress;
 pub use documents::{
-    to_value, BackupContext, BackupDoc, BackupRef, BackupStatus, ChangeDoc, ChangeStatus, ContainerDoc, Document, KeyVaultDoc,
-    NamedValueDiffDoc, NamedValueDoc, NamedValueSide, NamedValueSummary, OperationDoc, PrunedDoc, RestoreDoc, RestoreStatus, Resume,
-    ServiceDoc, ServiceRef, Sku, StorageRef,
+    to_value, BackupContext, BackupDoc, BackupRef, BackupStatus, ChangeDoc, ChangeStatus, ContainerDoc, DeletedDoc, DeletionStatus,
+    DifferenceDoc, DifferenceKind, Document, EntityDoc, HostRefDoc, KeyVaultDoc, NamedValueDiffDoc, NamedValueDoc, NamedValueSide,
+    NamedValueSummary, OperationDoc, PrunedDoc, RestoreDoc, RestoreStatus, Resume, ServiceDoc, ServiceRef, Sku, StorageRef,
 };
 pub use exit::{code_of, compare_failed, finish, refused, render, stopped, usage, Exit, ExitKind};
 pub use input::{

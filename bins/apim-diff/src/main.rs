@@ -1,0 +1,10 @@
+//! apim-diff: compare two APIM instances (or snapshots), scan one for a host, or snapshot one.
+
+use apim_diff::Cli;
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    pipeline::finish("apim-diff", apim_diff::run(cli).await)
+}

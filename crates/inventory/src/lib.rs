@@ -1,0 +1,78 @@
+//! A service's configuration as a normalized snapshot: one entity per
+//! path, sorted, with ARM's envelope and read-only fields dropped, policy
+//! XML normalized and generated ids made stable, so that two instances
+//! configured alike compare equal. Secret values are held in the process
+//! for comparisons and scans, and never written out (not even as a hash).
+//!
+//! ```no_run
+//! # async fn f(arm: &arm_client::ArmClient, a: &arm_client::ResourceId, b: &arm_client::ResourceId) -> Result<(), inventory::Error> {
+//! let (a, b) = (inventory::read(arm, a, 32).await?, inventory::read(arm, b, 32).await?);
+//! let expect = [("api.src.example.com".to_string(), "api.dest.example.com".to_string())];
+//! for d in inventory::diff(&a, &b, &expect).differences {
+//!     println!("{} {:?}", d.path, d.difference);
+//! }
+//! # Ok(()) }
+//! ```
+
+mod compare;
+mod normalize;
+mod read;
+
+pub use compare::{diff, scan, Diff};
+pub use normalize::{normalize_policy_xml, normalize_properties};
+pub use read::{read, Error};
+
+use pipeline::EntityDoc;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// A secret named value's value: compared and scanned in the process,
+/// never printed, serialized or logged.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub(crate) String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+/// A service's configuration, normalized.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    /// Entity path to its normalized properties.
+    pub entities: BTreeMap<String, Value>,
+    /// Secret values by entity path; `None` when this snapshot was read
+    /// from a file (which never holds them).
+    pub secrets: Option<BTreeMap<String, Secret>>,
+    /// ARM requests the read made.
+    pub requests: u64,
+}
+
+impl Snapshot {
+    /// A snapshot as `apim-diff --inventory` writes it: no secret values.
+    pub fn from_documents(docs: Vec<EntityDoc>) -> Snapshot {
+        Snapshot {
+            entities: docs.into_iter().map(|d| (d.path, d.properties)).collect(),
+            secrets: None,
+            requests: 0,
+        }
+    }
+
+    /// The documents of a snapshot file, in path order.
+    pub fn documents(&self) -> impl Iterator<Item = EntityDoc> + '_ {
+        self.entities.iter().map(|(p, v)| EntityDoc {
+            path: p.clone(),
+            properties: v.clone(),
+        })
+    }
+
+    /// How many entities are secrets.
+    pub fn secret_count(&self) -> usize {
+        self.entities.values().filter(|v| is_secret(v)).count()
+    }
+}
+
+pub(crate) fn is_secret(props: &Value) -> bool {
+    props.get("secret").and_then(Value::as_bool) == Some(true) && props.get("keyVault").is_none_or(Value::is_null)
+}

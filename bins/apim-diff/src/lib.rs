@@ -40,7 +40,7 @@ pub struct Cli {
 
 /// One side as given: a service to read, or a snapshot read from a file.
 enum Side {
-    Service(ServiceDoc),
+    Service(Box<ServiceDoc>),
     Snapshot(Snapshot),
 }
 
@@ -52,7 +52,7 @@ fn read_side(path: &Path, what: &str) -> anyhow::Result<Side> {
     };
     let source = format!("{what} {}", path.display());
     match docs.first().map(pipeline::kind_of) {
-        Some("apim.service") => Ok(Side::Service(pipeline::expect_one(&docs, &source)?)),
+        Some("apim.service") => Ok(Side::Service(Box::new(pipeline::expect_one(&docs, &source)?))),
         Some("apim.entity") => {
             let entities: Vec<EntityDoc> = pipeline::expect_all(&docs, &source)?;
             Ok(Side::Snapshot(Snapshot::from_documents(entities)))

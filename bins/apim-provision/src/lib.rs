@@ -6,8 +6,8 @@ use apim_ops::{ExistingPolicy, OpsError, ServiceSpec, SoftDeletePolicy};
 use arm_client::ResourceId;
 use clap::{Args, Parser, Subcommand};
 use pipeline::{
-    emit, expect_all, report, usage, ConnectArgs, ContainerDoc, Emit, OperationDoc, Outcome, Progress, Resume, ServiceDoc, Session,
-    WaitArgs,
+    emit, expect_all, report, usage, BackupDoc, BackupStatus, ConnectArgs, ContainerDoc, DeletedDoc, DeletionStatus, Emit, OperationDoc,
+    Outcome, Progress, Resume, ServiceDoc, Session, WaitArgs,
 };
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -36,6 +36,29 @@ enum Cmd {
     Storage(StorageArgs),
     /// Print the apim.service document of existing services; reads only, changes nothing.
     Get(GetArgs),
+    /// Delete services (apim.service documents on stdin, or --service-id), only with a recent good backup of each; prints one apim.service.deleted per service.
+    Delete(DeleteArgs),
+}
+
+#[derive(Args)]
+struct DeleteArgs {
+    #[command(flatten)]
+    wait: WaitArgs,
+    /// A service by resource id; repeatable. Without it, apim.service documents are read from stdin.
+    #[arg(long = "service-id")]
+    service_ids: Vec<String>,
+    /// apim.backup documents: each service needs a succeeded backup among them whose blob still exists.
+    #[arg(long, value_name = "FILE")]
+    backups: Option<std::path::PathBuf>,
+    /// How old that backup may be.
+    #[arg(long, default_value = "24h", value_parser = pipeline::progress::parse_duration)]
+    max_backup_age: std::time::Duration,
+    /// Delete without proof of a backup: its configuration is gone for good once purged.
+    #[arg(long, conflicts_with = "backups")]
+    no_backup_check: bool,
+    /// Also purge the soft-deleted service, so that its name is free again (no undelete after this).
+    #[arg(long)]
+    purge: bool,
 }
 
 #[derive(Args)]
@@ -147,6 +170,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let wait = match &cli.cmd {
         Some(Cmd::Service(a)) => cli.wait.or(&a.wait),
         Some(Cmd::Storage(a)) => cli.wait.or(&a.wait),
+        Some(Cmd::Delete(a)) => cli.wait.or(&a.wait),
         Some(Cmd::Get(_)) | None => cli.wait.clone(),
     };
     if wait.resume {
@@ -188,6 +212,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             provision_services(&session, requests, (policy(&a), existing)).await
         }
+        Some(Cmd::Delete(a)) => {
+            let ids = delete_ids(&a)?;
+            let backups: Vec<BackupDoc> = match &a.backups {
+                Some(p) => expect_all(
+                    &pipeline::read_file_documents(p, "--backups")?,
+                    &format!("--backups {}", p.display()),
+                )?,
+                None => Vec::new(),
+            };
+            let session = common.connect_waiting(&wait)?;
+            delete_services(&session, &a, ids, &backups).await
+        }
         Some(Cmd::Storage(a)) => {
             let (requests, group) = storage_requests(&a, &common)?;
             let session = common.connect_waiting(&wait)?;
@@ -221,6 +257,147 @@ fn get_ids(a: &GetArgs, common: &ConnectArgs) -> anyhow::Result<Vec<ResourceId>>
         return Err(usage("name the services: --resource-group RG --name NAME, or --service-id ID"));
     }
     Ok(ids)
+}
+
+/// The services `delete` removes, checked before any request.
+fn delete_ids(a: &DeleteArgs) -> anyhow::Result<Vec<ResourceId>> {
+    let mut ids = Vec::new();
+    for s in &a.service_ids {
+        let id: ResourceId = s.parse().map_err(|e| usage(format!("--service-id: {e}")))?;
+        pipeline::documents::check_service_id(&id).map_err(|e| usage(format!("--service-id: {e}")))?;
+        ids.push(id);
+    }
+    if ids.is_empty() {
+        ids = expect_all::<ServiceDoc>(&pipeline::read_stdin_documents()?, "stdin")?
+            .into_iter()
+            .map(|d| d.id)
+            .collect();
+    }
+    if ids.is_empty() {
+        return Err(usage(
+            "no services to delete: pass --service-id, or apim.service documents on stdin",
+        ));
+    }
+    Ok(ids)
+}
+
+/// What deleting one service will do, decided before anything is deleted.
+enum Deletion {
+    Delete { location: String, backup: Option<String> },
+    PurgeOnly { location: String, backup: Option<String> },
+    AlreadyGone,
+}
+
+/// The rails, for every service before any is touched: a service busy
+/// with an operation (a restore into it, an update) is not deleted, and
+/// none is deleted or purged without a recent backup whose blob exists.
+async fn plan_deletion(session: &Session, a: &DeleteArgs, id: &ResourceId, backups: &[BackupDoc]) -> anyhow::Result<Deletion> {
+    let name = id.name().unwrap_or_default().to_string();
+    let (location, soft_deleted) = match apim_ops::get_service(&session.arm, id).await? {
+        Some(body) => {
+            let state = arm_client::lro::provisioning_state(&body);
+            if !arm_client::lro::is_terminal(state) {
+                return Err(pipeline::refused(format!(
+                    "service {name} is {state}: an operation (a restore into it, an update) still runs; wait for it to finish (e.g. apim-restore --resume), then delete"
+                )));
+            }
+            (body.get("location").and_then(Value::as_str).unwrap_or_default().to_string(), false)
+        }
+        None => {
+            let deleted = if a.purge {
+                apim_ops::deleted_service(&session.arm, id.subscription_id(), &name).await?
+            } else {
+                None
+            };
+            match deleted {
+                Some(d) => (d.get("location").and_then(Value::as_str).unwrap_or_default().to_string(), true),
+                None => return Ok(Deletion::AlreadyGone),
+            }
+        }
+    };
+    let backup = if a.no_backup_check {
+        None
+    } else {
+        let Some(file) = &a.backups else {
+            return Err(pipeline::refused(format!(
+                "service {name}: no backup given; pass --backups FILE with a recent apim.backup of it (or --no-backup-check to delete without one)"
+            )));
+        };
+        let latest = backups
+            .iter()
+            .filter(|b| b.service.id == *id && b.status == BackupStatus::Succeeded)
+            .max_by_key(|b| b.completed_at.clone());
+        let Some(b) = latest else {
+            return Err(pipeline::refused(format!(
+                "service {name}: --backups {} holds no succeeded backup of it; back it up first (apim-backup), or pass --no-backup-check",
+                file.display()
+            )));
+        };
+        let now = time::OffsetDateTime::now_utc();
+        if let Some(why) = backup_workflow::why_unproven(session, b, id, (a.max_backup_age, "--max-backup-age"), now).await? {
+            return Err(pipeline::refused(format!(
+                "service {name}: its backup does not prove it can be brought back: {why}; back it up again, or pass --no-backup-check"
+            )));
+        }
+        Some(format!("{}/{}/{}", b.storage.account, b.storage.container, b.blob))
+    };
+    Ok(if soft_deleted {
+        Deletion::PurgeOnly { location, backup }
+    } else {
+        Deletion::Delete { location, backup }
+    })
+}
+
+async fn delete_services(session: &Session, a: &DeleteArgs, ids: Vec<ResourceId>, backups: &[BackupDoc]) -> anyhow::Result<()> {
+    let plans = futures::future::try_join_all(ids.iter().map(|id| plan_deletion(session, a, id, backups))).await?;
+    let work = ids.iter().zip(plans).map(|(id, plan)| async move {
+        let name = id.name().unwrap_or_default().to_string();
+        session.check_not_interrupted(&format!("deleting {name}"))?;
+        let done = |status, backup| {
+            Ok(Progress::Done(Provisioned::Deleted(DeletedDoc {
+                id: id.clone(),
+                name: name.clone(),
+                status,
+                backup,
+            })))
+        };
+        match plan {
+            Deletion::AlreadyGone => {
+                session.reporter.info(&format!("{name}: does not exist; nothing to delete"));
+                done(DeletionStatus::AlreadyGone, None)
+            }
+            Deletion::PurgeOnly { location, backup } => {
+                purge(session, id, &location).await?;
+                done(DeletionStatus::Purged, backup)
+            }
+            Deletion::Delete { location, backup } => match apim_ops::delete_service(&session.arm, id).await? {
+                None => {
+                    if a.purge {
+                        purge(session, id, &location).await?;
+                        return done(DeletionStatus::Purged, backup);
+                    }
+                    done(DeletionStatus::Deleted, backup)
+                }
+                Some(op) => {
+                    let work = Resume::ServiceDelete {
+                        purge: a.purge,
+                        location,
+                        backup,
+                    };
+                    finish_operation(session, OperationDoc::new(work, id.clone(), op)).await
+                }
+            },
+        }
+    });
+    report(futures::future::join_all(work).await, "apim-provision", session.no_wait)
+}
+
+async fn purge(session: &Session, id: &ResourceId, location: &str) -> anyhow::Result<()> {
+    let name = id.name().unwrap_or_default();
+    session.reporter.info(&format!("{name}: purging the soft-deleted service"));
+    apim_ops::purge_deleted(&session.arm, id.subscription_id(), location, name)
+        .await
+        .with_context(|| format!("purging {name}"))
 }
 
 fn policy(a: &ServiceArgs) -> SoftDeletePolicy {
@@ -454,6 +631,7 @@ async fn provision_storage(session: &Session, requests: Vec<StorageRequest>) -> 
 enum Provisioned {
     Service(ServiceDoc),
     Container(ContainerDoc),
+    Deleted(DeletedDoc),
 }
 
 impl Emit for Provisioned {
@@ -461,6 +639,7 @@ impl Emit for Provisioned {
         match self {
             Provisioned::Service(d) => emit(d),
             Provisioned::Container(d) => emit(d),
+            Provisioned::Deleted(d) => emit(d),
         }
     }
 }
@@ -493,6 +672,25 @@ async fn finish_operation(session: &Session, doc: OperationDoc) -> anyhow::Resul
             Ok(Progress::Done(Provisioned::Container(
                 container_doc(session, &doc.resource_id, &account, container).await?,
             )))
+        }
+        Resume::ServiceDelete {
+            purge: p,
+            location,
+            backup,
+        } => {
+            let id = &doc.resource_id;
+            let status = if *p {
+                purge(session, id, location).await?;
+                DeletionStatus::Purged
+            } else {
+                DeletionStatus::Deleted
+            };
+            Ok(Progress::Done(Provisioned::Deleted(DeletedDoc {
+                id: id.clone(),
+                name: id.name().unwrap_or_default().to_string(),
+                status,
+                backup: backup.clone(),
+            })))
         }
         other => Err(usage(format!(
             "apim-provision cannot resume a '{}' operation; use the tool that started it",

@@ -137,40 +137,12 @@ async fn check_safety_backup(
             d.blob
         )));
     }
-    let s = storage_accounts::blob_client(&session.arm, &d.storage.account_id).await?;
-    let Some(p) = s.client.properties(&d.storage.container, &d.blob).await? else {
-        return Ok(Safety::Unproven(format!("its blob '{}' no longer exists", d.blob)));
-    };
-    if p.etag != d.etag {
-        return Ok(Safety::Unproven(format!("its blob '{}' changed since that backup", d.blob)));
-    }
-    let r = backup_workflow::recorded(&p);
-    if !r.marked {
-        return Ok(Safety::Unproven(format!("its blob '{}' has no success mark", d.blob)));
-    }
-    if let Some(id) = &r.service_id {
-        if *id != target.id {
-            return Ok(Safety::Unproven(format!(
-                "its blob '{}' is a backup of {id}, not of the target",
-                d.blob
-            )));
-        }
-    }
-    let Some(completed) = r.completed else {
-        return Ok(Safety::Unproven(format!("its blob '{}' records no completion time", d.blob)));
-    };
-    if completed > now + time::Duration::minutes(5) {
-        return Ok(Safety::Unproven(format!("its blob '{}' claims to be from the future", d.blob)));
-    }
-    let age = now - completed;
-    if age > max_age {
-        return Ok(Safety::Unproven(format!(
-            "it is {} hours old (more than --safety-max-age {} hours); take a new one",
-            age.whole_hours(),
-            max_age.as_secs() / 3600
-        )));
-    }
-    Ok(Safety::Proven)
+    Ok(
+        match backup_workflow::why_unproven(session, d, &target.id, (max_age, "--safety-max-age"), now).await? {
+            Some(why) => Safety::Unproven(why),
+            None => Safety::Proven,
+        },
+    )
 }
 
 async fn restore(

@@ -397,7 +397,11 @@ impl App {
                 // What lives in the entity goes with it, and so do links to it.
                 let prefix = format!("{k}/");
                 let link_suffix = format!("/{k}");
-                tree.retain(|key, item| !key.starts_with(&prefix) && !(item.get("link").is_some() && key.ends_with(&link_suffix)));
+                tree.retain(|key, item| {
+                    let inside = key.starts_with(&prefix);
+                    let links_here = item.get("link").is_some() && key.ends_with(&link_suffix);
+                    !(inside || links_here)
+                });
                 crate::http::empty(200)
             }
             _ => method_not_allowed(r),

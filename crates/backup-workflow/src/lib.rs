@@ -72,6 +72,51 @@ pub fn is_backup_of(blob: &BlobProperties, service: &str) -> bool {
         })
 }
 
+/// Why the backup document `d` does not prove that `service` is backed up
+/// now (`None` when it does), judged by its blob, not by what the document
+/// says: the blob exists unchanged, apim-backup marked it, it records
+/// `service`, and it completed within `max_age` (the flag that sets it is
+/// named in the refusal).
+pub async fn why_unproven(
+    session: &Session,
+    d: &BackupDoc,
+    service: &ResourceId,
+    (max_age, max_age_flag): (std::time::Duration, &str),
+    now: time::OffsetDateTime,
+) -> anyhow::Result<Option<String>> {
+    let s = storage_accounts::blob_client(&session.arm, &d.storage.account_id).await?;
+    let Some(p) = s.client.properties(&d.storage.container, &d.blob).await? else {
+        return Ok(Some(format!("its blob '{}' no longer exists", d.blob)));
+    };
+    if p.etag != d.etag {
+        return Ok(Some(format!("its blob '{}' changed since that backup", d.blob)));
+    }
+    let r = recorded(&p);
+    if !r.marked {
+        return Ok(Some(format!("its blob '{}' has no success mark", d.blob)));
+    }
+    if let Some(id) = &r.service_id {
+        if id != service {
+            return Ok(Some(format!("its blob '{}' is a backup of {id}, not of {service}", d.blob)));
+        }
+    }
+    let Some(completed) = r.completed else {
+        return Ok(Some(format!("its blob '{}' records no completion time", d.blob)));
+    };
+    if completed > now + time::Duration::minutes(5) {
+        return Ok(Some(format!("its blob '{}' claims to be from the future", d.blob)));
+    }
+    let age = now - completed;
+    if age > max_age {
+        return Ok(Some(format!(
+            "it is {} hours old (more than {max_age_flag} {} hours); take a new one",
+            age.whole_hours(),
+            max_age.as_secs() / 3600
+        )));
+    }
+    Ok(None)
+}
+
 /// `<service>-<UTC timestamp>.apimbackup`.
 pub fn default_blob_name(service: &str) -> String {
     let fmt = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");

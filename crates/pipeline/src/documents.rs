@@ -52,7 +52,7 @@ kinds! {
 
 fn check_entity(d: &EntityDoc) -> Result<(), String> {
     let segs: Vec<&str> = d.path.split('/').collect();
-    if segs.len() % 2 != 0 || segs.iter().any(|s| s.is_empty()) {
+    if !segs.len().is_multiple_of(2) || segs.iter().any(|s| s.is_empty()) {
         return Err(format!("'{}' is not an entity path (collection/id[/collection/id…])", d.path));
     }
     if !d.properties.is_object() {
@@ -122,6 +122,7 @@ fn check_operation(d: &OperationDoc) -> Result<(), String> {
             check_storage_ref(&c.storage, &c.blob)
         }
         Resume::Restore { restore } => check_service_id(&restore.target.id),
+        Resume::ServiceDelete { .. } => check_service_id(&d.resource_id),
         Resume::StorageCreate { container } if !blob_store::names::is_valid_container_name(container) => {
             Err(format!("'{container}' is not a container name"))
         }
@@ -293,6 +294,14 @@ pub enum Resume {
     Backup(Box<BackupContext>),
     #[serde(rename = "restore")]
     Restore { restore: Box<RestoreDoc> },
+    /// A service being deleted; purged once it is gone when `purge` is set.
+    #[serde(rename = "service.delete")]
+    ServiceDelete {
+        purge: bool,
+        location: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        backup: Option<String>,
+    },
 }
 
 impl Resume {
@@ -304,6 +313,7 @@ impl Resume {
             Resume::StorageCreate { .. } => "storage.create",
             Resume::Backup(_) => "backup",
             Resume::Restore { .. } => "restore",
+            Resume::ServiceDelete { .. } => "service.delete",
         }
     }
 }

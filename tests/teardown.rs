@@ -1,0 +1,168 @@
+//! `apim-provision delete`: the old instance is retired only with a way back.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+
+fn delete(rig: &Rig, args: &[&str], stdin: &Value) -> (i32, Vec<Value>, String) {
+    let out = bin("apim-provision", &rig.emu)
+        .arg("delete")
+        .args(args)
+        .write_stdin(stdin.to_string())
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        docs(&out.stdout),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn exists(rig: &Rig, name: &str) -> bool {
+    rig.emu.arm("GET", &service_path(name), None).unwrap().0 == 200
+}
+
+fn soft_deleted(rig: &Rig, name: &str) -> bool {
+    let (_, _, list) = rig
+        .emu
+        .arm(
+            "GET",
+            &format!("/subscriptions/{SUB}/providers/Microsoft.ApiManagement/deletedservices?api-version=2024-05-01"),
+            None,
+        )
+        .unwrap();
+    list["value"].as_array().unwrap().iter().any(|d| d["name"] == name)
+}
+
+#[test]
+fn delete_refuses_without_a_recent_good_backup() {
+    let rig = Rig::new();
+    let src = &rig.services[0];
+    let (code, out, err) = delete(&rig, &[], src);
+    assert_eq!((code, out.len()), (3, 0), "{err}");
+    assert!(err.contains("--backups") && err.contains("--no-backup-check"), "{err}");
+
+    // A backup of another service proves nothing about this one.
+    let other = rig.backup(&rig.services[1], &[]);
+    let backups = rig.write("backups.ndjson", &[other.clone()]);
+    let (code, _, err) = delete(&rig, &["--backups", &backups], src);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("no succeeded backup"), "{err}");
+
+    // A stale one neither.
+    let mine = rig.backup(src, &[]);
+    let backups = rig.write("backups.ndjson", &[other, mine.clone()]);
+    let (code, _, err) = delete(&rig, &["--backups", &backups, "--max-backup-age", "0s"], src);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("--max-backup-age"), "{err}");
+
+    // Nor one whose blob is gone.
+    let mut gone = mine.clone();
+    gone["blob"] = Value::from("apim-src-20000101T000000Z.apimbackup");
+    let backups_gone = rig.write("gone.ndjson", &[gone]);
+    let (code, _, err) = delete(&rig, &["--backups", &backups_gone], src);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("no longer exists"), "{err}");
+    assert!(exists(&rig, "apim-src"), "nothing was deleted by a refusal");
+
+    // With it: soft-deleted, and a second run is a no-op.
+    let (code, out, err) = delete(&rig, &["--backups", &backups], src);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0]["kind"], "apim.service.deleted");
+    assert_eq!(out[0]["status"], "deleted");
+    assert!(out[0]["backup"].as_str().unwrap().ends_with(mine["blob"].as_str().unwrap()));
+    assert!(!exists(&rig, "apim-src") && soft_deleted(&rig, "apim-src"));
+    let (code, out, err) = delete(&rig, &["--backups", &backups], src);
+    assert_eq!((code, out[0]["status"].as_str()), (0, Some("already-gone")), "{err}");
+}
+
+#[test]
+fn purge_frees_the_name_and_a_soft_deleted_service_can_be_purged_later() {
+    let rig = Rig::new();
+    let (src, dest) = (&rig.services[0], &rig.services[1]);
+    let backups = rig.write("backups.ndjson", &[rig.backup(src, &[]), rig.backup(dest, &[])]);
+    let (code, out, err) = delete(&rig, &["--backups", &backups, "--purge"], src);
+    assert_eq!((code, out[0]["status"].as_str()), (0, Some("purged")), "{err}");
+    assert!(!exists(&rig, "apim-src") && !soft_deleted(&rig, "apim-src"));
+    // The name is free: the same service can be created again.
+    bin("apim-provision", &rig.emu)
+        .args(SERVICE_ARGS)
+        .args(["--name", "apim-src"])
+        .assert()
+        .success();
+
+    // Deleted first, purged by a later run (still behind the backup rail).
+    let (code, _, err) = delete(&rig, &["--backups", &backups], dest);
+    assert_eq!(code, 0, "{err}");
+    assert!(soft_deleted(&rig, "apim-dest"));
+    let (code, _, err) = delete(&rig, &["--purge"], dest);
+    assert_eq!(code, 3, "purging loses the way back too: {err}");
+    assert!(soft_deleted(&rig, "apim-dest"));
+    let (code, out, err) = delete(&rig, &["--backups", &backups, "--purge"], dest);
+    assert_eq!((code, out[0]["status"].as_str()), (0, Some("purged")), "{err}");
+    assert!(!soft_deleted(&rig, "apim-dest"));
+}
+
+#[test]
+fn a_busy_service_is_not_deleted_and_a_delete_can_be_resumed() {
+    let rig = Rig::new();
+    let (src, dest) = (&rig.services[0], &rig.services[1]);
+    let backup = rig.backup(src, &[]);
+    let backups = rig.write("backups.ndjson", &[backup.clone(), rig.backup(dest, &[])]);
+    // A restore into dest still runs: dest is not deleted under it.
+    rig.emu.set_time_scale(1.0).unwrap();
+    bin("apim-restore", &rig.emu)
+        .args(["--target", &rig.path("dest.json"), "--no-safety-backup", "--no-wait"])
+        .write_stdin(backup.to_string())
+        .assert()
+        .success();
+    let (code, _, err) = delete(&rig, &["--backups", &backups], dest);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("still runs"), "{err}");
+    assert!(exists(&rig, "apim-dest"));
+    rig.emu.finish_operations().unwrap();
+
+    // --no-wait prints the operation; --resume finishes it, from another process.
+    let (code, ops, err) = delete(&rig, &["--backups", &backups, "--no-wait", "--purge"], src);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(ops[0]["kind"], "apim.operation");
+    assert_eq!(ops[0]["operation"], "service.delete");
+    rig.emu.finish_operations().unwrap();
+    let out = bin("apim-provision", &rig.emu)
+        .arg("--resume")
+        .write_stdin(ndjson(&ops))
+        .assert()
+        .success();
+    let out = docs(&out.get_output().stdout);
+    assert_eq!(out[0]["status"], "purged");
+    assert!(!exists(&rig, "apim-src") && !soft_deleted(&rig, "apim-src"));
+}
+
+#[test]
+fn delete_bad_input_changes_nothing() {
+    let rig = Rig::new();
+    let store = rig.path("store.json");
+    for (args, stdin, says) in [
+        (vec![], "{\"kind\":\"storage.container\"}".to_string(), "apim.service"),
+        (
+            vec!["--service-id", "/subscriptions/x/resourceGroups/rg"],
+            String::new(),
+            "--service-id",
+        ),
+        (vec!["--backups", store.as_str()], rig.services[0].to_string(), "apim.backup"),
+        (vec!["--backups", "/nonexistent/file"], rig.services[0].to_string(), "--backups"),
+    ] {
+        let out = bin("apim-provision", &rig.emu)
+            .arg("delete")
+            .args(&args)
+            .write_stdin(stdin)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+    assert!(exists(&rig, "apim-src"));
+}

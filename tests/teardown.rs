@@ -45,7 +45,7 @@ fn delete_refuses_without_a_recent_good_backup() {
 
     // A backup of another service proves nothing about this one.
     let other = rig.backup(&rig.services[1], &[]);
-    let backups = rig.write("backups.ndjson", &[other.clone()]);
+    let backups = rig.write("backups.ndjson", std::slice::from_ref(&other));
     let (code, _, err) = delete(&rig, &["--backups", &backups], src);
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("no succeeded backup"), "{err}");

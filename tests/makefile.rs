@@ -1,0 +1,145 @@
+//! examples/Makefile, the runbook as make targets, end to end against the
+//! emulator and Azurite with the real binaries.
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+use std::path::Path;
+
+const OLD: &str = "api.src.example.com";
+const NEW: &str = "api.dest.example.com";
+
+struct Run {
+    emu: apim_toolkit::EmulatorProcess,
+    out: tempfile::TempDir,
+    container: String,
+}
+
+impl Run {
+    fn make(&self, targets: &[&str], old_host: &str) -> std::process::Output {
+        let bin_dir = Path::new(&apim_toolkit::bin_path("apim-diff", "debug"))
+            .parent()
+            .unwrap()
+            .to_path_buf();
+        std::process::Command::new("make")
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .envs(self.emu.env())
+            .arg("-f")
+            .arg("examples/Makefile")
+            .args([
+                "RG=apim-rg",
+                "SRC=apim-src",
+                "DEST=apim-dest",
+                &format!("OLD_HOST={old_host}"),
+                &format!("NEW_HOST={NEW}"),
+                &format!("OUT={}", self.out.path().display()),
+                &format!("APIM_BIN={}/", bin_dir.display()),
+                &format!("CONTAINER={}", self.container),
+            ])
+            .args(targets)
+            .output()
+            .unwrap()
+    }
+
+    fn ok(&self, targets: &[&str]) -> String {
+        let o = self.make(targets, OLD);
+        let err = String::from_utf8_lossy(&o.stderr).into_owned() + &String::from_utf8_lossy(&o.stdout);
+        assert!(o.status.success(), "make {targets:?} failed: {err}");
+        err
+    }
+
+    fn file(&self, name: &str) -> String {
+        std::fs::read_to_string(self.out.path().join(name)).unwrap_or_default()
+    }
+
+    fn put(&self, service: &str, path: &str, props: Value) {
+        let p = service_path(service).replace("?api-version", &format!("/{path}?api-version"));
+        let body = if props.is_null() { json!({}) } else { json!({"properties": props}) };
+        let (s, _, b) = self.emu.arm("PUT", &p, Some(&body)).unwrap();
+        assert!(s == 200 || s == 201, "{path}: {s} {b}");
+    }
+}
+
+#[test]
+fn the_makefile_runbook_runs_end_to_end_and_a_failed_step_is_rerun_alone() {
+    let run = Run {
+        emu: emulator(0.0),
+        out: tempfile::tempdir().unwrap(),
+        container: unique_container(),
+    };
+    run.ok(&["provision", "storage"]);
+    assert!(run.file("src.json").contains("\"apim.service\"") && run.file("store.json").contains("storage.container"));
+
+    // The source as operators build it: hosts in named values, policies referencing them.
+    run.put(
+        "apim-src",
+        "namedValues/backend-url",
+        json!({"displayName": "backend-url", "value": format!("https://{OLD}/v1")}),
+    );
+    run.put(
+        "apim-src",
+        "namedValues/callback",
+        json!({"displayName": "callback", "value": format!("https://{OLD}/hook?sig=s3cret"), "secret": true}),
+    );
+    run.put(
+        "apim-src",
+        "apis/echo",
+        json!({"displayName": "Echo", "path": "echo", "serviceUrl": "https://echo.internal.example.net"}),
+    );
+    run.put(
+        "apim-src",
+        "apis/echo/operations/get",
+        json!({"displayName": "get", "method": "GET", "urlTemplate": "/"}),
+    );
+    run.put(
+        "apim-src",
+        "apis/echo/policies/policy",
+        json!({"value": "<policies><inbound><base /><set-backend-service base-url=\"{{backend-url}}\" /></inbound><backend><base /></backend><outbound><base /></outbound></policies>"}),
+    );
+    run.put(
+        "apim-src",
+        "products/starter",
+        json!({"displayName": "Starter", "state": "published"}),
+    );
+    run.put("apim-src", "products/starter/apis/echo", Value::Null);
+
+    run.ok(&["-j2", "backup-both"]);
+    let (bsrc, bdest) = (run.file("backup-src.ndjson"), run.file("backup-dest.ndjson"));
+    assert!(bsrc.contains("apim.backup") && bsrc.contains("apim-src") && bdest.contains("apim-dest"));
+
+    // Teardown before the copy is proven is refused, and deletes nothing.
+    let o = run.make(&["teardown"], OLD);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("make verify"));
+    assert_eq!(run.emu.arm("GET", &service_path("apim-src"), None).unwrap().0, 200);
+
+    // A step that fails (a rewrite that matches nothing) leaves no file behind…
+    let o = run.make(&["rewrite"], "api.typo.example.com");
+    assert!(!o.status.success());
+    assert!(run.out.path().join("restore.ndjson").exists());
+    assert!(
+        !run.out.path().join("plan.ndjson").exists(),
+        ".DELETE_ON_ERROR keeps a failed step from looking done"
+    );
+    // …and re-running it runs it alone: the restore is not done again.
+    let restores = run.file("restore.ndjson");
+    let log = run.ok(&["rewrite"]);
+    assert!(!log.contains("apim-restore") && !log.contains("apim-backup"), "{log}");
+    assert_eq!(run.file("restore.ndjson"), restores);
+    assert!(run.file("plan.ndjson").contains("apim.namedvalue.change"));
+    assert!(!run.file("plan.ndjson").contains("s3cret"));
+
+    run.ok(&["apply", "verify", "scan"]);
+    assert_eq!(run.file("differences.ndjson"), "", "the copy is the source with the host rewritten");
+    assert_eq!(run.file("leftovers.ndjson"), "", "no place still uses the old host");
+
+    run.ok(&["teardown"]);
+    let deleted: Value = serde_json::from_str(run.file("deleted.ndjson").trim()).unwrap();
+    assert_eq!(
+        (deleted["name"].as_str(), deleted["status"].as_str()),
+        (Some("apim-src"), Some("deleted"))
+    );
+    assert_eq!(run.emu.arm("GET", &service_path("apim-src"), None).unwrap().0, 404);
+    assert_eq!(run.emu.arm("GET", &service_path("apim-dest"), None).unwrap().0, 200);
+}

@@ -1,6 +1,6 @@
 //! `cargo xtask bench`: the binaries timed against the emulator (release build).
 
-use crate::seed::{child_path, configuration, seed};
+use crate::seed::{apim_diff, child_path, seed, Shape};
 use crate::{cargo, path_str};
 use anyhow::{bail, Context};
 use apim_toolkit::{bin_path, Azurite, EmulatorProcess};
@@ -157,7 +157,15 @@ pub(crate) fn bench() -> anyhow::Result<()> {
     let env = emu.env();
     let (services, store) = bench_provision(&env, &["apim-src", "apim-dest"], "bench")?;
     let seeding = Instant::now();
-    seed(&emu, "apim-src", "src", (2000, 200, 50))?;
+    let shape = Shape {
+        named_values: 2000,
+        apis: 200,
+        operations: 0,
+        policies: 0,
+        products: 50,
+        backends: 0,
+    };
+    seed(&emu, "apim-src", "src", shape)?;
     eprintln!(
         "bench: seeded 2,000 named values, 200 APIs, 50 products in {:.1} s",
         seeding.elapsed().as_secs_f64()
@@ -169,6 +177,8 @@ pub(crate) fn bench() -> anyhow::Result<()> {
     let dest_file = dir.join("dest.json");
     std::fs::write(&dest_file, services.lines().nth(1).unwrap_or_default())?;
     let src = services.lines().next().unwrap_or_default().to_string();
+    let src_file = dir.join("src.json");
+    std::fs::write(&src_file, &src)?;
 
     let before = requests(&emu)?;
     let (wall, rss, backup) = measured("apim-backup", &["-q", "--storage", path_str(&store_file)?], &env, Some(&src))?;
@@ -193,7 +203,7 @@ pub(crate) fn bench() -> anyhow::Result<()> {
         "apim-restore (same service)",
         serde_json::json!({"wallMs": wall.as_secs_f64() * 1e3, "requests": sent, "peakRssKiB": rss, "targetPeakRssKiB": 30 * 1024}),
     );
-    if configuration(&emu, "apim-src")? != configuration(&emu, "apim-dest")? {
+    if !apim_diff("release", &env, &[path_str(&src_file)?, path_str(&dest_file)?])? {
         bail!("bench: the restored configuration differs");
     }
     // Polling discipline at a real pace: a 0.01 time scale makes a backup take 6 s.

@@ -1,6 +1,6 @@
 //! `cargo xtask demo`: the whole flow on the emulator and Azurite, with the real binaries.
 
-use crate::seed::{configuration, seed};
+use crate::seed::{seed, Shape};
 use crate::{cargo, path_str, run_bin};
 use anyhow::{bail, Context};
 use apim_toolkit::{bin_path, Azurite, EmulatorProcess};
@@ -63,13 +63,17 @@ pub(crate) fn demo() -> anyhow::Result<()> {
         bail!("re-provisioning from the documents should return both services");
     }
 
-    eprintln!("\ndemo: 4. put named values, APIs and products into the source (through ARM)");
-    seed(&emu, "apim-src", "src", (5, 2, 1))?;
+    eprintln!(
+        "\ndemo: 4. configure the source (through ARM): named values holding its host, APIs, operations, policies, a product, a backend"
+    );
+    seed(&emu, "apim-src", "src", Shape::SMALL)?;
 
     let dir = std::env::temp_dir().join(format!("apim-demo-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let store_file = dir.join("store.json");
     std::fs::write(&store_file, &store)?;
+    let src_file = dir.join("src.json");
+    std::fs::write(&src_file, services.lines().next().unwrap_or_default())?;
     let dest_file = dir.join("dest.json");
     std::fs::write(&dest_file, services.lines().nth(1).unwrap_or_default())?;
 
@@ -92,46 +96,27 @@ pub(crate) fn demo() -> anyhow::Result<()> {
     )?;
     print!("{restore}");
 
-    eprintln!("\ndemo: 7. the target's configuration now equals the source's");
-    let (src, dest) = (configuration(&emu, "apim-src")?, configuration(&emu, "apim-dest")?);
-    if src != dest {
-        bail!("the target's configuration differs from the source's after the restore");
-    }
-    let count = |c: &serde_json::Value, k: &str| c[k].as_object().map(|m| m.len()).unwrap_or(0);
-    eprintln!(
-        "demo: equal: {} named values, {} APIs, {} products",
-        count(&src, "namedValues"),
-        count(&src, "apis"),
-        count(&src, "products")
-    );
+    let (src_path, dest_path) = (path_str(&src_file)?, path_str(&dest_file)?);
+    eprintln!("\ndemo: 7. the target's configuration now equals the source's (exit 0: no difference)");
+    run_bin("apim-diff", &[src_path, dest_path], &env, None)?;
 
-    eprintln!("\ndemo: 8. the target's named values still name the source's hosts: plan a rewrite, apply it");
+    eprintln!("\ndemo: 8. the target's named values still name the source's host: plan a rewrite, apply it");
     let dest_doc = services.lines().nth(1).unwrap_or_default();
     let nvs = run_bin("apim-namedvalues", &["list"], &env, Some(dest_doc))?;
-    let rule = [r"--regex", r"\.src\.example\.com=.dest.example.com"];
+    let rule = ["--host", "api.src.example.com=api.dest.example.com"];
     let plan = run_bin("apim-namedvalues", &["rewrite", rule[0], rule[1]], &env, Some(&nvs))?;
     print!("{plan}");
     let applied = run_bin("apim-namedvalues", &["apply"], &env, Some(&plan))?;
     eprintln!("demo: applied {} change(s)", applied.lines().count());
 
-    eprintln!("\ndemo: 9. verify: a second plan is empty, and the target is the source with its hosts rewritten");
-    let nvs = run_bin("apim-namedvalues", &["list"], &env, Some(dest_doc))?;
-    if !run_bin(
-        "apim-namedvalues",
-        &["rewrite", rule[0], rule[1], "--allow-unmatched"],
+    eprintln!("\ndemo: 9. verify: the target is the source with its host rewritten, and nothing still uses the old host");
+    run_bin(
+        "apim-diff",
+        &["--expect-host", "api.src.example.com=api.dest.example.com", src_path, dest_path],
         &env,
-        Some(&nvs),
-    )?
-    .is_empty()
-    {
-        bail!("a second rewrite should plan nothing");
-    }
-    // Named values carry the new hosts; APIs and products are as restored.
-    let mut expected = configuration(&emu, "apim-src")?;
-    expected["namedValues"] = serde_json::from_str(&expected["namedValues"].to_string().replace(".src.example.com", ".dest.example.com"))?;
-    if configuration(&emu, "apim-dest")? != expected {
-        bail!("the target's configuration is not the source's with its hosts rewritten");
-    }
+        None,
+    )?;
+    run_bin("apim-diff", &["--scan-host", "api.src.example.com", dest_path], &env, None)?;
     let _ = std::fs::remove_dir_all(&dir);
     eprintln!("demo: done: provision → backup → restore → rewrite → verify");
     eprintln!("\ndemo: the commands it ran (with the emulator's env file sourced, see the README):");

@@ -1,9 +1,11 @@
-//! Configuration put into emulated services for the demo and the benches, and read back.
+//! Configuration put into emulated services for the demo, the soak and the
+//! benches: shaped like a real instance's. Hosts live in named values
+//! (`api.{tag}.example.com`); policies reach them through `{{references}}`,
+//! as operators are told to write them.
 
 use anyhow::bail;
 use apim_toolkit::EmulatorProcess;
-
-pub(crate) const CONFIG_COLLECTIONS: [&str; 3] = ["namedValues", "apis", "products"];
+use serde_json::{json, Value};
 
 /// The emulator's own subscription.
 pub(crate) const SUBSCRIPTION: &str = "00000000-0000-4000-8000-00000000a1a1";
@@ -16,57 +18,122 @@ pub(crate) fn child_path(service: &str, coll: &str, id: Option<&str>) -> String 
     }
 }
 
-/// Puts named values (one in five secret), APIs and products into a service.
-pub(crate) fn seed(emu: &EmulatorProcess, service: &str, tag: &str, (n, apis, products): (usize, usize, usize)) -> anyhow::Result<()> {
-    let put = |coll: &str, id: String, props: serde_json::Value| -> anyhow::Result<()> {
-        let (status, _, body) = emu.arm(
-            "PUT",
-            &child_path(service, coll, Some(&id)),
-            Some(&serde_json::json!({"properties": props})),
-        )?;
-        if status != 200 && status != 201 {
-            bail!("seeding {coll}/{id}: {status} {body}");
-        }
-        Ok(())
+/// How much configuration to seed.
+#[derive(Clone, Copy)]
+pub(crate) struct Shape {
+    pub named_values: usize,
+    pub apis: usize,
+    /// In all, spread over the APIs.
+    pub operations: usize,
+    /// In all: one per API first, then on operations.
+    pub policies: usize,
+    pub products: usize,
+    pub backends: usize,
+}
+
+impl Shape {
+    pub(crate) const SMALL: Shape = Shape {
+        named_values: 5,
+        apis: 2,
+        operations: 4,
+        policies: 3,
+        products: 1,
+        backends: 1,
     };
-    for i in 0..n {
-        let props = serde_json::json!({"displayName": format!("nv-{i}"), "value": format!("https://backend-{i}.{tag}.example.com/api"), "secret": i % 5 == 4, "tags": ["seed"]});
-        put("namedValues", format!("nv-{i}"), props)?;
+}
+
+fn policy(nv: usize) -> Value {
+    json!({"properties": {"format": "xml", "value": format!(
+        "<policies>\r\n  <inbound>\r\n    <base />\r\n    <set-backend-service base-url=\"{{{{nv-{nv}}}}}\" />\r\n  </inbound>\r\n  <backend>\r\n    <base />\r\n  </backend>\r\n  <outbound>\r\n    <base />\r\n  </outbound>\r\n</policies>"
+    )}})
+}
+
+/// Seeds `service` with `shape`, four writers at a time. Named values are
+/// `nv-{i}` (one in five secret) holding `https://api.{tag}.example.com/svc-{i}`.
+pub(crate) fn seed(emu: &EmulatorProcess, service: &str, tag: &str, shape: Shape) -> anyhow::Result<()> {
+    let host = format!("api.{tag}.example.com");
+    let mut first: Vec<(String, Value)> = Vec::new();
+    for i in 0..shape.named_values {
+        let props =
+            json!({"displayName": format!("nv-{i}"), "value": format!("https://{host}/svc-{i}"), "secret": i % 5 == 4, "tags": ["seed"]});
+        first.push((format!("namedValues/nv-{i}"), json!({"properties": props})));
     }
-    for i in 0..apis {
-        put(
-            "apis",
-            format!("api-{i}"),
-            serde_json::json!({"displayName": format!("API {i}"), "path": format!("api-{i}"), "serviceUrl": format!("https://api-{i}.{tag}.example.com"), "protocols": ["https"]}),
-        )?;
+    for i in 0..shape.apis {
+        let props = json!({"displayName": format!("API {i}"), "path": format!("api-{i}"), "serviceUrl": format!("https://backend.internal.example.net/api-{i}"), "protocols": ["https"]});
+        first.push((format!("apis/api-{i}"), json!({"properties": props})));
     }
-    for i in 0..products {
-        put(
-            "products",
-            format!("product-{i}"),
-            serde_json::json!({"displayName": format!("Product {i}"), "state": "published", "subscriptionRequired": true}),
-        )?;
+    for i in 0..shape.products {
+        first.push((
+            format!("products/product-{i}"),
+            json!({"properties": {"displayName": format!("Product {i}"), "state": "published", "subscriptionRequired": true}}),
+        ));
+    }
+    for i in 0..shape.backends {
+        let props = json!({"url": "https://backend.internal.example.net/", "protocol": "http", "credentials": {"header": {"x-target": [format!("{{{{nv-{}}}}}", i % shape.named_values.max(1))]}}});
+        first.push((format!("backends/backend-{i}"), json!({"properties": props})));
+    }
+    let mut second: Vec<(String, Value)> = Vec::new();
+    let nv = |i: usize| i % shape.named_values.max(1);
+    for i in 0..shape.operations {
+        let api = i % shape.apis.max(1);
+        let props = json!({"displayName": format!("op {i}"), "method": "GET", "urlTemplate": format!("/op-{i}")});
+        second.push((format!("apis/api-{api}/operations/op-{i}"), json!({"properties": props})));
+    }
+    for i in 0..shape.policies.min(shape.apis) {
+        second.push((format!("apis/api-{i}/policies/policy"), policy(nv(i))));
+    }
+    for i in 0..shape.products {
+        for a in 0..shape.apis.min(3) {
+            second.push((format!("products/product-{i}/apis/api-{a}"), json!({})));
+        }
+    }
+    let mut third: Vec<(String, Value)> = Vec::new();
+    for i in 0..shape.policies.saturating_sub(shape.apis).min(shape.operations) {
+        let api = i % shape.apis.max(1);
+        third.push((format!("apis/api-{api}/operations/op-{i}/policies/policy"), policy(nv(i))));
+    }
+    // Parents before children: each wave finishes before the next starts.
+    for wave in [first, second, third] {
+        put_all(emu, service, &wave)?;
     }
     Ok(())
 }
 
-/// A service's configuration as ARM lists it (secret values are not listed; the rest of each secret is).
-pub(crate) fn configuration(emu: &EmulatorProcess, service: &str) -> anyhow::Result<serde_json::Value> {
-    let mut out = serde_json::Map::new();
-    for coll in CONFIG_COLLECTIONS {
-        let (status, _, list) = emu.arm("GET", &child_path(service, coll, None), None)?;
-        if status != 200 {
-            bail!("listing {coll} of {service}: {status} {list}");
-        }
-        let items: serde_json::Map<String, serde_json::Value> = list["value"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .map(|i| (i["name"].as_str().unwrap_or_default().to_string(), i["properties"].clone()))
-                    .collect()
+fn put_all(emu: &EmulatorProcess, service: &str, items: &[(String, Value)]) -> anyhow::Result<()> {
+    std::thread::scope(|scope| -> anyhow::Result<()> {
+        let workers: Vec<_> = (0..4)
+            .map(|w| {
+                scope.spawn(move || -> anyhow::Result<()> {
+                    for (path, body) in items.iter().skip(w).step_by(4) {
+                        let (coll, id) = path.rsplit_once('/').unwrap_or((path, ""));
+                        let (status, _, answer) = emu.arm("PUT", &child_path(service, coll, Some(id)), Some(body))?;
+                        if status != 200 && status != 201 {
+                            bail!("seeding {path}: {status} {answer}");
+                        }
+                    }
+                    Ok(())
+                })
             })
-            .unwrap_or_default();
-        out.insert(coll.to_string(), serde_json::Value::Object(items));
+            .collect();
+        for w in workers {
+            w.join().map_err(|_| anyhow::anyhow!("a seeding thread panicked"))??;
+        }
+        Ok(())
+    })
+}
+
+/// What `apim-diff` (built with `profile`) says of `args`: `true` for exit
+/// 0 (equal, or no leftover host), `false` for 1; anything else is an error.
+pub(crate) fn apim_diff(profile: &str, env: &[(String, String)], args: &[&str]) -> anyhow::Result<bool> {
+    let out = std::process::Command::new(apim_toolkit::bin_path("apim-diff", profile))
+        .arg("-q")
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .stdin(std::process::Stdio::null())
+        .output()?;
+    match out.status.code() {
+        Some(0) => Ok(true),
+        Some(1) => Ok(false),
+        _ => bail!("apim-diff {} failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr)),
     }
-    Ok(serde_json::Value::Object(out))
 }

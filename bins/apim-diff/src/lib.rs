@@ -1,9 +1,9 @@
 //! The work behind `apim-diff`: read each side (a live service or a
 //! snapshot file), then compare, scan or print a snapshot with the pure
-//! functions of the `inventory` crate.
+//! functions of the `apim-inventory` crate.
 
 use clap::Parser;
-use inventory::Snapshot;
+use apim_inventory::Snapshot;
 use pipeline::{emit, usage, DifferenceKind, EntityDoc, ServiceDoc, Session};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -113,7 +113,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         };
         let side = read_side(path, "service")?;
         let snap = load(&cli, side, None).await?;
-        let (refs, unchecked) = inventory::scan(&snap, host);
+        let (refs, unchecked) = apim_inventory::scan(&snap, host);
         if unchecked > 0 {
             eprintln!(
                 "apim-diff: {unchecked} secret value(s) not scanned: a snapshot file holds none; scan the live service to include them"
@@ -142,7 +142,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let (sa, sb) = (read_side(a, "A")?, read_side(b, "B")?);
     let session = connect_if_needed(&cli, [&sa, &sb])?;
     let (sa, sb) = tokio::try_join!(load(&cli, sa, session.as_ref()), load(&cli, sb, session.as_ref()))?;
-    let d = inventory::diff(&sa, &sb, &rewrites);
+    let d = apim_inventory::diff(&sa, &sb, &rewrites);
     if d.secrets_not_compared > 0 {
         eprintln!(
             "apim-diff: {} secret value(s) not compared: a snapshot file holds none (compare the live services to include them)",
@@ -190,7 +190,7 @@ async fn load(cli: &Cli, side: Side, session: Option<&Session>) -> anyhow::Resul
                 }
             };
             session.reporter.info(&format!("reading {}", doc.name));
-            inventory::read(&session.arm, &doc.id, cli.parallel)
+            apim_inventory::read(&session.arm, &doc.id, cli.parallel)
                 .await
                 .map_err(|e| pipeline::compare_failed(anyhow::Error::new(e).context(format!("reading {}", doc.name))))
         }

@@ -5,10 +5,10 @@
 //! for comparisons and scans, and never written out (not even as a hash).
 //!
 //! ```no_run
-//! # async fn f(arm: &arm_client::ArmClient, a: &arm_client::ResourceId, b: &arm_client::ResourceId) -> Result<(), inventory::Error> {
-//! let (a, b) = (inventory::read(arm, a, 32).await?, inventory::read(arm, b, 32).await?);
+//! # async fn f(arm: &arm_client::ArmClient, a: &arm_client::ResourceId, b: &arm_client::ResourceId) -> Result<(), apim_inventory::Error> {
+//! let (a, b) = (apim_inventory::read(arm, a, 32).await?, apim_inventory::read(arm, b, 32).await?);
 //! let expect = [("api.src.example.com".to_string(), "api.dest.example.com".to_string())];
-//! for d in inventory::diff(&a, &b, &expect).differences {
+//! for d in apim_inventory::diff(&a, &b, &expect).differences {
 //!     println!("{} {:?}", d.path, d.difference);
 //! }
 //! # Ok(()) }

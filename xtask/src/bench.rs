@@ -226,7 +226,75 @@ pub(crate) fn bench() -> anyhow::Result<()> {
     );
     let _ = std::fs::remove_dir_all(&dir);
     drop(emu);
-    bench_named_values(&azurite)
+    bench_named_values(&azurite)?;
+    bench_diff(&azurite)
+}
+
+pub(crate) fn bench_diff_only() -> anyhow::Result<()> {
+    cargo(&["build", "--release", "--workspace", "--bins"])?;
+    bench_diff(&Azurite::start()?)
+}
+
+/// apim-diff of two instances shaped like large real ones, with 20 ms added
+/// to every ARM answer: every read counts against ARM's read budget, so
+/// the request count is reported with the time.
+pub(crate) fn bench_diff(azurite: &Azurite) -> anyhow::Result<()> {
+    let emu = EmulatorProcess::start(&bin_path("apim-emulator", "release"), 0.0, Some(&azurite.blob_endpoint), &[])?;
+    let env = emu.env();
+    let (services, _) = bench_provision(&env, &["apim-big-a", "apim-big-b"], "bench-diff")?;
+    let shape = Shape {
+        named_values: 5000,
+        apis: 200,
+        operations: 2000,
+        policies: 500,
+        products: 10,
+        backends: 100,
+    };
+    let started = Instant::now();
+    seed(&emu, "apim-big-a", "src", shape)?;
+    seed(&emu, "apim-big-b", "dest", shape)?;
+    eprintln!(
+        "bench: seeded two instances (5,000 named values, 200 APIs, 2,000 operations, 500 policies, 100 backends each) in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let dir = std::env::temp_dir().join(format!("apim-bench-diff-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let (a, b) = (dir.join("a.json"), dir.join("b.json"));
+    std::fs::write(&a, services.lines().next().unwrap_or_default())?;
+    std::fs::write(&b, services.lines().nth(1).unwrap_or_default())?;
+    emu.set_latency(20)?;
+    let before = requests(&emu)?;
+    let (wall, rss, out) = measured(
+        "apim-diff",
+        &[
+            "-q",
+            "--expect-host",
+            "api.src.example.com=api.dest.example.com",
+            path_str(&a)?,
+            path_str(&b)?,
+        ],
+        &env,
+        None,
+    )?;
+    let sent = requests(&emu)? - before;
+    if !out.is_empty() {
+        bail!(
+            "bench: two instances seeded alike differ: {}",
+            out.lines().next().unwrap_or_default()
+        );
+    }
+    let before = requests(&emu)?;
+    let (inv_wall, inv_rss, snapshot) = measured("apim-diff", &["-q", "--inventory", path_str(&a)?], &env, None)?;
+    let inv_sent = requests(&emu)? - before;
+    println!(
+        "{}",
+        serde_json::json!({"kind": "bench.result", "bench": "apim-diff of two instances (5,000 named values, 200 APIs, 2,000 operations, 500 policies, 100 backends; 20 ms latency)",
+        "result": {"wallMs": wall.as_secs_f64() * 1e3, "targetMs": 15000, "requests": sent, "peakRssKiB": rss, "targetPeakRssKiB": 100 * 1024,
+            "inventoryOneMs": inv_wall.as_secs_f64() * 1e3, "inventoryOneRequests": inv_sent, "inventoryPeakRssKiB": inv_rss,
+            "entities": snapshot.lines().count()}})
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
 }
 
 /// list | rewrite | apply over 5,000 named values (APIM's maximum for the

@@ -16,7 +16,7 @@ use std::process::{Command, Stdio};
 const USAGE: &str = "usage: cargo xtask <test|demo|bench|fuzz|soak|azurite>
   test     fmt --check, clippy -D warnings, then every test with Azurite running
   demo     the whole flow on the emulator + Azurite, with the real binaries
-  bench    timings of the binaries against the emulator (release build)
+  bench    timings of the binaries against the emulator (release build); `bench diff` runs only apim-diff's
   fuzz     the property tests of every parser, many more cases, for SECONDS (default 60)
   soak     named value applies and backup/restore cycles under injected faults (not in CI)
   azurite  run Azurite in the foreground (prints its endpoint; --env-file FILE writes it for the emulator) until Ctrl-C";
@@ -26,7 +26,10 @@ fn main() -> std::process::ExitCode {
     let result = match task.as_str() {
         "test" => test::test(),
         "demo" => demo::demo(),
-        "bench" => bench::bench(),
+        "bench" => match std::env::args().nth(2).as_deref() {
+            Some("diff") => bench::bench_diff_only(),
+            _ => bench::bench(),
+        },
         "fuzz" => fuzz::fuzz(std::env::args().nth(2)),
         "soak" => soak::soak(),
         "azurite" => azurite::azurite(&std::env::args().skip(2).collect::<Vec<_>>()),

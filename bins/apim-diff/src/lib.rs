@@ -2,8 +2,8 @@
 //! snapshot file), then compare, scan or print a snapshot with the pure
 //! functions of the `apim-inventory` crate.
 
-use clap::Parser;
 use apim_inventory::Snapshot;
+use clap::Parser;
 use pipeline::{emit, usage, DifferenceKind, EntityDoc, ServiceDoc, Session};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

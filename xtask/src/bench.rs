@@ -1,6 +1,6 @@
 //! `cargo xtask bench`: the binaries timed against the emulator (release build).
 
-use crate::seed::{apim_diff, child_path, seed, Shape};
+use crate::seed::{apim_diff, put_all, seed, Shape};
 use crate::{cargo, path_str};
 use anyhow::{bail, Context};
 use apim_toolkit::{bin_path, Azurite, EmulatorProcess};
@@ -304,28 +304,19 @@ pub(crate) fn bench_named_values(azurite: &Azurite) -> anyhow::Result<()> {
     let seeding = EmulatorProcess::start(&bin_path("apim-emulator", "release"), 0.0, Some(&azurite.blob_endpoint), &[])?;
     let (services, _) = bench_provision(&seeding.env(), &["apim-nv"], "bench-nv")?;
     let started = Instant::now();
-    std::thread::scope(|scope| -> anyhow::Result<()> {
-        let workers: Vec<_> = (0..4)
-            .map(|w| {
-                let emu = &seeding;
-                scope.spawn(move || -> anyhow::Result<()> {
-                    for i in (w..5000).step_by(4) {
-                        let host = if i % 5 == 0 { "api.src.example.com" } else { "api.other.example.com" };
-                        let props = serde_json::json!({"displayName": format!("nv-{i:04}"), "value": format!("https://{host}/{i}"), "secret": i % 10 == 0});
-                        let (status, _, body) = emu.arm("PUT", &child_path("apim-nv", "namedValues", Some(&format!("nv-{i:04}"))), Some(&serde_json::json!({"properties": props})))?;
-                        if status != 201 {
-                            bail!("seeding nv-{i}: {status} {body}");
-                        }
-                    }
-                    Ok(())
-                })
-            })
-            .collect();
-        for w in workers {
-            w.join().map_err(|_| anyhow::anyhow!("a seeding thread panicked"))??;
-        }
-        Ok(())
-    })?;
+    let items: Vec<(String, serde_json::Value)> = (0..5000)
+        .map(|i| {
+            let host = if i % 5 == 0 {
+                "api.src.example.com"
+            } else {
+                "api.other.example.com"
+            };
+            let props =
+                serde_json::json!({"displayName": format!("nv-{i:04}"), "value": format!("https://{host}/{i}"), "secret": i % 10 == 0});
+            (format!("namedValues/nv-{i:04}"), serde_json::json!({"properties": props}))
+        })
+        .collect();
+    put_all(&seeding, "apim-nv", &items)?;
     eprintln!("bench: seeded 5,000 named values in {:.1} s", started.elapsed().as_secs_f64());
     let emu = seeding;
     emu.set_latency(20)?;

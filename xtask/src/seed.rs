@@ -99,7 +99,8 @@ pub(crate) fn seed(emu: &EmulatorProcess, service: &str, tag: &str, shape: Shape
     Ok(())
 }
 
-fn put_all(emu: &EmulatorProcess, service: &str, items: &[(String, Value)]) -> anyhow::Result<()> {
+/// PUTs every `(path below the service, body)`, four writers at a time.
+pub(crate) fn put_all(emu: &EmulatorProcess, service: &str, items: &[(String, Value)]) -> anyhow::Result<()> {
     std::thread::scope(|scope| -> anyhow::Result<()> {
         let workers: Vec<_> = (0..4)
             .map(|w| {

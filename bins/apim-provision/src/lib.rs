@@ -36,8 +36,20 @@ enum Cmd {
     Storage(StorageArgs),
     /// Print the apim.service document of existing services; reads only, changes nothing.
     Get(GetArgs),
+    /// An apim.service per service that exists in the subscription (all pages), optionally in one group and with tags; reads only.
+    List(ListArgs),
     /// Delete services (apim.service documents on stdin, or --service-id), only with a recent good backup of each; prints one apim.service.deleted per service.
     Delete(DeleteArgs),
+}
+
+#[derive(Args)]
+struct ListArgs {
+    /// Only services in this resource group.
+    #[arg(long, short = 'g')]
+    resource_group: Option<String>,
+    /// Only services with this tag (KEY=VALUE); repeat to require several.
+    #[arg(long = "tag", value_parser = parse_tag)]
+    tags: Vec<(String, String)>,
 }
 
 #[derive(Args)]
@@ -171,7 +183,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Cmd::Service(a)) => cli.wait.or(&a.wait),
         Some(Cmd::Storage(a)) => cli.wait.or(&a.wait),
         Some(Cmd::Delete(a)) => cli.wait.or(&a.wait),
-        Some(Cmd::Get(_)) | None => cli.wait.clone(),
+        Some(Cmd::Get(_)) | Some(Cmd::List(_)) | None => cli.wait.clone(),
     };
     if wait.resume {
         let ops: Vec<OperationDoc> = pipeline::read_operations("apim-provision")?;
@@ -191,6 +203,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     )
                 })?;
                 emit(&service_doc(&body)?)?;
+            }
+            Ok(())
+        }
+        Some(Cmd::List(a)) => {
+            let sub = subscription_flag(&common)?;
+            if a.resource_group.is_some() {
+                need(&a.resource_group, "--resource-group")?;
+            }
+            let session = common.connect()?;
+            let services = apim_ops::list_services(&session.arm, &sub, a.resource_group.as_deref()).await?;
+            for body in services {
+                let doc = service_doc(&body)?;
+                if has_tags(&doc, &a.tags) {
+                    emit(&doc)?;
+                }
             }
             Ok(())
         }
@@ -233,6 +260,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             provision_storage(&session, requests).await
         }
     }
+}
+
+/// Whether a service carries every tag asked for (names ignore case, as Azure's do).
+fn has_tags(doc: &ServiceDoc, wanted: &[(String, String)]) -> bool {
+    wanted
+        .iter()
+        .all(|(k, v)| doc.tags.iter().any(|(tk, tv)| tk.eq_ignore_ascii_case(k) && tv == v))
 }
 
 /// The services `get` reads, checked before any request.

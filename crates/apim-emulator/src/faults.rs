@@ -19,6 +19,9 @@ impl App {
         if action.is_some() {
             *self.lose_next_answer.lock().unwrap_or_else(|p| p.into_inner()) = action.clone();
         }
+        if let Some(n) = q("service-page-size").and_then(|n| n.parse::<u64>().ok()) {
+            self.service_page_size.store(n.max(1), Ordering::Relaxed);
+        }
         if let Some(n) = q("throttle").and_then(|n| n.parse().ok()) {
             self.throttle.store(n, Ordering::Relaxed);
         }

@@ -113,6 +113,8 @@ pub struct App {
     error_rate: AtomicU64,
     /// Fault injection: this many ARM requests get 429 before any is served.
     throttle: AtomicU64,
+    /// Services per page of a service list (`service-page-size` fault).
+    service_page_size: AtomicU64,
     /// `f64` bits of the time scale; starts as --time-scale, changed at /_emulator/faults.
     time_scale: AtomicU64,
     /// Added to every ARM answer; starts as --latency-ms, changed at /_emulator/faults.
@@ -179,6 +181,7 @@ impl Emulator {
             reset_requests: AtomicU64::new(0),
             error_rate: AtomicU64::new(0),
             throttle: AtomicU64::new(0),
+            service_page_size: AtomicU64::new(100),
             time_scale: AtomicU64::new(time_scale.to_bits()),
             latency_ms: AtomicU64::new(latency_ms),
             dirty: std::sync::atomic::AtomicBool::new(false),

@@ -254,12 +254,12 @@ fn answer(app: &App, route: Route, r: &Req) -> Response {
     match route {
         Route::Group => app.group(st, r, &sub, &r.segs[3].clone()),
         Route::GroupOperation => app.location_result(st, &r.segs[3], now, |_, _| http::empty(200)),
-        Route::ServicesInSubscription => app.list_services(st, |s| key(&s.subscription) == key(&sub)),
+        Route::ServicesInSubscription => app.list_services(st, r, |s| key(&s.subscription) == key(&sub)),
         Route::DeletedServices => app.list_deleted(st, &sub),
         Route::DeletedService => app.deleted_service(st, r, &sub, &r.lower[7]),
         Route::ServicesInGroup => {
             let gk = key(&format!("/subscriptions/{sub}/resourceGroups/{}", r.segs[3]));
-            app.list_services(st, |s| {
+            app.list_services(st, r, |s| {
                 key(&format!("/subscriptions/{}/resourceGroups/{}", s.subscription, s.group)) == gk
             })
         }

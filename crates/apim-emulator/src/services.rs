@@ -96,15 +96,25 @@ impl App {
         b
     }
 
-    pub(crate) fn list_services(&self, st: &State, keep: impl Fn(&Service) -> bool) -> Response {
+    /// A page of services, with `nextLink` carrying `$skipToken` as ARM's lists do.
+    pub(crate) fn list_services(&self, st: &State, r: &Req, keep: impl Fn(&Service) -> bool) -> Response {
         let now = now_ms();
-        let value: Vec<Value> = st
-            .services
-            .values()
-            .filter(|s| keep(s))
-            .map(|s| self.service_body(st, s, now))
-            .collect();
-        json(200, &json!({"value": value}))
+        let page = self.service_page_size.load(std::sync::atomic::Ordering::Relaxed).max(1) as usize;
+        let skip: usize = r.query.get("$skiptoken").and_then(|t| t.parse().ok()).unwrap_or(0);
+        let matching: Vec<&Service> = st.services.values().filter(|s| keep(s)).collect();
+        let value: Vec<Value> = matching.iter().skip(skip).take(page).map(|s| self.service_body(st, s, now)).collect();
+        let next = (skip + page < matching.len()).then(|| {
+            let query = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("api-version", r.api_version())
+                .append_pair("$skipToken", &(skip + page).to_string())
+                .finish();
+            format!("{}{}?{query}", self.base_url, r.segs.join("/"))
+        });
+        let mut body = json!({"value": value});
+        if let Some(n) = next {
+            body["nextLink"] = json!(n);
+        }
+        json(200, &body)
     }
 
     pub(crate) fn service(&self, st: &mut State, r: &Req, sub: &str) -> Response {

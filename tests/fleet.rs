@@ -1,0 +1,121 @@
+//! Fleets: `apim-provision list` finds the services, and a backup of all of
+//! them is started by one process and finished by another.
+
+mod common;
+
+use apim_toolkit::azurite_blob;
+use common::*;
+use serde_json::Value;
+
+fn provision(emu: &apim_toolkit::EmulatorProcess, group: &str, name: &str, env: &str) {
+    bin("apim-provision", emu)
+        .args([
+            "service",
+            "--resource-group",
+            group,
+            "--create-group",
+            "--location",
+            "westeurope",
+            "--name",
+            name,
+            "--publisher-email",
+            "ops@example.com",
+            "--publisher-name",
+            "Ops",
+            "--tag",
+            &format!("env={env}"),
+        ])
+        .assert()
+        .success();
+}
+
+fn names(stdout: &[u8]) -> Vec<String> {
+    let mut n: Vec<String> = docs(stdout)
+        .iter()
+        .map(|d| {
+            assert_eq!(d["kind"], "apim.service");
+            d["name"].as_str().unwrap().to_string()
+        })
+        .collect();
+    n.sort();
+    n
+}
+
+fn list(emu: &apim_toolkit::EmulatorProcess, args: &[&str]) -> Vec<String> {
+    let out = bin("apim-provision", emu).arg("list").args(args).assert().success();
+    names(&out.get_output().stdout)
+}
+
+#[test]
+fn list_reads_every_page_and_filters_by_group_and_tag() {
+    let emu = emulator(0.0);
+    provision(&emu, "apim-rg", "fleet-a", "prod");
+    provision(&emu, "apim-rg", "fleet-b", "prod");
+    provision(&emu, "other-rg", "fleet-c", "test");
+    emu.fault("service-page-size=2").unwrap();
+    let before = emu.stats().unwrap()["writes"].as_u64().unwrap();
+    assert_eq!(list(&emu, &[]), ["fleet-a", "fleet-b", "fleet-c"], "both pages");
+    assert_eq!(list(&emu, &["--resource-group", "apim-rg"]), ["fleet-a", "fleet-b"]);
+    assert_eq!(list(&emu, &["-g", "other-rg"]), ["fleet-c"]);
+    assert_eq!(list(&emu, &["--tag", "env=prod"]), ["fleet-a", "fleet-b"]);
+    assert_eq!(list(&emu, &["--tag", "ENV=test", "-g", "other-rg"]), ["fleet-c"]);
+    assert!(list(&emu, &["--tag", "env=staging"]).is_empty(), "none match: no output, exit 0");
+    assert_eq!(emu.stats().unwrap()["writes"].as_u64().unwrap(), before, "list only reads");
+    bin("apim-provision", &emu)
+        .args(["list", "--tag", "no-equals-sign"])
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn a_fleet_backup_is_started_by_one_process_and_finished_by_another() {
+    let emu = emulator(0.0);
+    provision(&emu, "apim-rg", "fleet-a", "prod");
+    provision(&emu, "apim-rg", "fleet-b", "prod");
+    provision(&emu, "other-rg", "fleet-c", "prod");
+    let container = unique_container();
+    let store = bin("apim-provision", &emu)
+        .args(["storage", "-g", "apim-rg", "-l", "westeurope", "--account", "apimbackups", "--container", &container])
+        .assert()
+        .success();
+    let dir = tempfile::tempdir().unwrap();
+    let store_file = dir.path().join("store.json");
+    std::fs::write(&store_file, &store.get_output().stdout).unwrap();
+    emu.fault("service-page-size=2").unwrap();
+
+    // Backups that take a while: nobody waits for them in the first job.
+    emu.set_time_scale(1.0).unwrap();
+    let listed = bin("apim-provision", &emu).args(["list", "--tag", "env=prod"]).assert().success();
+    let started = bin("apim-backup", &emu)
+        .args(["--storage", store_file.to_str().unwrap(), "--no-wait"])
+        .write_stdin(listed.get_output().stdout.clone())
+        .assert()
+        .success();
+    let ops = docs(&started.get_output().stdout);
+    assert_eq!(ops.len(), 3);
+    assert!(ops.iter().all(|o| o["kind"] == "apim.operation" && o["operation"] == "backup"));
+    for s in ["fleet-a", "fleet-b", "fleet-c"] {
+        let group = if s == "fleet-c" { "other-rg" } else { "apim-rg" };
+        let path = format!("/subscriptions/{SUB}/resourceGroups/{group}/providers/Microsoft.ApiManagement/service/{s}?api-version=2024-05-01");
+        let (_, _, body) = emu.arm("GET", &path, None).unwrap();
+        assert_eq!(body["properties"]["provisioningState"], "Updating", "{s}: its backup runs");
+    }
+
+    // Later, another job on another machine: resume from the documents alone.
+    emu.finish_operations().unwrap();
+    let finished = bin("apim-backup", &emu)
+        .arg("--resume")
+        .write_stdin(ndjson(&ops))
+        .assert()
+        .success();
+    let backups: Vec<Value> = docs(&finished.get_output().stdout);
+    assert_eq!(backups.len(), 3);
+    let mut backed_up: Vec<&str> = backups.iter().map(|b| b["service"]["name"].as_str().unwrap()).collect();
+    backed_up.sort();
+    assert_eq!(backed_up, ["fleet-a", "fleet-b", "fleet-c"]);
+    for b in &backups {
+        assert_eq!(b["kind"], "apim.backup");
+        let blob = azurite_blob("apimbackups", &container, b["blob"].as_str().unwrap()).unwrap();
+        assert!(blob.is_some_and(|p| p.size > 0), "the blob of {b} is in Azurite");
+    }
+}

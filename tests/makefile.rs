@@ -143,3 +143,55 @@ fn the_makefile_runbook_runs_end_to_end_and_a_failed_step_is_rerun_alone() {
     assert_eq!(run.emu.arm("GET", &service_path("apim-src"), None).unwrap().0, 404);
     assert_eq!(run.emu.arm("GET", &service_path("apim-dest"), None).unwrap().0, 200);
 }
+
+#[test]
+fn the_fleet_targets_start_every_backup_finish_them_elsewhere_and_prune() {
+    let run = Run {
+        emu: emulator(0.0),
+        out: tempfile::tempdir().unwrap(),
+        container: unique_container(),
+    };
+    for (group, name) in [("apim-rg", "fleet-a"), ("apim-rg", "fleet-b"), ("other-rg", "fleet-c")] {
+        bin("apim-provision", &run.emu)
+            .args(["service", "-g", group, "--create-group", "-l", "westeurope", "-n", name])
+            .args(["--publisher-email", "ops@example.com", "--publisher-name", "Ops"])
+            .assert()
+            .success();
+    }
+    run.ok(&["storage"]);
+    run.emu.fault("service-page-size=2").unwrap();
+    run.emu.set_time_scale(1.0).unwrap();
+    run.ok(&["fleet-start"]);
+    assert_eq!(run.file("fleet.ndjson").lines().count(), 3, "every service, over two pages");
+    let ops = run.file("fleet-operations.ndjson");
+    assert_eq!(ops.lines().filter(|l| l.contains("\"apim.operation\"")).count(), 3);
+    assert_eq!(service_state(&run.emu, "fleet-a"), "Updating", "started, not waited for");
+
+    // Another process, later: finishes from the documents alone.
+    run.emu.finish_operations().unwrap();
+    run.ok(&["fleet-finish"]);
+    let first = run.file("fleet-backups.ndjson");
+    assert_eq!(first.lines().filter(|l| l.contains("\"apim.backup\"")).count(), 3, "{first}");
+
+    // A second night, then keep one backup of each.
+    run.emu.set_time_scale(0.0).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    run.ok(&["fleet-start"]);
+    run.ok(&["fleet-finish"]);
+    run.ok(&["fleet-prune", "KEEP=1"]);
+    let pruned: Vec<Value> = run
+        .file("fleet-pruned.ndjson")
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let mut services: Vec<&str> = pruned.iter().map(|p| p["service"].as_str().unwrap()).collect();
+    services.sort();
+    assert_eq!(
+        services,
+        ["fleet-a", "fleet-b", "fleet-c"],
+        "the older backup of each, and only that"
+    );
+    for p in &pruned {
+        assert!(first.contains(p["blob"].as_str().unwrap()), "the first night's backup went: {p}");
+    }
+}

@@ -78,9 +78,9 @@ struct BackupArgs {
 struct PruneArgs {
     #[command(flatten)]
     storage: StorageArgs,
-    /// The service whose backups to prune, by name (its backups record it; older ones are named <service>-<timestamp>.apimbackup).
+    /// The service whose backups to prune, by name (its backups record it; older ones are named <service>-<timestamp>.apimbackup). Without it, apim.service documents are read from stdin (e.g. from apim-provision list) and each one's backups are pruned.
     #[arg(long = "name", short = 'n')]
-    service: String,
+    service: Option<String>,
     /// How many of the newest backups to keep.
     #[arg(long)]
     keep: usize,
@@ -119,8 +119,27 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 return Err(usage("flags of a backup were given with prune; prune takes its own flags after the word prune (see apim-backup prune --help)"));
             }
             let storage = storage_input(&p.storage)?;
+            let services = match &p.service {
+                Some(n) => vec![n.clone()],
+                None => expect_all::<ServiceDoc>(&pipeline::read_stdin_documents()?, "stdin")?
+                    .into_iter()
+                    .map(|d| d.name)
+                    .collect(),
+            };
+            if services.is_empty() {
+                return Err(usage("name the service: --name NAME, or apim.service documents on stdin"));
+            }
+            for name in &services {
+                if !apim_rules::is_valid_service_name(name) {
+                    return Err(usage(format!("--name '{name}' is not a service name")));
+                }
+            }
             let session = cli.connect.connect()?;
-            prune(&session, storage, &p).await
+            let storage = resolve_storage(&session, storage).await?;
+            for name in &services {
+                prune(&storage, name, &p).await?;
+            }
+            Ok(())
         }
         None => {
             let b = cli.backup;
@@ -328,12 +347,9 @@ async fn backup(
     report(futures::future::join_all(work).await, "apim-backup", session.no_wait)
 }
 
-async fn prune(session: &Session, storage: StorageInput, p: &PruneArgs) -> anyhow::Result<()> {
-    if !apim_rules::is_valid_service_name(&p.service) {
-        return Err(usage(format!("--name '{}' is not a service name", p.service)));
-    }
-    let storage = resolve_storage(session, storage).await?;
-    let prefix = format!("{}-", p.service);
+/// Prunes the backups of the service named `service` in `storage`.
+async fn prune(storage: &Storage, service: &str, p: &PruneArgs) -> anyhow::Result<()> {
+    let prefix = format!("{service}-");
     let listed = storage.blobs.list(&storage.r.container, &prefix).await?;
     // Listings do not carry metadata everywhere (Azurite leaves it out), so
     // each backup's own properties are read: there are few of them.
@@ -342,7 +358,7 @@ async fn prune(session: &Session, storage: StorageInput, p: &PruneArgs) -> anyho
         // The prefix also lists other services whose names start the same
         // (apim-src-eu for apim-src): only this service's backups count.
         if let Some(props) = storage.blobs.properties(&storage.r.container, &b.name).await? {
-            if backup_workflow::is_backup_of(&props, &p.service) {
+            if backup_workflow::is_backup_of(&props, service) {
                 blobs.push(props);
             }
         }
@@ -368,7 +384,7 @@ async fn prune(session: &Session, storage: StorageInput, p: &PruneArgs) -> anyho
                 .with_context(|| format!("deleting {name}"))?;
         }
         emit(&PrunedDoc {
-            service: p.service.clone(),
+            service: service.to_string(),
             storage: storage.r.clone(),
             blob: name,
             etag: b.etag.clone(),

@@ -102,7 +102,12 @@ impl App {
         let page = self.service_page_size.load(std::sync::atomic::Ordering::Relaxed).max(1) as usize;
         let skip: usize = r.query.get("$skiptoken").and_then(|t| t.parse().ok()).unwrap_or(0);
         let matching: Vec<&Service> = st.services.values().filter(|s| keep(s)).collect();
-        let value: Vec<Value> = matching.iter().skip(skip).take(page).map(|s| self.service_body(st, s, now)).collect();
+        let value: Vec<Value> = matching
+            .iter()
+            .skip(skip)
+            .take(page)
+            .map(|s| self.service_body(st, s, now))
+            .collect();
         let next = (skip + page < matching.len()).then(|| {
             let query = url::form_urlencoded::Serializer::new(String::new())
                 .append_pair("api-version", r.api_version())

@@ -50,6 +50,9 @@ pub enum Cmd {
         /// Milliseconds added to every ARM answer (a distant region).
         #[arg(long, default_value_t = 0)]
         latency_ms: u64,
+        /// ARM's request throttling: azure (token buckets per subscription and principal: reads 250 refilled 25/s, writes and deletes 200 refilled 10/s), off, or READS,WRITES for smaller buckets (see the README).
+        #[arg(long, default_value = "azure", value_parser = apim_emulator::limits::ArmLimits::parse)]
+        arm_limits: apim_emulator::limits::ArmLimits,
         /// Faults from the start, as POST /_emulator/faults takes them, e.g. "error-rate=0.1&throttle=5" (see the README).
         #[arg(long)]
         faults: Option<String>,
@@ -68,6 +71,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         token_lifetime,
         stop_on_eof,
         latency_ms,
+        arm_limits,
         faults,
     } = cli.cmd;
     if !(time_scale >= 0.0 && time_scale.is_finite()) {
@@ -91,6 +95,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         token_lifetime_secs: token_lifetime,
         latency_ms,
         storage_needs_blob_endpoint: true,
+        arm_limits,
         ..Default::default()
     })
     .await?;

@@ -19,6 +19,12 @@ impl App {
         if action.is_some() {
             *self.lose_next_answer.lock().unwrap_or_else(|p| p.into_inner()) = action.clone();
         }
+        if let Some(l) = q("arm-limits") {
+            match crate::limits::ArmLimits::parse(l) {
+                Ok(l) => self.buckets.set(l),
+                Err(e) => return http::error(400, "InvalidFault", &e),
+            }
+        }
         if let Some(n) = q("service-page-size").and_then(|n| n.parse::<u64>().ok()) {
             self.service_page_size.store(n.max(1), Ordering::Relaxed);
         }

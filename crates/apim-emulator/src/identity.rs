@@ -80,7 +80,8 @@ impl App {
     }
 
     /// 401 without or with a bad token; 403 for a subscription the principal lacks.
-    pub(crate) fn authorize(&self, r: &crate::shared::Req) -> Result<(), Response> {
+    /// Checks the bearer token; the principal (client id) it was issued to.
+    pub(crate) fn authorize(&self, r: &crate::shared::Req) -> Result<String, Response> {
         let challenge = |resp: Response| {
             http::with_header(
                 resp,
@@ -138,6 +139,6 @@ impl App {
             let msg = format!("The client '{}' with object id '{}' does not have authorization to perform action '{action}' over scope '{scope}' or the scope is invalid. If access was recently granted, please refresh your credentials.", info.client_id, info.client_id);
             return Err(http::error(403, "AuthorizationFailed", &msg));
         }
-        Ok(())
+        Ok(info.client_id.clone())
     }
 }

@@ -19,6 +19,7 @@ mod faults;
 mod groups;
 mod http;
 mod identity;
+pub mod limits;
 mod loggers;
 mod namedvalues;
 mod odata;
@@ -70,6 +71,8 @@ pub struct Config {
     /// than hand out an endpoint nothing serves (the binary sets it; an
     /// embedder that never touches blobs need not).
     pub storage_needs_blob_endpoint: bool,
+    /// ARM's request throttling (`--arm-limits`).
+    pub arm_limits: limits::ArmLimits,
 }
 
 impl Default for Config {
@@ -85,6 +88,7 @@ impl Default for Config {
             client_id: CLIENT_ID.to_string(),
             latency_ms: 0,
             storage_needs_blob_endpoint: false,
+            arm_limits: limits::ArmLimits::AZURE,
         }
     }
 }
@@ -115,6 +119,9 @@ pub struct App {
     throttle: AtomicU64,
     /// Services per page of a service list (`service-page-size` fault).
     service_page_size: AtomicU64,
+    buckets: limits::Buckets,
+    /// Requests answered 429 (by a bucket or the `throttle` fault).
+    throttled: AtomicU64,
     /// `f64` bits of the time scale; starts as --time-scale, changed at /_emulator/faults.
     time_scale: AtomicU64,
     /// Added to every ARM answer; starts as --latency-ms, changed at /_emulator/faults.
@@ -166,7 +173,7 @@ impl Emulator {
         let tls = axum_server::tls_rustls::RustlsConfig::from_pem(certs.server_pem.into_bytes(), certs.server_key_pem.into_bytes())
             .await
             .context("loading the emulator's TLS certificate")?;
-        let (latency_ms, time_scale) = (config.latency_ms, config.time_scale);
+        let (latency_ms, time_scale, arm_limits) = (config.latency_ms, config.time_scale, config.arm_limits);
         let app = Arc::new(App {
             base_url: format!("https://127.0.0.1:{}/", addr.port()),
             config,
@@ -182,6 +189,8 @@ impl Emulator {
             error_rate: AtomicU64::new(0),
             throttle: AtomicU64::new(0),
             service_page_size: AtomicU64::new(100),
+            buckets: limits::Buckets::new(arm_limits),
+            throttled: AtomicU64::new(0),
             time_scale: AtomicU64::new(time_scale.to_bits()),
             latency_ms: AtomicU64::new(latency_ms),
             dirty: std::sync::atomic::AtomicBool::new(false),
@@ -344,6 +353,7 @@ impl App {
     }
 
     fn stats(&self) -> Value {
-        json!({"kind": "emulator.stats", "requests": self.requests.load(Ordering::Relaxed), "writes": self.writes.load(Ordering::Relaxed)})
+        json!({"kind": "emulator.stats", "requests": self.requests.load(Ordering::Relaxed), "writes": self.writes.load(Ordering::Relaxed),
+            "throttled": self.throttled.load(Ordering::Relaxed)})
     }
 }

@@ -190,6 +190,7 @@ async fn dispatch(app: &Arc<App>, route: Route, r: &Req<'_>) -> Response {
         .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
         .is_ok()
     {
+        app.throttled.fetch_add(1, Ordering::Relaxed);
         let r = http::error(
             429,
             "TooManyRequests",
@@ -197,9 +198,28 @@ async fn dispatch(app: &Arc<App>, route: Route, r: &Req<'_>) -> Response {
         );
         return http::with_header(r, "retry-after", "1");
     }
-    if let Err(resp) = app.authorize(r) {
-        return resp;
+    let principal = match app.authorize(r) {
+        Ok(p) => p,
+        Err(resp) => return resp,
+    };
+    let class = crate::limits::Class::of(r.method);
+    let left = match app.buckets.take(&r.segs[1], &principal, class) {
+        crate::limits::Taken::Throttled { retry_after_secs } => {
+            app.throttled.fetch_add(1, Ordering::Relaxed);
+            return crate::limits::throttled(class, &r.segs[1], &principal, retry_after_secs);
+        }
+        crate::limits::Taken::Left(n) => Some(n),
+        crate::limits::Taken::Unlimited => None,
+    };
+    let resp = answer_throttled(app, route, r).await;
+    match left {
+        Some(n) => http::with_header(resp, class.header(), &n.to_string()),
+        None => resp,
     }
+}
+
+/// Everything after the token and the bucket: api-versions, the group, the family's answer.
+async fn answer_throttled(app: &Arc<App>, route: Route, r: &Req<'_>) -> Response {
     let refusal = match route.versions() {
         Some(Versions::Resources) => check_version(r, RESOURCE_VERSIONS, None),
         Some(Versions::Apim) => check_version(r, APIM_VERSIONS, Some(("Microsoft.ApiManagement", "service"))),
@@ -299,6 +319,7 @@ fn admin(app: &App, r: &Req) -> Response {
     if let Err(resp) = app.authorize(r) {
         return resp;
     }
+    // Admin calls are the test's own: no ARM bucket is drawn from.
     match r.lower.get(1).map(String::as_str) {
         Some("stats") => http::json(200, &app.stats()),
         Some("faults") if *r.method == Method::POST => app.set_faults(&r.query),

@@ -93,6 +93,8 @@ pub struct ArmClient {
     sent: AtomicU64,
     logger: Option<Logger>,
     stop: Stop,
+    /// ARM's throttling, mirrored from its answers.
+    pacer: crate::pacing::Pacer,
 }
 
 impl ArmClient {
@@ -111,6 +113,7 @@ impl ArmClient {
             sent: AtomicU64::new(0),
             logger: None,
             stop: Stop::never(),
+            pacer: crate::pacing::Pacer::default(),
         })
     }
 
@@ -189,7 +192,9 @@ impl ArmClient {
     ) -> Result<Response, Error> {
         let mut attempt = 0u32;
         let mut reauthenticated = false;
+        let class = crate::pacing::Class::of(&method);
         loop {
+            self.pacer.acquire(class).await;
             let token = self.tokens.token(&self.scope).await?;
             let mut req = self
                 .http
@@ -252,6 +257,8 @@ impl ArmClient {
                 self.tokens.invalidate(&self.scope, &token).await;
                 continue;
             }
+            self.pacer
+                .observe(class, outcome.status, &outcome.headers, outcome.retry_after(), Instant::now());
             let o = Outcome::Status {
                 status: outcome.status,
                 retry_after: outcome.retry_after(),

@@ -16,6 +16,7 @@ mod error;
 pub mod groups;
 mod id;
 pub mod lro;
+pub mod pacing;
 pub mod paging;
 mod stop;
 

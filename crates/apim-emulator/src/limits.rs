@@ -129,10 +129,13 @@ pub enum Taken {
     Unlimited,
 }
 
+/// A bucket's tokens and when they were last counted, by (subscription, principal, kind).
+type Levels = HashMap<(String, String, Class), (f64, Instant)>;
+
 pub struct Buckets {
     limits: Mutex<ArmLimits>,
     /// (subscription, principal, class) → (tokens, when last refilled).
-    state: Mutex<HashMap<(String, String, Class), (f64, Instant)>>,
+    state: Mutex<Levels>,
 }
 
 impl Buckets {

@@ -91,9 +91,8 @@ impl Pacer {
             }
             m.blocked_until = None;
         }
-        let Some(tokens) = m.tokens else {
-            return None;
-        };
+        // Nothing known yet: go, and learn from the answer.
+        let tokens = m.tokens?;
         let refilled = (tokens + now.saturating_duration_since(m.last).as_secs_f64() * rate).min(size);
         m.last = now;
         if refilled >= 1.0 + RESERVE {

@@ -17,7 +17,7 @@ use std::process::{Command, Stdio};
 const USAGE: &str = "usage: cargo xtask <test|demo|bench|fuzz|soak|azurite|dist|install>
   test     fmt --check, clippy -D warnings, then every test with Azurite running
   demo     the whole flow on the emulator + Azurite, with the real binaries
-  bench    timings of the binaries against the emulator (release build); `bench diff` runs only apim-diff's
+  bench    timings of the binaries against the emulator (release build); `bench diff` or `bench namedvalues` runs one
   fuzz     the property tests of every parser, many more cases, for SECONDS (default 60)
   soak     named value applies and backup/restore cycles under injected faults (not in CI)
   dist     release binaries (stripped), man pages and bash/zsh/fish completions into target/dist/
@@ -31,6 +31,7 @@ fn main() -> std::process::ExitCode {
         "demo" => demo::demo(),
         "bench" => match std::env::args().nth(2).as_deref() {
             Some("diff") => bench::bench_diff_only(),
+            Some("namedvalues") => bench::bench_named_values_only(),
             _ => bench::bench(),
         },
         "fuzz" => fuzz::fuzz(std::env::args().nth(2)),

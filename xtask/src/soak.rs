@@ -7,6 +7,7 @@
 //! each step is tried at most 6 times, the whole soak at most 15 minutes.
 //! Not part of CI (it takes minutes).
 
+use crate::bench::LIMITS_OFF;
 use crate::seed::{apim_diff, seed, Shape};
 use anyhow::{bail, Context};
 use apim_toolkit::{bin_path, Azurite, EmulatorProcess};
@@ -61,7 +62,7 @@ pub(crate) fn soak() -> anyhow::Result<()> {
     crate::cargo(&["build", "--release", "--workspace", "--bins"])?;
     let started = Instant::now();
     let azurite = Azurite::start()?;
-    let emu = EmulatorProcess::start(&bin_path("apim-emulator", "release"), 0.0, Some(&azurite.blob_endpoint), &[])?;
+    let emu = EmulatorProcess::start(&bin_path("apim-emulator", "release"), 0.0, Some(&azurite.blob_endpoint), LIMITS_OFF)?;
     let env = emu.env();
     let dir = std::env::temp_dir().join(format!("apim-soak-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;

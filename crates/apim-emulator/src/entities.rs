@@ -447,11 +447,20 @@ impl App {
         let mut total = 0;
         let mut page = Vec::new();
         for (_, item) in members(tree, &coll_key) {
+            let in_window = total >= skip && page.len() < want.min(PAGE_SIZE);
+            // Without a filter, only the page's own items need a body.
+            if filter.is_empty() && !path.family().link {
+                if in_window {
+                    page.push(shown_body(item));
+                }
+                total += 1;
+                continue;
+            }
             let b = shown_body(item);
             if b.is_null() || !filter.iter().all(|c| c.matches(&b)) {
                 continue;
             }
-            if total >= skip && page.len() < want.min(PAGE_SIZE) {
+            if in_window {
                 page.push(b);
             }
             total += 1;

@@ -122,6 +122,8 @@ pub struct App {
     buckets: limits::Buckets,
     /// Requests answered 429 (by a bucket or the `throttle` fault).
     throttled: AtomicU64,
+    /// ARM requests by kind (reads, writes, deletes), throttled or not.
+    by_class: [AtomicU64; 3],
     /// `f64` bits of the time scale; starts as --time-scale, changed at /_emulator/faults.
     time_scale: AtomicU64,
     /// Added to every ARM answer; starts as --latency-ms, changed at /_emulator/faults.
@@ -191,6 +193,7 @@ impl Emulator {
             service_page_size: AtomicU64::new(100),
             buckets: limits::Buckets::new(arm_limits),
             throttled: AtomicU64::new(0),
+            by_class: [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)],
             time_scale: AtomicU64::new(time_scale.to_bits()),
             latency_ms: AtomicU64::new(latency_ms),
             dirty: std::sync::atomic::AtomicBool::new(false),
@@ -354,6 +357,8 @@ impl App {
 
     fn stats(&self) -> Value {
         json!({"kind": "emulator.stats", "requests": self.requests.load(Ordering::Relaxed), "writes": self.writes.load(Ordering::Relaxed),
-            "throttled": self.throttled.load(Ordering::Relaxed)})
+            "throttled": self.throttled.load(Ordering::Relaxed),
+            "reads": self.by_class[0].load(Ordering::Relaxed), "writeRequests": self.by_class[1].load(Ordering::Relaxed),
+            "deletes": self.by_class[2].load(Ordering::Relaxed)})
     }
 }

@@ -203,6 +203,7 @@ async fn dispatch(app: &Arc<App>, route: Route, r: &Req<'_>) -> Response {
         Err(resp) => return resp,
     };
     let class = crate::limits::Class::of(r.method);
+    app.by_class[class as usize].fetch_add(1, Ordering::Relaxed);
     let left = match app.buckets.take(&r.segs[1], &principal, class) {
         crate::limits::Taken::Throttled { retry_after_secs } => {
             app.throttled.fetch_add(1, Ordering::Relaxed);

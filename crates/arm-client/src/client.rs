@@ -81,6 +81,9 @@ impl From<Error> for WaitError {
     }
 }
 
+/// Pages of one list read at once, when their links are known.
+const LIST_PARALLEL: usize = 16;
+
 /// An ARM client: one endpoint, one token source, one HTTP client.
 pub struct ArmClient {
     http: reqwest::Client,
@@ -288,9 +291,41 @@ impl ArmClient {
         Ok(Some(r.success()?.json()?))
     }
 
-    /// Every item of a pageable list, following `nextLink` to the end.
+    /// Every item of a pageable list. When the first page says how many
+    /// items there are and pages by `$skip` (APIM's lists), the other
+    /// pages are read at once; if the list changed meanwhile (the count no
+    /// longer adds up), it is read again by following `nextLink`.
     pub async fn list(&self, url: Url) -> Result<Vec<Value>, Error> {
-        let mut out = Vec::new();
+        let first: Value = self.send(Method::GET, url.clone(), None, &[]).await?.success()?.json()?;
+        let count = first.get("count").and_then(Value::as_u64);
+        let (mut out, link) = crate::paging::read_page(first);
+        let Some(link) = link else {
+            return Ok(out);
+        };
+        let next = own_url(&self.endpoint, &link, "the list's nextLink")?;
+        if let Some(pages) = count.and_then(|c| crate::paging::remaining_pages(&next, out.len(), c)) {
+            use futures::stream::{self, StreamExt, TryStreamExt};
+            let read: Vec<(Vec<Value>, Option<String>)> = stream::iter(pages.into_iter().map(|u| async move {
+                let page: Value = self.send(Method::GET, u, None, &[]).await?.success()?.json()?;
+                Ok::<_, Error>(crate::paging::read_page(page))
+            }))
+            .buffered(LIST_PARALLEL)
+            .try_collect()
+            .await?;
+            let last_ends = read.last().is_some_and(|(_, l)| l.is_none());
+            let total = out.len() + read.iter().map(|(i, _)| i.len()).sum::<usize>();
+            if last_ends && Some(total as u64) == count {
+                out.extend(read.into_iter().flat_map(|(i, _)| i));
+                return Ok(out);
+            }
+            out.clear();
+            return self.list_sequentially(url, out).await;
+        }
+        self.list_sequentially(next, out).await
+    }
+
+    /// Follows `nextLink` from `url` to the end, after the items already read.
+    async fn list_sequentially(&self, url: Url, mut out: Vec<Value>) -> Result<Vec<Value>, Error> {
         let mut next = Some(url);
         while let Some(u) = next.take() {
             let page: Value = self.send(Method::GET, u, None, &[]).await?.success()?.json()?;

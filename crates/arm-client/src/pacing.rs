@@ -59,7 +59,17 @@ struct Mirror {
     tokens: Option<f64>,
     last: Instant,
     blocked_until: Option<Instant>,
+    /// While nothing is known, one request goes first to learn the count
+    /// (another process may have emptied the bucket): when it went.
+    probe_sent: Option<Instant>,
+    /// Answers carry no count (no throttling there): nothing to pace.
+    uncounted: bool,
 }
+
+/// How long a first request may take before another goes without its answer.
+const PROBE_PATIENCE: Duration = Duration::from_secs(2);
+/// How often a request waiting for the first answer looks again.
+const PROBE_POLL: Duration = Duration::from_millis(5);
 
 #[derive(Debug)]
 pub struct Pacer {
@@ -73,6 +83,8 @@ impl Default for Pacer {
                 tokens: None,
                 last: Instant::now(),
                 blocked_until: None,
+                probe_sent: None,
+                uncounted: false,
             })
         };
         Pacer { mirrors: [m(), m(), m()] }
@@ -91,8 +103,19 @@ impl Pacer {
             }
             m.blocked_until = None;
         }
-        // Nothing known yet: go, and learn from the answer.
-        let tokens = m.tokens?;
+        if m.uncounted {
+            return None;
+        }
+        let Some(tokens) = m.tokens else {
+            // Nothing known yet: one goes first, the rest wait for its answer.
+            return match m.probe_sent {
+                Some(t) if now.saturating_duration_since(t) < PROBE_PATIENCE => Some(PROBE_POLL),
+                _ => {
+                    m.probe_sent = Some(now);
+                    None
+                }
+            };
+        };
         let refilled = (tokens + now.saturating_duration_since(m.last).as_secs_f64() * rate).min(size);
         m.last = now;
         if refilled >= 1.0 + RESERVE {
@@ -118,6 +141,9 @@ impl Pacer {
             .get(class.header())
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<f64>().ok());
+        if left.is_none() && m.tokens.is_none() && (200..300).contains(&status) {
+            m.uncounted = true;
+        }
         if let Some(left) = left {
             // Requests still in flight were taken here but not yet there: the lower count wins.
             let (rate, size) = class.bucket();
@@ -151,10 +177,11 @@ mod tests {
     }
 
     #[test]
-    fn free_until_told_then_paced_at_the_refill_rate() {
+    fn one_goes_first_then_paced_at_the_refill_rate() {
         let p = Pacer::default();
         let t0 = Instant::now();
-        assert_eq!(p.wait_needed(Class::Writes, t0), None, "nothing known: go");
+        assert_eq!(p.wait_needed(Class::Writes, t0), None, "nothing known: one goes");
+        assert_eq!(p.wait_needed(Class::Writes, t0), Some(PROBE_POLL), "the rest wait for its answer");
         p.observe(
             Class::Writes,
             200,
@@ -170,6 +197,17 @@ mod tests {
         assert_eq!(p.wait_needed(Class::Writes, t0 + Duration::from_millis(100)), None);
         // Reads are another bucket.
         assert_eq!(p.wait_needed(Class::Reads, t0), None);
+    }
+
+    #[test]
+    fn answers_without_a_count_are_not_paced() {
+        let p = Pacer::default();
+        let t0 = Instant::now();
+        assert_eq!(p.wait_needed(Class::Reads, t0), None);
+        p.observe(Class::Reads, 200, &HeaderMap::new(), None, t0);
+        for _ in 0..1000 {
+            assert_eq!(p.wait_needed(Class::Reads, t0), None);
+        }
     }
 
     #[test]

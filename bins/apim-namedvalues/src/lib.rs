@@ -6,7 +6,7 @@ use anyhow::Context;
 use apim_ops::Written;
 use arm_client::ResourceId;
 use clap::{Args, Parser, Subcommand};
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use namedvalue_rewrite::{KeyVault, NamedValue, Rule, RuleSet};
 use pipeline::{
     emit, expect_all, refused, usage, ChangeDoc, ChangeStatus, KeyVaultDoc, NamedValueDiffDoc, NamedValueDoc, NamedValueSide,
@@ -146,9 +146,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Cmd::Rewrite(a) => {
             let rules = rule_set(&a)?;
-            let docs: Vec<NamedValueDoc> = expect_all(&pipeline::read_stdin_documents()?, "stdin")?;
+            let docs = pipeline::stdin_documents()?;
             let session = cli.common.connect()?;
-            rewrite(&session, &rules, docs, a.allow_unmatched).await
+            // Documents are taken as they arrive, so the secrets of the first
+            // are read while `list` still writes the last; nothing is planned
+            // until all are in.
+            let (tx, rx) = tokio::sync::mpsc::channel::<anyhow::Result<NamedValueDoc>>(256);
+            tokio::task::spawn_blocking(move || {
+                for v in docs {
+                    let d = v.and_then(|v| pipeline::expect_kind::<NamedValueDoc>(&v, "stdin"));
+                    let stop = d.is_err();
+                    if tx.blocking_send(d).is_err() || stop {
+                        break;
+                    }
+                }
+            });
+            let stream = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|d| (d, rx)) });
+            rewrite(&session, &rules, stream, a.allow_unmatched).await
         }
         Cmd::Import { service } => {
             let target = service.service.as_ref().map(|p| service_file(p, "--service")).transpose()?;
@@ -300,21 +314,41 @@ fn kv_doc(k: &KeyVault) -> KeyVaultDoc {
     }
 }
 
-async fn rewrite(session: &Session, rules: &RuleSet, mut docs: Vec<NamedValueDoc>, allow_unmatched: bool) -> anyhow::Result<()> {
-    docs.sort_by(|a, b| a.name.cmp(&b.name));
+async fn rewrite(
+    session: &Session,
+    rules: &RuleSet,
+    docs: impl futures::Stream<Item = anyhow::Result<NamedValueDoc>>,
+    allow_unmatched: bool,
+) -> anyhow::Result<()> {
     // Secrets are fetched here, with their ETag, and never written down.
-    let read = concurrently(&docs, READ_PARALLEL, |d| async move {
-        Ok(match (d.secret, d.key_vault.is_some()) {
-            (true, false) => {
-                let (value, etag) = apim_ops::secret_value(&session.arm, &d.service_id, &d.name)
-                    .await
-                    .with_context(|| format!("reading secret '{}'", d.name))?;
-                (as_input(d, Some(value)), Some(etag))
-            }
-            _ => (as_input(d, d.value.clone()), None),
+    let mut read: Vec<(NamedValueDoc, NamedValue, Option<String>)> = docs
+        .map(|d| async move {
+            let d = d?;
+            Ok::<_, anyhow::Error>(match (d.secret, d.key_vault.is_some()) {
+                (true, false) => {
+                    let (value, etag) = apim_ops::secret_value(&session.arm, &d.service_id, &d.name)
+                        .await
+                        .with_context(|| format!("reading secret '{}'", d.name))?;
+                    let input = as_input(&d, Some(value));
+                    (d, input, Some(etag))
+                }
+                _ => {
+                    let input = as_input(&d, d.value.clone());
+                    (d, input, None)
+                }
+            })
         })
-    })
-    .await?;
+        .buffer_unordered(READ_PARALLEL)
+        .try_collect()
+        .await?;
+    read.sort_by(|a, b| a.0.name.cmp(&b.0.name));
+    let mut docs = Vec::with_capacity(read.len());
+    let mut read_inputs = Vec::with_capacity(read.len());
+    for (d, i, e) in read {
+        docs.push(d);
+        read_inputs.push((i, e));
+    }
+    let read = read_inputs;
     let secret_etags: HashMap<String, String> = read.iter().filter_map(|(i, e)| Some((i.name.clone(), e.clone()?))).collect();
     let secret_etags = &secret_etags;
     let inputs: Vec<NamedValue> = read.into_iter().map(|(i, _)| i).collect();

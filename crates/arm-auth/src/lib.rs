@@ -308,6 +308,19 @@ impl TokenSource {
                 Ok(cred)
             }
             AuthMethod::ManagedIdentity => {
+                let mut client_options = client_options;
+                if c.method == AuthMethod::Auto {
+                    // Off Azure (a laptop), the metadata endpoint's address
+                    // often drops packets instead of refusing them: a probe
+                    // that waits for TCP to give up would stall `auto` for
+                    // minutes before it tries the az CLI. On Azure it answers
+                    // within milliseconds.
+                    let probe = reqwest::Client::builder()
+                        .connect_timeout(MANAGED_IDENTITY_PROBE)
+                        .build()
+                        .map_err(|e| e.to_string())?;
+                    client_options.transport = Some(Transport::new(Arc::new(probe)));
+                }
                 let cred = ManagedIdentityCredential::new(Some(ManagedIdentityCredentialOptions {
                     user_assigned_id: c.client_id.clone().map(UserAssignedId::ClientId),
                     client_options,
@@ -323,6 +336,9 @@ impl TokenSource {
         }
     }
 }
+
+/// How long `--auth auto` waits to connect to a managed identity endpoint.
+const MANAGED_IDENTITY_PROBE: std::time::Duration = std::time::Duration::from_secs(1);
 
 async fn get(cred: &dyn TokenCredential, scope: &str) -> Result<BearerToken, String> {
     let tok = cred.get_token(&[scope], None).await.map_err(|e| one_line(&e.to_string()))?;

@@ -85,17 +85,118 @@ pub fn read_one_file<D: Document>(path: &std::path::Path, flag: &str) -> anyhow:
     expect_one(&read_file_documents(path, flag)?, &format!("{flag} {}", path.display()))
 }
 
-/// Reads all of stdin as documents. Refuses a terminal: a forgotten pipe
-/// should not look like a hang.
-pub fn read_stdin_documents() -> anyhow::Result<Vec<Value>> {
-    use std::io::{IsTerminal, Read};
-    let mut stdin = std::io::stdin();
+/// The longest line read from stdin: a document is a few kilobytes (a
+/// named value holds at most 4,096 characters), and a JSON array of
+/// thousands on one line stays well below this. A longer line is refused
+/// as it arrives, before it is held whole.
+pub const MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
+
+/// A reader that fails once a line runs past `cap` bytes.
+struct LineCapped<R> {
+    inner: R,
+    cap: usize,
+    run: usize,
+}
+
+impl<R: std::io::Read> std::io::Read for LineCapped<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        for &b in &buf[..n] {
+            if b == b'\n' {
+                self.run = 0;
+            } else {
+                self.run += 1;
+                if self.run > self.cap {
+                    return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, LineTooLong));
+                }
+            }
+        }
+        Ok(n)
+    }
+}
+
+#[derive(Debug)]
+struct LineTooLong;
+
+impl std::fmt::Display for LineTooLong {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "a line is longer than {} MiB, the most one document may take; give one document per line",
+            MAX_LINE_BYTES / (1024 * 1024)
+        )
+    }
+}
+
+impl std::error::Error for LineTooLong {}
+
+fn stdin_reader() -> anyhow::Result<LineCapped<std::io::Stdin>> {
+    use std::io::IsTerminal;
+    let stdin = std::io::stdin();
     if stdin.is_terminal() {
         return Err(usage("expected documents on stdin (pipe them in, or use the flags instead)"));
     }
+    Ok(LineCapped {
+        inner: stdin,
+        cap: MAX_LINE_BYTES,
+        run: 0,
+    })
+}
+
+/// Reads all of stdin as documents, for tools that must check their whole
+/// input before they change anything (apply, restore, delete). Refuses a
+/// terminal: a forgotten pipe should not look like a hang.
+pub fn read_stdin_documents() -> anyhow::Result<Vec<Value>> {
+    use std::io::Read;
     let mut text = String::new();
-    stdin.read_to_string(&mut text).map_err(|e| usage(format!("stdin: {e}")))?;
+    stdin_reader()?.read_to_string(&mut text).map_err(|e| usage(format!("stdin: {e}")))?;
     parse_documents(&text, "stdin")
+}
+
+/// Documents from stdin one by one, as they arrive, for tools that can
+/// start on the first before the last is written (rewrite): pipeline
+/// stages overlap, and memory does not grow with a document not yet read.
+pub fn stdin_documents() -> anyhow::Result<impl Iterator<Item = anyhow::Result<Value>> + Send> {
+    let reader = std::io::BufReader::new(stdin_reader()?);
+    Ok(stream_documents(reader, "stdin"))
+}
+
+/// Documents from any reader, one by one (NDJSON, pretty-printed, or one array).
+fn stream_documents<R: std::io::BufRead + Send>(mut reader: R, source: &'static str) -> impl Iterator<Item = anyhow::Result<Value>> + Send {
+    // A byte order mark (Windows editors write one) is not part of the JSON.
+    if reader.fill_buf().is_ok_and(|b| b.starts_with("\u{feff}".as_bytes())) {
+        reader.consume(3);
+    }
+    let values = serde_json::Deserializer::from_reader(reader).into_iter::<Value>();
+    let mut pending: std::vec::IntoIter<Value> = Vec::new().into_iter();
+    let mut values = values.fuse();
+    let mut failed = false;
+    std::iter::from_fn(move || {
+        if let Some(v) = pending.next() {
+            return Some(Ok(v));
+        }
+        if failed {
+            return None;
+        }
+        match values.next()? {
+            Ok(Value::Array(items)) => {
+                pending = items.into_iter();
+                pending.next().map(Ok)
+            }
+            Ok(v) => Some(Ok(v)),
+            Err(e) => {
+                failed = true;
+                let why = match e.io_error_kind() {
+                    Some(_) => format!("{source}: {e}"),
+                    None => format!(
+                        "{source} line {}: malformed JSON ({e}); expected JSON documents, one per line or pretty-printed",
+                        e.line()
+                    ),
+                };
+                Some(Err(usage(why)))
+            }
+        }
+    })
 }
 
 /// The `apim.operation` documents `--resume` waits for: at least one.
@@ -139,6 +240,50 @@ mod tests {
     fn a_byte_order_mark_is_not_json() {
         assert_eq!(parse_documents("\u{feff}{\"a\":1}\n", "t").unwrap().len(), 1);
         assert_eq!(parse_documents("\u{feff}[{\"a\":1}]", "t").unwrap().len(), 1);
+    }
+
+    #[test]
+    fn streamed_documents_read_as_the_whole_input_does() {
+        let read = |text: &str| -> Vec<anyhow::Result<Value>> { stream_documents(std::io::Cursor::new(text.to_string()), "stdin").collect() };
+        let ok = |text: &str| read(text).into_iter().map(Result::unwrap).collect::<Vec<_>>();
+        assert_eq!(ok("{\"a\":1}\n\n{\"a\":2}\n").len(), 2);
+        assert_eq!(ok("\u{feff}[{\"a\":1},{\"a\":2}]").len(), 2);
+        assert_eq!(ok("{\n  \"a\": 1\n}\n{\"a\":2}").len(), 2);
+        let got = read("{\"a\":1}\n{oops}\n{\"a\":3}\n");
+        assert!(got[0].is_ok());
+        let e = got[1].as_ref().unwrap_err();
+        assert!(e.to_string().contains("stdin line 2"), "{e}");
+        assert_eq!(got.len(), 2, "nothing after a malformed document");
+    }
+
+    #[test]
+    fn a_line_over_the_cap_is_refused_as_it_arrives() {
+        use std::io::Read;
+        let long = format!("{{\"a\":\"{}\"}}\n", "x".repeat(100));
+        let mut r = LineCapped {
+            inner: std::io::Cursor::new(long.clone().into_bytes()),
+            cap: 50,
+            run: 0,
+        };
+        let mut buf = [0u8; 16];
+        let mut read = 0;
+        let err = loop {
+            match r.read(&mut buf) {
+                Ok(0) => panic!("the cap was not enforced"),
+                Ok(n) => read += n,
+                Err(e) => break e,
+            }
+        };
+        assert!(read <= 64, "refused within a buffer of the cap, after {read} bytes");
+        assert!(err.to_string().contains("longer than"));
+        let mut fine = LineCapped {
+            inner: std::io::Cursor::new("{}\n".repeat(100).into_bytes()),
+            cap: 50,
+            run: 0,
+        };
+        let mut all = String::new();
+        fine.read_to_string(&mut all).unwrap();
+        assert_eq!(all.len(), 300, "many short lines are fine");
     }
 
     #[test]

@@ -33,7 +33,7 @@ pub use documents::{
 pub use exit::{code_of, compare_failed, finish, refused, render, stopped, usage, Exit, ExitKind};
 pub use input::{
     expect_all, expect_kind, expect_one, kind_of, parse_documents, read_file_documents, read_one_file, read_operations,
-    read_stdin_documents,
+    read_stdin_documents, stdin_documents, MAX_LINE_BYTES,
 };
 pub use output::{emit, Emit};
 pub use progress::Reporter;

@@ -271,3 +271,22 @@ fn every_binary_refuses_bad_input_with_exit_2_and_sends_nothing() {
         .assert()
         .success();
 }
+
+/// A line longer than the cap is refused as it arrives (exit 2), whether
+/// the tool reads its input whole (apply) or as it streams (rewrite).
+#[test]
+fn a_line_over_the_cap_is_refused_with_exit_2() {
+    let huge = format!("{{\"kind\":\"apim.namedvalue.change\",\"x\":\"{}\"}}\n", "a".repeat(20 * 1024 * 1024));
+    for args in [vec!["apply"], vec!["rewrite", "--host", "a.example.com=b.example.com"]] {
+        let out = assert_cmd::Command::new(apim_toolkit::bin_path("apim-namedvalues", "debug"))
+            .args(&args)
+            .env("AZURE_SUBSCRIPTION_ID", "00000000-0000-0000-0000-000000000000")
+            .write_stdin(huge.clone())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("longer than 16 MiB"), "{args:?}: {err}");
+        assert!(out.stdout.is_empty());
+    }
+}

@@ -276,7 +276,10 @@ fn every_binary_refuses_bad_input_with_exit_2_and_sends_nothing() {
 /// the tool reads its input whole (apply) or as it streams (rewrite).
 #[test]
 fn a_line_over_the_cap_is_refused_with_exit_2() {
-    let huge = format!("{{\"kind\":\"apim.namedvalue.change\",\"x\":\"{}\"}}\n", "a".repeat(20 * 1024 * 1024));
+    let huge = format!(
+        "{{\"kind\":\"apim.namedvalue.change\",\"x\":\"{}\"}}\n",
+        "a".repeat(20 * 1024 * 1024)
+    );
     for args in [vec!["apply"], vec!["rewrite", "--host", "a.example.com=b.example.com"]] {
         let out = assert_cmd::Command::new(apim_toolkit::bin_path("apim-namedvalues", "debug"))
             .args(&args)

@@ -149,7 +149,9 @@ fn stdin_reader() -> anyhow::Result<LineCapped<std::io::Stdin>> {
 pub fn read_stdin_documents() -> anyhow::Result<Vec<Value>> {
     use std::io::Read;
     let mut text = String::new();
-    stdin_reader()?.read_to_string(&mut text).map_err(|e| usage(format!("stdin: {e}")))?;
+    stdin_reader()?
+        .read_to_string(&mut text)
+        .map_err(|e| usage(format!("stdin: {e}")))?;
     parse_documents(&text, "stdin")
 }
 
@@ -244,7 +246,8 @@ mod tests {
 
     #[test]
     fn streamed_documents_read_as_the_whole_input_does() {
-        let read = |text: &str| -> Vec<anyhow::Result<Value>> { stream_documents(std::io::Cursor::new(text.to_string()), "stdin").collect() };
+        let read =
+            |text: &str| -> Vec<anyhow::Result<Value>> { stream_documents(std::io::Cursor::new(text.to_string()), "stdin").collect() };
         let ok = |text: &str| read(text).into_iter().map(Result::unwrap).collect::<Vec<_>>();
         assert_eq!(ok("{\"a\":1}\n\n{\"a\":2}\n").len(), 2);
         assert_eq!(ok("\u{feff}[{\"a\":1},{\"a\":2}]").len(), 2);

@@ -221,6 +221,7 @@ impl EmulatorProcess {
             ("AZURE_CLIENT_ID", "clientId"),
             ("AZURE_CLIENT_SECRET", "clientSecret"),
             ("SSL_CERT_FILE", "caCertPath"),
+            ("REQUESTS_CA_BUNDLE", "caBundlePath"),
         ]
         .iter()
         .map(|(k, f)| (k.to_string(), self.get(f)))

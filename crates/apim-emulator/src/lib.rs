@@ -31,6 +31,7 @@ mod services;
 mod shared;
 pub mod state;
 mod storage;
+mod tenant;
 mod tls;
 
 use serde_json::{json, Value};
@@ -132,6 +133,13 @@ pub struct App {
     dirty: std::sync::atomic::AtomicBool,
 }
 
+/// The system's roots and the emulator's CA in one file, beside the CA.
+pub fn bundle_path(ca: &std::path::Path) -> PathBuf {
+    let mut name = ca.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    name.push(".bundle.pem");
+    ca.with_file_name(name)
+}
+
 pub struct Emulator {
     pub addr: SocketAddr,
     pub ca_cert_path: PathBuf,
@@ -151,6 +159,18 @@ impl Emulator {
             None => std::env::temp_dir().join(format!("apim-emulator-ca-{}.pem", uuid::Uuid::new_v4().simple())),
         };
         std::fs::write(&ca_cert_path, &certs.ca_pem).with_context(|| format!("writing {}", ca_cert_path.display()))?;
+        // Python clients (requests, the az CLI) trust only REQUESTS_CA_BUNDLE:
+        // it must hold the system's roots as well as the emulator's CA.
+        let system = [
+            "/etc/ssl/certs/ca-certificates.crt",
+            "/etc/pki/tls/certs/ca-bundle.crt",
+            "/etc/ssl/cert.pem",
+        ]
+        .iter()
+        .find_map(|p| std::fs::read_to_string(p).ok())
+        .unwrap_or_default();
+        std::fs::write(bundle_path(&ca_cert_path), format!("{system}\n{}", certs.ca_pem))
+            .with_context(|| format!("writing {}", bundle_path(&ca_cert_path).display()))?;
 
         let mut st = match &config.state_file {
             Some(p) if p.exists() => {
@@ -255,6 +275,7 @@ impl Emulator {
             "tenantId": TENANT_ID, "subscriptionId": SUBSCRIPTION_ID,
             "clientId": self.app.config.client_id, "clientSecret": self.client_secret(),
             "caCertPath": self.ca_cert_path.display().to_string(),
+            "caBundlePath": bundle_path(&self.ca_cert_path).display().to_string(),
         })
     }
 
@@ -269,6 +290,7 @@ impl Emulator {
             ("AZURE_CLIENT_ID", self.app.config.client_id.clone()),
             ("AZURE_CLIENT_SECRET", self.client_secret()),
             ("SSL_CERT_FILE", self.ca_cert_path.display().to_string()),
+            ("REQUESTS_CA_BUNDLE", bundle_path(&self.ca_cert_path).display().to_string()),
         ]
         .iter()
         .map(|(k, v)| format!("export {k}={}\n", q(v)))
@@ -294,6 +316,7 @@ impl Emulator {
         self.handle.shutdown();
         if self.own_ca_file {
             let _ = std::fs::remove_file(&self.ca_cert_path);
+            let _ = std::fs::remove_file(bundle_path(&self.ca_cert_path));
         }
     }
 }
@@ -331,6 +354,7 @@ impl Drop for Emulator {
     fn drop(&mut self) {
         if self.own_ca_file {
             let _ = std::fs::remove_file(&self.ca_cert_path);
+            let _ = std::fs::remove_file(bundle_path(&self.ca_cert_path));
         }
     }
 }

@@ -24,6 +24,22 @@ fn prepare(p: &mut Prepare) -> Result<(), Response> {
         kv.insert("lastStatus".into(), json!({"code": "Success", "timeStampUtc": rfc3339(now_ms())}));
     }
     valid_named_value(p.props)?;
+    // Display names are unique in a service: policies reference them.
+    let name = p.props.get("displayName").and_then(Value::as_str).unwrap_or_default();
+    let clash = crate::entities::members(p.tree, "namedvalues").any(|(_, nv)| {
+        nv["name"].as_str().is_some_and(|id| !id.eq_ignore_ascii_case(p.id))
+            && nv
+                .pointer("/properties/displayName")
+                .and_then(Value::as_str)
+                .is_some_and(|d| d.eq_ignore_ascii_case(name))
+    });
+    if clash {
+        return Err(error(
+            400,
+            "ValidationError",
+            &format!("A named value with the display name '{name}' already exists; display names are unique in a service."),
+        ));
+    }
     default(p.props, "secret", json!(false));
     default(p.props, "tags", json!([]));
     Ok(())

@@ -22,6 +22,21 @@ pub(crate) enum Route {
     Admin,
     /// `POST /{tenant}/oauth2/v2.0/token`.
     Token,
+    /// The tenant's OpenID configuration (v2 or v1), read before a token.
+    OpenId {
+        v2: bool,
+    },
+    InstanceDiscovery,
+    SigningKeys,
+    /// `GET /metadata/endpoints`: the emulator described as a cloud.
+    CloudMetadata,
+    Subscriptions,
+    Subscription,
+    Tenants,
+    /// `POST …/providers/{Microsoft.Storage|Microsoft.ApiManagement}/checkNameAvailability`.
+    CheckName {
+        storage: bool,
+    },
     Group,
     GroupOperation,
     ServicesInSubscription,
@@ -61,6 +76,16 @@ impl Route {
         match l {
             ["_emulator", ..] => Admin,
             [_, "oauth2", "v2.0", "token"] if post => Token,
+            [_, "v2.0", ".well-known", "openid-configuration"] if get => OpenId { v2: true },
+            [_, ".well-known", "openid-configuration"] if get => OpenId { v2: false },
+            [_, "discovery", "instance"] if get => InstanceDiscovery,
+            [_, "discovery", "v2.0", "keys"] | [_, "discovery", "keys"] if get => SigningKeys,
+            ["metadata", "endpoints"] if get => CloudMetadata,
+            ["subscriptions"] if get => Subscriptions,
+            ["subscriptions", _] if get => Subscription,
+            ["tenants"] if get => Tenants,
+            ["subscriptions", _, "providers", "microsoft.storage", "checknameavailability"] if post => CheckName { storage: true },
+            ["subscriptions", _, "providers", "microsoft.apimanagement", "checknameavailability"] if post => CheckName { storage: false },
             ["subscriptions", _, "resourcegroups", _] => Group,
             ["subscriptions", _, "operationresults", _] => GroupOperation,
             ["subscriptions", _, "providers", "microsoft.apimanagement", "service"] if get => ServicesInSubscription,
@@ -105,8 +130,11 @@ impl Route {
             | RefreshSecret
             | TenantOperation => Some(Versions::Apim),
             StorageOperation => Some(Versions::Storage("operations")),
+            CheckName { storage: true } => Some(Versions::Storage("checkNameAvailability")),
+            CheckName { storage: false } => Some(Versions::Apim),
+            Subscriptions | Subscription | Tenants => Some(Versions::Resources),
             StorageAccount | ListKeys | Container => Some(Versions::Storage("storageAccounts")),
-            Admin | Token | NotFound => None,
+            Admin | Token | OpenId { .. } | InstanceDiscovery | SigningKeys | CloudMetadata | NotFound => None,
         }
     }
 
@@ -172,10 +200,16 @@ async fn dispatch(app: &Arc<App>, route: Route, r: &Req<'_>) -> Response {
             app.requests.fetch_add(1, Ordering::Relaxed);
             return app.token(r);
         }
+        // What a client reads before it has a token: no token, no bucket.
+        Route::OpenId { v2 } => return app.openid_configuration(r, v2),
+        Route::InstanceDiscovery => return app.instance_discovery(),
+        Route::SigningKeys => return app.signing_keys(),
+        Route::CloudMetadata => return app.cloud_metadata(r),
         _ => {}
     }
     app.requests.fetch_add(1, Ordering::Relaxed);
-    if r.lower.first().map(String::as_str) != Some("subscriptions") || r.segs.len() < 2 {
+    let tenant_level = matches!(route, Route::Subscriptions | Route::Tenants);
+    if !tenant_level && (r.lower.first().map(String::as_str) != Some("subscriptions") || r.segs.len() < 2) {
         return http::error(404, "NotFound", &format!("No route for '/{}'.", r.segs.join("/")));
     }
     let latency = app.latency_ms.load(Ordering::Relaxed);
@@ -202,6 +236,15 @@ async fn dispatch(app: &Arc<App>, route: Route, r: &Req<'_>) -> Response {
         Ok(p) => p,
         Err(resp) => return resp,
     };
+    if tenant_level {
+        if let Some(e) = check_version(r, RESOURCE_VERSIONS, None) {
+            return e;
+        }
+        return match route {
+            Route::Subscriptions => app.subscriptions(r),
+            _ => app.tenants(r),
+        };
+    }
     let class = crate::limits::Class::of(r.method);
     app.by_class[class as usize].fetch_add(1, Ordering::Relaxed);
     let left = match app.buckets.take(&r.segs[1], &principal, class) {
@@ -310,7 +353,18 @@ fn answer(app: &App, route: Route, r: &Req) -> Response {
                 None => http::empty(200),
             })
         }
-        Route::Admin | Route::Token | Route::BackupRestore { .. } | Route::NotFound => not_found_path(r),
+        Route::Subscription => app.subscription(r),
+        Route::CheckName { storage } => app.check_name(st, r, &sub, storage),
+        Route::Admin
+        | Route::Token
+        | Route::OpenId { .. }
+        | Route::InstanceDiscovery
+        | Route::SigningKeys
+        | Route::CloudMetadata
+        | Route::Subscriptions
+        | Route::Tenants
+        | Route::BackupRestore { .. }
+        | Route::NotFound => not_found_path(r),
     }
 }
 

@@ -10,30 +10,52 @@ use base64::Engine;
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 
+/// The api-versions Microsoft.ApiManagement publishes (stable and preview)
+/// that clients send for what the emulator serves, from the
+/// azure-rest-api-specs folder list; each is answered in 2024-05-01's shape,
+/// which the later ones keep for these operations.
 pub const APIM_VERSIONS: &[&str] = &[
+    "2021-01-01-preview",
+    "2021-04-01-preview",
     "2021-08-01",
+    "2021-12-01-preview",
+    "2022-04-01-preview",
     "2022-08-01",
+    "2022-09-01-preview",
     "2023-03-01-preview",
     "2023-05-01-preview",
     "2023-09-01-preview",
     "2024-05-01",
     "2024-06-01-preview",
+    "2024-10-01-preview",
+    "2025-03-01-preview",
 ];
 
+/// Microsoft.Storage's versions from 2021 on (the az CLI 2.91 sends 2025-08-01).
 pub const STORAGE_VERSIONS: &[&str] = &[
     "2021-09-01",
+    "2022-05-01",
     "2022-09-01",
     "2023-01-01",
+    "2023-04-01",
     "2023-05-01",
     "2024-01-01",
     "2025-01-01",
     "2025-06-01",
+    "2025-08-01",
     "2026-09-01",
 ];
 
+/// Microsoft.Resources (groups, subscriptions, tenants) versions clients send.
 pub const RESOURCE_VERSIONS: &[&str] = &[
+    "2016-06-01",
+    "2019-11-01",
+    "2020-01-01",
+    "2020-06-01",
+    "2021-01-01",
     "2021-04-01",
     "2022-09-01",
+    "2022-12-01",
     "2024-03-01",
     "2024-07-01",
     "2024-11-01",

@@ -717,6 +717,9 @@ async fn configuration_families_as_the_examples_show() {
     assert_eq!(linked["value"][0]["name"], "echo-api");
     assert_eq!(linked["value"][0]["properties"]["serviceUrl"], "https://contoso.com/apis/echo");
 
+    // Display names of named values are unique in a service.
+    let dup = json!({"properties": {"displayName": "CALL-COUNT", "value": "6"}});
+    assert_eq!(c.call("PUT", &entity_url("namedValues/another"), Some(&dup)).await.0, 400);
     // Rules: a policy is named 'policy'; an operation needs its API; a link needs its target.
     assert_eq!(
         c.call(
@@ -765,4 +768,96 @@ async fn configuration_families_as_the_examples_show() {
     assert_eq!(c.call("DELETE", &entity_url("apis/5600b57e7e8880006a040001"), None).await.0, 200);
     assert_eq!(c.call("GET", &entity_url(op), None).await.0, 404);
     assert_eq!(c.call("DELETE", &entity_url("apis/5600b57e7e8880006a040001"), None).await.0, 204);
+}
+
+/// What clients read before and around their first ARM call: the tenant's
+/// OpenID configuration, the cloud's endpoints, subscriptions and tenants,
+/// name checks; and tokens that decode as Entra's JWTs.
+#[tokio::test]
+async fn what_clients_read_before_a_resource() {
+    use base64::Engine;
+    let c = Client::new(0.0).await;
+    let base = c.emu.arm_endpoint();
+    let get = |path: String| {
+        let http = c.http.clone();
+        async move {
+            let r = http.get(path).send().await.unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let (s, oidc) = get(format!("{base}/{TENANT_ID}/v2.0/.well-known/openid-configuration")).await;
+    assert_eq!(s, 200);
+    assert_eq!(oidc["token_endpoint"], format!("{base}/{TENANT_ID}/oauth2/v2.0/token"));
+    assert_eq!(oidc["issuer"], format!("{base}/{TENANT_ID}/v2.0"));
+    let (s, v1) = get(format!("{base}/{TENANT_ID}/.well-known/openid-configuration")).await;
+    assert_eq!((s, v1["token_endpoint"].as_str().unwrap().ends_with("/oauth2/token")), (200, true));
+    let (s, disc) = get(format!("{base}/common/discovery/instance?api-version=1.1&authorization_endpoint=x")).await;
+    assert_eq!(s, 200);
+    assert!(disc["tenant_discovery_endpoint"]
+        .as_str()
+        .unwrap()
+        .ends_with("/v2.0/.well-known/openid-configuration"));
+    let (s, clouds) = get(format!("{base}/metadata/endpoints?api-version=2022-09-01")).await;
+    assert_eq!(s, 200);
+    assert_eq!(clouds[0]["resourceManager"], format!("{base}/"));
+    assert_eq!(clouds[0]["authentication"]["loginEndpoint"], format!("{base}/"));
+
+    // The token decodes as a JWT with Entra's claims.
+    let parts: Vec<&str> = c.token.split('.').collect();
+    assert_eq!(parts.len(), 3);
+    let claims: Value = serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+    assert_eq!(claims["tid"], TENANT_ID);
+    assert_eq!(claims["appid"], apim_emulator::CLIENT_ID);
+    assert_eq!(claims["aud"], base);
+    assert!(claims["exp"].as_i64().unwrap() > claims["nbf"].as_i64().unwrap());
+
+    let (s, _, subs) = c.call("GET", "/subscriptions?api-version=2022-12-01", None).await;
+    assert_eq!((s, subs["value"][0]["subscriptionId"].as_str()), (200, Some(SUBSCRIPTION_ID)));
+    let (s, _, sub) = c
+        .call("GET", &format!("/subscriptions/{SUBSCRIPTION_ID}?api-version=2022-12-01"), None)
+        .await;
+    assert_eq!((s, sub["state"].as_str()), (200, Some("Enabled")));
+    let (s, _, tenants) = c.call("GET", "/tenants?api-version=2022-12-01", None).await;
+    assert_eq!((s, tenants["value"][0]["tenantId"].as_str()), (200, Some(TENANT_ID)));
+    let (s, _, _) = c.call("GET", "/subscriptions", None).await;
+    assert_eq!(s, 400, "the api-version is required here too");
+
+    let storage = format!("/subscriptions/{SUBSCRIPTION_ID}/providers/Microsoft.Storage/checkNameAvailability?api-version=2025-08-01");
+    let (s, _, free) = c
+        .call(
+            "POST",
+            &storage,
+            Some(&json!({"name": "freshname01", "type": "Microsoft.Storage/storageAccounts"})),
+        )
+        .await;
+    assert_eq!((s, free["nameAvailable"].as_bool()), (200, Some(true)));
+    let (_, _, bad) = c
+        .call(
+            "POST",
+            &storage,
+            Some(&json!({"name": "Bad_Name", "type": "Microsoft.Storage/storageAccounts"})),
+        )
+        .await;
+    assert_eq!(bad["reason"], "AccountNameInvalid");
+    c.group("rg1").await;
+    let svc = example("apimanagement/ApiManagementCreateService.json");
+    c.call("PUT", &service_path("rg1", "apimService1"), Some(&svc["parameters"]["parameters"]))
+        .await;
+    let apim = format!("/subscriptions/{SUBSCRIPTION_ID}/providers/Microsoft.ApiManagement/checkNameAvailability?api-version=2024-05-01");
+    let (s, _, taken) = c.call("POST", &apim, Some(&json!({"name": "apimService1"}))).await;
+    assert_eq!(
+        (s, taken["nameAvailable"].as_bool(), taken["reason"].as_str()),
+        (200, Some(false), Some("AlreadyExists"))
+    );
+    // Published versions the az CLI sends are served.
+    for v in ["2025-08-01", "2023-04-01"] {
+        let (s, _, _) = c
+            .call(
+                "POST",
+                &storage.replace("2025-08-01", v),
+                Some(&json!({"name": "x1x1x1", "type": "Microsoft.Storage/storageAccounts"})),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+    }
 }

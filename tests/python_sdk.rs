@@ -1,0 +1,65 @@
+//! Microsoft's Python clients (azure-identity, the APIM management SDK;
+//! from PyPI, pinned) against the emulator, configured only with the
+//! authority and the CA: a token, a service create, a backup and a named
+//! value update, checked in the emulator and in Azurite afterwards.
+
+mod common;
+
+use apim_toolkit::azurite_blob;
+use common::*;
+
+#[test]
+fn azure_identity_and_the_management_sdk_run_the_seed_flow() {
+    let python = apim_toolkit::pypi_tool("python-azure")
+        .expect("azure-identity installs from PyPI")
+        .join("python");
+    let emu = emulator(0.001);
+    let container = unique_container();
+    bin("apim-provision", &emu)
+        .args([
+            "storage",
+            "-g",
+            "apim-rg",
+            "--create-group",
+            "-l",
+            "westeurope",
+            "--account",
+            "apimbackups",
+            "--container",
+            &container,
+        ])
+        .assert()
+        .success();
+    let keys = format!("/subscriptions/{SUB}/resourceGroups/apim-rg/providers/Microsoft.Storage/storageAccounts/apimbackups/listKeys?api-version=2025-08-01");
+    let (s, _, k) = emu.arm("POST", &keys, None).unwrap();
+    assert_eq!(s, 200, "{k}");
+    let key = k["keys"][0]["value"].as_str().unwrap().to_string();
+    let script = apim_toolkit::workspace_root().join("tests/python/sdk_flow.py");
+    let out = std::process::Command::new(python)
+        .arg(script)
+        .args(["apim-rg", "apim-py", "apimbackups", &container])
+        .envs(emu.env())
+        .env("STORAGE_KEY", key)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "the Python SDK flow failed: {err}");
+    let said: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(said["service"], "Succeeded");
+    assert_eq!(said["namedValue"], "https://api.dest.example.com");
+    // The token is a JWT with the claims Entra puts in app tokens.
+    let c = &said["claims"];
+    let env = |k: &str| emu.env().into_iter().find(|(n, _)| n == k).unwrap().1;
+    assert_eq!(c["tid"], env("AZURE_TENANT_ID"));
+    assert_eq!(c["appid"], env("AZURE_CLIENT_ID"));
+    assert!(c["aud"].as_str().unwrap().starts_with("https://127.0.0.1:"));
+    assert!(c["oid"].is_string() && c["iss"].as_str().unwrap().contains(&env("AZURE_TENANT_ID")));
+    assert!(c["exp"].as_i64().unwrap() > c["nbf"].as_i64().unwrap());
+    // What the SDK did is there: the service, the blob in Azurite, the new value.
+    assert_eq!(service_state(&emu, "apim-py"), "Succeeded");
+    let blob = azurite_blob("apimbackups", &container, "python-sdk.apimbackup").unwrap();
+    assert!(blob.is_some_and(|b| b.size > 0), "the backup blob is in Azurite");
+    let nv = service_path("apim-py").replace("?api-version", "/namedValues/backend-host?api-version");
+    let (_, _, body) = emu.arm("GET", &nv, None).unwrap();
+    assert_eq!(body["properties"]["value"], "https://api.dest.example.com");
+}

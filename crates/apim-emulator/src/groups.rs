@@ -71,6 +71,16 @@ impl App {
                 None => group_not_found(name),
             },
             Method::HEAD => empty(if st.groups.contains_key(&k) { 204 } else { 404 }),
+            Method::PATCH => {
+                let body: Value = serde_json::from_slice(r.body).unwrap_or(Value::Null);
+                let Some(g) = st.groups.get_mut(&k) else {
+                    return group_not_found(name);
+                };
+                if let Some(tags) = body.get("tags").and_then(Value::as_object) {
+                    g.tags = tags.clone();
+                }
+                json(200, &body_of(g))
+            }
             Method::DELETE => {
                 if !st.groups.contains_key(&k) {
                     return empty(204);

@@ -133,6 +133,34 @@ impl App {
                 None => service_not_found(&name, &group),
             },
             Method::PUT => self.put_service(st, r, sub, &group, &name, id),
+            // PATCH (Update): tags and publisher details, the settings
+            // changed in place; the answer is the service as it now is.
+            Method::PATCH => {
+                let body = match parse_body(r) {
+                    Ok(b) => b,
+                    Err(e) => return e,
+                };
+                let etag = st.next_etag();
+                let Some(s) = st.services.get_mut(&k) else {
+                    return service_not_found(&name, &group);
+                };
+                if s.op.is_some() {
+                    return conflict_in_progress(&name);
+                }
+                if let Some(tags) = body.get("tags").and_then(Value::as_object) {
+                    s.tags = tags.clone();
+                }
+                let props = body.get("properties").and_then(Value::as_object);
+                if let Some(e) = props.and_then(|p| p.get("publisherEmail")).and_then(Value::as_str) {
+                    s.publisher_email = e.to_string();
+                }
+                if let Some(n) = props.and_then(|p| p.get("publisherName")).and_then(Value::as_str) {
+                    s.publisher_name = n.to_string();
+                }
+                s.etag = etag;
+                let s = s.clone();
+                json(200, &self.service_body(st, &s, now))
+            }
             Method::DELETE => {
                 let Some(s) = st.services.get(&k) else { return empty(204) };
                 if s.op.is_some() {

@@ -54,6 +54,23 @@ impl App {
                 Some(a) => json(200, &self.account_body(a)),
                 None => resource_not_found("Microsoft.Storage/storageAccounts", &name, &group),
             },
+            // PATCH (Update): tags, and the security settings a backup depends on.
+            Method::PATCH => {
+                let body: Value = serde_json::from_slice(r.body).unwrap_or(Value::Null);
+                let Some(a) = st.accounts.get_mut(&k).filter(|a| a.op.is_none()) else {
+                    return resource_not_found("Microsoft.Storage/storageAccounts", &name, &group);
+                };
+                if let Some(tags) = body.get("tags").and_then(Value::as_object) {
+                    a.tags = tags.clone();
+                }
+                if let Some(props) = body.get("properties").and_then(Value::as_object) {
+                    for (k, v) in props {
+                        a.properties.insert(k.clone(), v.clone());
+                    }
+                }
+                let a = a.clone();
+                json(200, &self.account_body(&a))
+            }
             Method::PUT => {
                 if self.config.blob_endpoint.is_none() && self.config.storage_needs_blob_endpoint {
                     return error(

@@ -861,3 +861,31 @@ async fn what_clients_read_before_a_resource() {
         assert_eq!(s, 200, "{v}");
     }
 }
+
+/// PATCH (Update) of a group, a service and a storage account changes
+/// their tags in place, as `az … update --tags` does.
+#[tokio::test]
+async fn patch_updates_in_place() {
+    let c = Client::new(0.0).await;
+    c.group("rg1").await;
+    let group = format!("/subscriptions/{SUBSCRIPTION_ID}/resourcegroups/rg1?api-version=2025-04-01");
+    let (s, _, g) = c.call("PATCH", &group, Some(&json!({"tags": {"env": "test"}}))).await;
+    assert_eq!((s, g["tags"]["env"].as_str()), (200, Some("test")));
+    let svc = example("apimanagement/ApiManagementCreateService.json");
+    c.call("PUT", &service_path("rg1", "apimService1"), Some(&svc["parameters"]["parameters"]))
+        .await;
+    let (s, _, b) = c
+        .call(
+            "PATCH",
+            &service_path("rg1", "apimService1"),
+            Some(&json!({"tags": {"owner": "ops"}, "properties": {"publisherName": "Ops"}})),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["tags"], json!({"owner": "ops"}));
+    assert_eq!(b["properties"]["publisherName"], "Ops");
+    let (_, _, again) = c.call("GET", &service_path("rg1", "apimService1"), None).await;
+    assert_eq!(again["tags"], json!({"owner": "ops"}));
+    let (s, _, _) = c.call("PATCH", &service_path("rg1", "nothere"), Some(&json!({"tags": {}}))).await;
+    assert_eq!(s, 404);
+}

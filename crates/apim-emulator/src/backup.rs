@@ -5,7 +5,7 @@
 use crate::entities::service_key;
 use crate::http::{error, with_header};
 use crate::shared::*;
-use crate::state::{now_ms, rfc3339, OpKind, Service, State};
+use crate::state::{key, now_ms, rfc3339, OpKind, Service, State};
 use crate::App;
 use axum::response::Response;
 use serde_json::{json, Map, Value};
@@ -31,12 +31,18 @@ impl App {
             st.settle(now_ms());
             self.check_backup_restore(&st, r, &sk, restore)
         };
-        let (params, service) = match checked {
-            Ok(v) => v,
+        let (params, service, denied) = match checked {
+            Ok((p, s)) => {
+                let denied = self.storage_denies(&self.lock(), &p, restore);
+                (p, s, denied)
+            }
             Err(resp) => return resp,
         };
-        // 2. The storage I/O, without the lock.
-        let outcome = self.storage_io(&params, &service, restore).await;
+        // 2. The storage I/O, without the lock (unless storage refuses the service).
+        let outcome = match denied {
+            Some(e) => Err(e),
+            None => self.storage_io(&params, &service, restore).await,
+        };
         // 3. Record the operation.
         let mut st = self.lock();
         st.settle(now_ms());
@@ -172,6 +178,43 @@ impl App {
         }
         let _ = restore;
         Ok((params, s.clone()))
+    }
+
+    /// Why the storage account refuses the service, as the operation's
+    /// error: its firewall denies the service, shared key access is off for
+    /// an access-key backup, or a managed identity has no role on it
+    /// (`no-role-on` fault). Switched per account, so a rehearsal shows what
+    /// an operator will meet.
+    pub(crate) fn storage_denies(&self, st: &State, p: &Map<String, Value>, restore: bool) -> Option<(u16, String, String)> {
+        let account = p.get("storageAccount").and_then(Value::as_str).unwrap_or_default();
+        let code = if restore { "RestoreFailed" } else { "BackupFailed" };
+        let what = if restore { "Restore" } else { "Backup" };
+        let fail = |why: String| Some((400u16, code.to_string(), format!("{what} failed: {why}")));
+        let a = st.accounts.values().find(|a| key(&a.name) == key(account))?;
+        let acls = a.properties.get("networkAcls");
+        let deny = acls.and_then(|n| n.get("defaultAction")).and_then(Value::as_str) == Some("Deny");
+        let bypass = acls
+            .and_then(|n| n.get("bypass"))
+            .and_then(Value::as_str)
+            .is_some_and(|b| b.contains("AzureServices"));
+        let access = p.get("accessType").and_then(Value::as_str).unwrap_or("AccessKey");
+        if deny && !(bypass && access != "AccessKey") {
+            return fail(format!(
+                "the storage account '{account}' denies the API Management service (AuthorizationFailure: its firewall allows selected networks only; allow the service's network, or trusted Azure services with a managed identity)."
+            ));
+        }
+        if access == "AccessKey" && a.properties.get("allowSharedKeyAccess") == Some(&Value::Bool(false)) {
+            return fail(format!(
+                "Key based authentication is not permitted on the storage account '{account}' (KeyBasedAuthenticationNotPermitted); use a managed identity with a role on the container."
+            ));
+        }
+        let no_role = self.no_role_on.lock().unwrap_or_else(|p| p.into_inner()).contains(&key(account));
+        if access != "AccessKey" && no_role {
+            return fail(format!(
+                "This request is not authorized to perform this operation using this permission (AuthorizationPermissionMismatch): the service's managed identity has no role on the storage account '{account}' (give it Storage Blob Data Contributor)."
+            ));
+        }
+        None
     }
 
     /// Writes (backup) or reads (restore) the blob. Errors become the

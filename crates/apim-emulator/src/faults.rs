@@ -19,6 +19,10 @@ impl App {
         if action.is_some() {
             *self.lose_next_answer.lock().unwrap_or_else(|p| p.into_inner()) = action.clone();
         }
+        if let Some(list) = q("no-role-on") {
+            *self.no_role_on.lock().unwrap_or_else(|p| p.into_inner()) =
+                list.split(',').filter(|a| !a.is_empty()).map(crate::state::key).collect();
+        }
         if let Some(l) = q("arm-limits") {
             match crate::limits::ArmLimits::parse(l) {
                 Ok(l) => self.buckets.set(l),

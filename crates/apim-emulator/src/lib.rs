@@ -123,6 +123,8 @@ pub struct App {
     buckets: limits::Buckets,
     /// Requests answered 429 (by a bucket or the `throttle` fault).
     throttled: AtomicU64,
+    /// Storage accounts (lower case) on which managed identities have no role.
+    no_role_on: Mutex<std::collections::HashSet<String>>,
     /// ARM requests by kind (reads, writes, deletes), throttled or not.
     by_class: [AtomicU64; 3],
     /// `f64` bits of the time scale; starts as --time-scale, changed at /_emulator/faults.
@@ -214,6 +216,7 @@ impl Emulator {
             buckets: limits::Buckets::new(arm_limits),
             throttled: AtomicU64::new(0),
             by_class: [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)],
+            no_role_on: Mutex::new(Default::default()),
             time_scale: AtomicU64::new(time_scale.to_bits()),
             latency_ms: AtomicU64::new(latency_ms),
             dirty: std::sync::atomic::AtomicBool::new(false),

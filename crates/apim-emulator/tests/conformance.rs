@@ -889,3 +889,89 @@ async fn patch_updates_in_place() {
     let (s, _, _) = c.call("PATCH", &service_path("rg1", "nothere"), Some(&json!({"tags": {}}))).await;
     assert_eq!(s, 404);
 }
+
+/// A backup fails, as Azure reports it in the operation's error, for the
+/// storage-side reasons a rehearsal should show: the account's firewall,
+/// shared key access switched off, a managed identity without a role.
+#[tokio::test]
+async fn storage_side_refusals_fail_the_backup() {
+    let c = Client::new(0.0).await;
+    c.group("rg1").await;
+    let mut svc = example("apimanagement/ApiManagementCreateService.json")["parameters"]["parameters"].clone();
+    svc["identity"] = json!({"type": "SystemAssigned"});
+    assert_eq!(c.call("PUT", &service_path("rg1", "apimService1"), Some(&svc)).await.0, 201);
+    let account = format!(
+        "/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/rg1/providers/Microsoft.Storage/storageAccounts/backups1?api-version=2025-08-01"
+    );
+    let create = example("storage/StorageAccountCreate.json");
+    assert_eq!(c.call("PUT", &account, Some(&create["parameters"]["parameters"])).await.0, 200);
+    let backup = |access: &str| {
+        let body = if access == "AccessKey" {
+            json!({"storageAccount": "backups1", "containerName": "c", "backupName": "b", "accessType": access, "accessKey": "k"})
+        } else {
+            json!({"storageAccount": "backups1", "containerName": "c", "backupName": "b", "accessType": access})
+        };
+        let c = &c;
+        async move {
+            let (s, h, _) = c
+                .call(
+                    "POST",
+                    &service_path("rg1", "apimService1").replace("?api", "/backup?api"),
+                    Some(&body),
+                )
+                .await;
+            assert_eq!(s, 202);
+            let loc = h["location"]
+                .to_str()
+                .unwrap()
+                .trim_start_matches(&c.emu.arm_endpoint())
+                .to_string();
+            let (s, _, status) = c.call("GET", &loc, None).await;
+            (s, status)
+        }
+    };
+    c.call(
+        "PATCH",
+        &account,
+        Some(&json!({"properties": {"networkAcls": {"defaultAction": "Deny", "bypass": "None"}}})),
+    )
+    .await;
+    let (_, failed) = backup("AccessKey").await;
+    assert_eq!(failed["error"]["code"], "BackupFailed", "{failed}");
+    assert!(failed["error"]["message"].as_str().unwrap().contains("AuthorizationFailure"));
+    // Trusted Azure services let a managed identity through the firewall, not a key.
+    c.call(
+        "PATCH",
+        &account,
+        Some(&json!({"properties": {"networkAcls": {"defaultAction": "Deny", "bypass": "AzureServices"}, "allowSharedKeyAccess": false}})),
+    )
+    .await;
+    let (_, failed) = backup("AccessKey").await;
+    assert!(
+        failed["error"]["message"].as_str().unwrap().contains("AuthorizationFailure"),
+        "{failed}"
+    );
+    c.call(
+        "PATCH",
+        &account,
+        Some(&json!({"properties": {"networkAcls": {"defaultAction": "Allow"}}})),
+    )
+    .await;
+    let (_, failed) = backup("AccessKey").await;
+    assert!(
+        failed["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("KeyBasedAuthenticationNotPermitted"),
+        "{failed}"
+    );
+    c.emu.set_faults("no-role-on=backups1").unwrap();
+    let (_, failed) = backup("SystemAssignedManagedIdentity").await;
+    assert!(
+        failed["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("AuthorizationPermissionMismatch"),
+        "{failed}"
+    );
+}

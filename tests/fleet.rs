@@ -74,23 +74,10 @@ fn a_fleet_backup_is_started_by_one_process_and_finished_by_another() {
     provision(&emu, "apim-rg", "fleet-b", "prod");
     provision(&emu, "other-rg", "fleet-c", "prod");
     let container = unique_container();
-    let store = bin("apim-provision", &emu)
-        .args([
-            "storage",
-            "-g",
-            "apim-rg",
-            "-l",
-            "westeurope",
-            "--account",
-            "apimbackups",
-            "--container",
-            &container,
-        ])
-        .assert()
-        .success();
+    let store = storage(&emu, &container);
     let dir = tempfile::tempdir().unwrap();
     let store_file = dir.path().join("store.json");
-    std::fs::write(&store_file, &store.get_output().stdout).unwrap();
+    std::fs::write(&store_file, store.to_string()).unwrap();
     emu.fault("service-page-size=2").unwrap();
 
     // Backups that take a while: nobody waits for them in the first job.

@@ -15,21 +15,7 @@ fn azure_identity_and_the_management_sdk_run_the_seed_flow() {
         .join("python");
     let emu = emulator(0.001);
     let container = unique_container();
-    bin("apim-provision", &emu)
-        .args([
-            "storage",
-            "-g",
-            "apim-rg",
-            "--create-group",
-            "-l",
-            "westeurope",
-            "--account",
-            "apimbackups",
-            "--container",
-            &container,
-        ])
-        .assert()
-        .success();
+    storage(&emu, &container);
     let keys = format!("/subscriptions/{SUB}/resourceGroups/apim-rg/providers/Microsoft.Storage/storageAccounts/apimbackups/listKeys?api-version=2025-08-01");
     let (s, _, k) = emu.arm("POST", &keys, None).unwrap();
     assert_eq!(s, 200, "{k}");

@@ -25,6 +25,21 @@ fn seed(emu: &apim_toolkit::EmulatorProcess, n: usize) {
     }
 }
 
+/// `apim-namedvalues list | rewrite` of the service: the plan's stdout.
+fn plan(emu: &apim_toolkit::EmulatorProcess, svc: &Value) -> Vec<u8> {
+    let listed = bin("apim-namedvalues", emu)
+        .arg("list")
+        .write_stdin(svc.to_string())
+        .assert()
+        .success();
+    let plan = bin("apim-namedvalues", emu)
+        .args(["rewrite", "--host", "api.src.example.com=api.dest.example.com"])
+        .write_stdin(listed.get_output().stdout.clone())
+        .assert()
+        .success();
+    plan.get_output().stdout.clone()
+}
+
 fn stat(emu: &apim_toolkit::EmulatorProcess, what: &str) -> u64 {
     emu.stats().unwrap()[what].as_u64().unwrap()
 }
@@ -78,17 +93,7 @@ fn a_bulk_apply_under_small_buckets_applies_each_change_once_with_few_429s() {
     seed(&emu, 60);
     // Writes: a bucket of 20, refilled at ARM's 10 a second.
     emu.fault("arm-limits=400,20").unwrap();
-    let listed = bin("apim-namedvalues", &emu)
-        .arg("list")
-        .write_stdin(svc.to_string())
-        .assert()
-        .success();
-    let plan = bin("apim-namedvalues", &emu)
-        .args(["rewrite", "--host", "api.src.example.com=api.dest.example.com"])
-        .write_stdin(listed.get_output().stdout.clone())
-        .assert()
-        .success();
-    let plan = plan.get_output().stdout.clone();
+    let plan = plan(&emu, &svc);
     assert_eq!(docs(&plan).len(), 60);
     let (writes, throttled) = (stat(&emu, "writes"), stat(&emu, "throttled"));
     let started = std::time::Instant::now();
@@ -116,24 +121,11 @@ fn a_throttled_write_is_retried_after_retry_after_and_not_before() {
     let svc = service(&emu);
     seed(&emu, 1);
     emu.fault("arm-limits=azure").unwrap();
-    let listed = bin("apim-namedvalues", &emu)
-        .arg("list")
-        .write_stdin(svc.to_string())
-        .assert()
-        .success();
-    let plan = bin("apim-namedvalues", &emu)
-        .args(["rewrite", "--host", "api.src.example.com=api.dest.example.com"])
-        .write_stdin(listed.get_output().stdout.clone())
-        .assert()
-        .success();
+    let plan = plan(&emu, &svc);
     let writes = stat(&emu, "writes");
     emu.throttle(1).unwrap();
     let started = std::time::Instant::now();
-    bin("apim-namedvalues", &emu)
-        .arg("apply")
-        .write_stdin(plan.get_output().stdout.clone())
-        .assert()
-        .success();
+    bin("apim-namedvalues", &emu).arg("apply").write_stdin(plan).assert().success();
     assert!(
         started.elapsed() >= std::time::Duration::from_secs(1),
         "Retry-After: 1 was honoured"

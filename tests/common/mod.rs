@@ -127,20 +127,16 @@ pub fn unique_container() -> String {
     )
 }
 
-/// Two services and backup storage (in a container of its own), as the README's first steps make them.
-pub fn provision_all(emu: &EmulatorProcess, container: &str) -> (Vec<Value>, Value) {
-    let out = bin("apim-provision", emu)
-        .args(SERVICE_ARGS)
-        .args(["--name", "apim-src", "--name", "apim-dest"])
-        .assert()
-        .success();
-    let services = docs(&out.get_output().stdout);
+/// `apim-provision storage` of the test account in `apim-rg` (created if
+/// missing) with `container`; its storage.container document.
+pub fn storage(emu: &EmulatorProcess, container: &str) -> Value {
     let out = bin("apim-provision", emu)
         .args([
             "storage",
-            "--resource-group",
+            "-g",
             "apim-rg",
-            "--location",
+            "--create-group",
+            "-l",
             "westeurope",
             "--account",
             "apimbackups",
@@ -149,7 +145,17 @@ pub fn provision_all(emu: &EmulatorProcess, container: &str) -> (Vec<Value>, Val
         ])
         .assert()
         .success();
-    (services, docs(&out.get_output().stdout).remove(0))
+    docs(&out.get_output().stdout).remove(0)
+}
+
+/// Two services and backup storage (in a container of its own), as the README's first steps make them.
+pub fn provision_all(emu: &EmulatorProcess, container: &str) -> (Vec<Value>, Value) {
+    let out = bin("apim-provision", emu)
+        .args(SERVICE_ARGS)
+        .args(["--name", "apim-src", "--name", "apim-dest"])
+        .assert()
+        .success();
+    (docs(&out.get_output().stdout), storage(emu, container))
 }
 
 /// A real binary started in the background with the emulator's

@@ -292,7 +292,7 @@ impl App {
         let src_sku = backup.pointer("/service/sku/name").and_then(Value::as_str).unwrap_or("");
         if !src_sku.eq_ignore_ascii_case(&s.sku_name) {
             return Err(fail(
-                "InvalidParameters",
+                "RestoreFailed",
                 format!(
                     "Cannot restore a backup of a {src_sku} service onto a {} service: the tiers must match.",
                     s.sku_name

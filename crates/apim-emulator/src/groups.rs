@@ -11,17 +11,22 @@ use serde_json::{json, Value};
 pub(crate) const GROUP_DELETE_MS: i64 = 60 * 1000;
 
 impl App {
+    /// `GET /subscriptions/{id}/resourcegroups`.
+    pub(crate) fn list_groups(&self, st: &State, sub: &str) -> Response {
+        let prefix = key(&format!("/subscriptions/{sub}/"));
+        let value: Vec<Value> = st
+            .groups
+            .iter()
+            .filter(|(k, _)| k.starts_with(&prefix))
+            .map(|(_, g)| group_body(g))
+            .collect();
+        json(200, &json!({"value": value}))
+    }
+
     pub(crate) fn group(&self, st: &mut State, r: &Req, sub: &str, name: &str) -> Response {
         let id = format!("/subscriptions/{sub}/resourceGroups/{name}");
         let k = key(&id);
-        let body_of = |g: &Group| {
-            let mut b = json!({"id": g.id, "name": g.name, "type": "Microsoft.Resources/resourceGroups", "location": g.location,
-                "properties": {"provisioningState": if g.deleting_op.is_some() {"Deleting"} else {"Succeeded"}}});
-            if !g.tags.is_empty() {
-                b["tags"] = Value::Object(g.tags.clone());
-            }
-            b
-        };
+        let body_of = group_body;
         match *r.method {
             Method::PUT => {
                 if !apim_rules::is_valid_resource_group_name(name) {
@@ -104,4 +109,14 @@ impl App {
             _ => method_not_allowed(r),
         }
     }
+}
+
+/// A resource group as ARM shows it.
+fn group_body(g: &Group) -> Value {
+    let mut b = json!({"id": g.id, "name": g.name, "type": "Microsoft.Resources/resourceGroups", "location": g.location,
+        "properties": {"provisioningState": if g.deleting_op.is_some() {"Deleting"} else {"Succeeded"}}});
+    if !g.tags.is_empty() {
+        b["tags"] = Value::Object(g.tags.clone());
+    }
+    b
 }

@@ -38,6 +38,12 @@ pub(crate) enum Route {
         storage: bool,
     },
     Group,
+    Groups,
+    /// Storage accounts of the subscription, or of a group.
+    StorageAccounts {
+        in_group: bool,
+    },
+    Containers,
     GroupOperation,
     ServicesInSubscription,
     DeletedServices,
@@ -86,7 +92,9 @@ impl Route {
             ["tenants"] if get => Tenants,
             ["subscriptions", _, "providers", "microsoft.storage", "checknameavailability"] if post => CheckName { storage: true },
             ["subscriptions", _, "providers", "microsoft.apimanagement", "checknameavailability"] if post => CheckName { storage: false },
+            ["subscriptions", _, "resourcegroups"] if get => Groups,
             ["subscriptions", _, "resourcegroups", _] => Group,
+            ["subscriptions", _, "providers", "microsoft.storage", "storageaccounts"] if get => StorageAccounts { in_group: false },
             ["subscriptions", _, "operationresults", _] => GroupOperation,
             ["subscriptions", _, "providers", "microsoft.apimanagement", "service"] if get => ServicesInSubscription,
             ["subscriptions", _, "providers", "microsoft.apimanagement", "deletedservices"] if get => DeletedServices,
@@ -105,7 +113,9 @@ impl Route {
                 _ => NotFound,
             },
             ["subscriptions", _, "resourcegroups", _, "providers", "microsoft.storage", rest @ ..] => match rest {
+                ["storageaccounts"] if get => StorageAccounts { in_group: true },
                 ["storageaccounts", _] => StorageAccount,
+                ["storageaccounts", _, "blobservices", "default", "containers"] if get => Containers,
                 ["storageaccounts", _, "listkeys"] if post => ListKeys,
                 ["storageaccounts", _, "blobservices", "default", "containers", _] => Container,
                 _ => NotFound,
@@ -117,7 +127,8 @@ impl Route {
     fn versions(self) -> Option<Versions> {
         use Route::*;
         match self {
-            Group | GroupOperation => Some(Versions::Resources),
+            Group | Groups | GroupOperation => Some(Versions::Resources),
+            StorageAccounts { .. } | Containers => Some(Versions::Storage("storageAccounts")),
             ServicesInSubscription
             | DeletedServices
             | DeletedService
@@ -154,6 +165,8 @@ impl Route {
                 | StorageAccount
                 | ListKeys
                 | Container
+                | Containers
+                | StorageAccounts { in_group: true }
         )
     }
 
@@ -354,6 +367,9 @@ fn answer(app: &App, route: Route, r: &Req) -> Response {
             })
         }
         Route::Subscription => app.subscription(r),
+        Route::Groups => app.list_groups(st, &sub),
+        Route::StorageAccounts { in_group } => app.list_accounts(st, &sub, in_group.then_some(r.segs[3].as_str())),
+        Route::Containers => app.list_containers(st, r, &sub),
         Route::CheckName { storage } => app.check_name(st, r, &sub, storage),
         Route::Admin
         | Route::Token

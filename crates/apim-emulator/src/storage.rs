@@ -185,6 +185,38 @@ impl App {
         }
     }
 
+    /// Storage accounts of a group (`group` given) or of the subscription.
+    pub(crate) fn list_accounts(&self, st: &State, sub: &str, group: Option<&str>) -> Response {
+        let prefix = match group {
+            Some(g) => key(&format!("/subscriptions/{sub}/resourceGroups/{g}/")),
+            None => key(&format!("/subscriptions/{sub}/")),
+        };
+        let value: Vec<Value> = st
+            .accounts
+            .iter()
+            .filter(|(k, a)| k.starts_with(&prefix) && a.op.is_none())
+            .map(|(_, a)| self.account_body(a))
+            .collect();
+        json(200, &json!({"value": value}))
+    }
+
+    /// `GET …/blobServices/default/containers`.
+    pub(crate) fn list_containers(&self, st: &State, r: &Req, sub: &str) -> Response {
+        let (group, account) = (r.segs[3].clone(), r.segs[7].clone());
+        let account_id = format!("/subscriptions/{sub}/resourceGroups/{group}/providers/Microsoft.Storage/storageAccounts/{account}");
+        if !st.accounts.get(&key(&account_id)).is_some_and(|a| a.op.is_none()) {
+            return resource_not_found("Microsoft.Storage/storageAccounts", &account, &group);
+        }
+        let prefix = key(&format!("{account_id}/blobServices/default/containers/"));
+        let value: Vec<Value> = st
+            .containers
+            .iter()
+            .filter(|(k, _)| k.starts_with(&prefix))
+            .map(|(_, c)| container_body(c))
+            .collect();
+        json(200, &json!({"value": value}))
+    }
+
     pub(crate) fn container(&self, st: &mut State, r: &Req, sub: &str) -> Response {
         let (group, account, name) = (r.segs[3].clone(), r.segs[7].clone(), r.segs[11].clone());
         let account_id = format!("/subscriptions/{sub}/resourceGroups/{group}/providers/Microsoft.Storage/storageAccounts/{account}");

@@ -975,3 +975,56 @@ async fn storage_side_refusals_fail_the_backup() {
         "{failed}"
     );
 }
+
+/// The lists `az group list`, `az storage account list` and
+/// `az storage container list` read.
+#[tokio::test]
+async fn lists_of_groups_accounts_and_containers() {
+    let c = Client::new(0.0).await;
+    c.group("rg1").await;
+    c.group("rg2").await;
+    let (s, _, groups) = c
+        .call(
+            "GET",
+            &format!("/subscriptions/{SUBSCRIPTION_ID}/resourcegroups?api-version=2021-04-01"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200);
+    let names: Vec<&str> = groups["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["rg1", "rg2"]);
+    let create = example("storage/StorageAccountCreate.json");
+    let account = format!(
+        "/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/rg1/providers/Microsoft.Storage/storageAccounts/backups1?api-version=2025-08-01"
+    );
+    assert_eq!(c.call("PUT", &account, Some(&create["parameters"]["parameters"])).await.0, 200);
+    let container = account.replace("?api", "/blobServices/default/containers/apim-backups?api");
+    let (s, _, _) = c.call("PUT", &container, Some(&json!({}))).await;
+    assert!(s == 200 || s == 201);
+    for path in [
+        format!("/subscriptions/{SUBSCRIPTION_ID}/providers/Microsoft.Storage/storageAccounts?api-version=2025-08-01"),
+        format!("/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/rg1/providers/Microsoft.Storage/storageAccounts?api-version=2025-08-01"),
+    ] {
+        let (s, _, list) = c.call("GET", &path, None).await;
+        assert_eq!((s, list["value"][0]["name"].as_str()), (200, Some("backups1")), "{path}");
+    }
+    let (_, _, none) = c
+        .call(
+            "GET",
+            &format!(
+                "/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/rg2/providers/Microsoft.Storage/storageAccounts?api-version=2025-08-01"
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(none["value"], json!([]));
+    let (s, _, containers) = c
+        .call("GET", &account.replace("?api", "/blobServices/default/containers?api"), None)
+        .await;
+    assert_eq!((s, containers["value"][0]["name"].as_str()), (200, Some("apim-backups")));
+}

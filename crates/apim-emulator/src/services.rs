@@ -93,6 +93,27 @@ impl App {
         if let Some(i) = &s.identity {
             b["identity"] = i.clone();
         }
+        for (k, v) in &s.settings {
+            if k == "hostnameConfigurations" {
+                // The default gateway host stays; custom ones are added to it.
+                let mut all = b["properties"][k].as_array().cloned().unwrap_or_default();
+                let default_host = all.first().map(|h| h["hostName"].clone()).unwrap_or(Value::Null);
+                all.extend(
+                    v.as_array()
+                        .cloned()
+                        .unwrap_or_default()
+                        .into_iter()
+                        .filter(|h| h["hostName"] != default_host),
+                );
+                b["properties"][k] = Value::Array(all);
+            } else if k == "customProperties" {
+                if let (Some(m), Some(given)) = (b["properties"][k].as_object_mut(), v.as_object()) {
+                    m.extend(given.clone());
+                }
+            } else {
+                b["properties"][k] = v.clone();
+            }
+        }
         b
     }
 
@@ -277,6 +298,17 @@ impl App {
             props["publisherEmail"].as_str().unwrap_or_default().to_string(),
             props["publisherName"].as_str().unwrap_or_default().to_string(),
         );
+        // Settings the emulator does not act on but keeps as given, as a PUT
+        // that dropped them would lose a custom domain or a TLS setting.
+        let kept: serde_json::Map<String, Value> = [
+            "hostnameConfigurations",
+            "customProperties",
+            "virtualNetworkType",
+            "publicNetworkAccess",
+        ]
+        .iter()
+        .filter_map(|k| props.get(*k).filter(|v| !v.is_null()).map(|v| (k.to_string(), v.clone())))
+        .collect();
         let etag = st.next_etag();
         if let Some(existing) = st.services.get(&k) {
             if existing.op.is_some() {
@@ -297,6 +329,7 @@ impl App {
             s.tags = tags;
             s.identity = identity;
             s.etag = etag;
+            s.settings.extend(kept);
             let op = new_op(st, OpKind::ServiceUpdate, &k, scaled(self, SERVICE_UPDATE_MS));
             s.op = Some(op.id.clone());
             st.services.insert(k.clone(), s);
@@ -318,6 +351,7 @@ impl App {
             etag,
             op: None,
             config: Default::default(),
+            settings: kept,
         };
         let op = new_op(st, OpKind::ServiceCreate, &k, scaled(self, SERVICE_CREATE_MS));
         let mut s = s;

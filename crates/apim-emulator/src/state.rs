@@ -60,6 +60,9 @@ pub struct Service {
     /// by lower-case path: what backup carries and restore replaces.
     #[serde(default)]
     pub config: BTreeMap<String, Value>,
+    /// Service properties kept as given (custom hostnames, TLS settings…).
+    #[serde(default)]
+    pub settings: Map<String, Value>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

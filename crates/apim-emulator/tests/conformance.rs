@@ -888,6 +888,24 @@ async fn patch_updates_in_place() {
     assert_eq!(again["tags"], json!({"owner": "ops"}));
     let (s, _, _) = c.call("PATCH", &service_path("rg1", "nothere"), Some(&json!({"tags": {}}))).await;
     assert_eq!(s, 404);
+    // A PUT keeps custom hostnames and TLS settings (they are not the emulator's to drop).
+    let mut put = svc["parameters"]["parameters"].clone();
+    put["properties"]["hostnameConfigurations"] = json!([{"type": "Proxy", "hostName": "api.contoso.example", "certificateSource": "KeyVault", "keyVaultId": "https://kv.vault.azure.net/secrets/cert"}]);
+    put["properties"]["customProperties"] = json!({"Microsoft.WindowsAzure.ApiManagement.Gateway.Security.Protocols.Tls10": "False"});
+    let (s, _, _) = c.call("PUT", &service_path("rg1", "apimService1"), Some(&put)).await;
+    assert_eq!(s, 200);
+    let (_, _, got) = c.call("GET", &service_path("rg1", "apimService1"), None).await;
+    let hosts: Vec<&str> = got["properties"]["hostnameConfigurations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["hostName"].as_str().unwrap())
+        .collect();
+    assert_eq!(hosts, ["apimservice1.azure-api.net", "api.contoso.example"]);
+    assert_eq!(
+        got["properties"]["customProperties"]["Microsoft.WindowsAzure.ApiManagement.Gateway.Security.Protocols.Tls10"],
+        "False"
+    );
 }
 
 /// A backup fails, as Azure reports it in the operation's error, for the

@@ -204,7 +204,7 @@ impl App {
     pub(crate) fn list_containers(&self, st: &State, r: &Req, sub: &str) -> Response {
         let (group, account) = (r.segs[3].clone(), r.segs[7].clone());
         let account_id = format!("/subscriptions/{sub}/resourceGroups/{group}/providers/Microsoft.Storage/storageAccounts/{account}");
-        if !st.accounts.get(&key(&account_id)).is_some_and(|a| a.op.is_none()) {
+        if st.accounts.get(&key(&account_id)).is_none_or(|a| a.op.is_some()) {
             return resource_not_found("Microsoft.Storage/storageAccounts", &account, &group);
         }
         let prefix = key(&format!("{account_id}/blobServices/default/containers/"));

@@ -32,9 +32,21 @@ pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
 }
 
-/// `--blob-accounts` / AZURITE_ACCOUNTS forms of [`BLOB_ACCOUNTS`].
+/// Each account's second key (a storage account has two, as `listKeys` shows).
+/// (64 hex digits: valid base64, as Azurite and the HMAC need.)
+pub fn secondary_key(account: &str) -> String {
+    let hex: String = account.bytes().map(|b| format!("{b:02x}")).collect();
+    format!("{hex:f<64}")
+}
+
+/// The emulator's `--blob-accounts` / AZURITE_ACCOUNTS form of
+/// [`BLOB_ACCOUNTS`]: `NAME:KEY1:KEY2`, comma-separated.
 pub fn blob_accounts_flag() -> String {
-    BLOB_ACCOUNTS.iter().map(|(n, k)| format!("{n}:{k}")).collect::<Vec<_>>().join(",")
+    BLOB_ACCOUNTS
+        .iter()
+        .map(|(n, k)| format!("{n}:{k}:{}", secondary_key(n)))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// A tool pinned under `tools/{name}` (package.json and its lockfile),
@@ -117,7 +129,8 @@ impl Azurite {
     /// Starts Azurite's blob service on a free port, in memory, without telemetry.
     pub fn start() -> anyhow::Result<Azurite> {
         Self::install()?;
-        let accounts = BLOB_ACCOUNTS.iter().map(|(n, k)| format!("{n}:{k}")).collect::<Vec<_>>().join(";");
+        // Azurite takes `NAME:KEY1:KEY2`, semicolon-separated.
+        let accounts = blob_accounts_flag().replace(',', ";");
         let mut child = Command::new(Self::dir().join("node_modules/.bin/azurite-blob"))
             .args([
                 "--blobHost",

@@ -724,3 +724,40 @@ fn a_signal_during_the_backup_post_prints_the_operation_to_resume() {
         assert_eq!(s.emu.stats().unwrap()["writes"].as_u64().unwrap() - writes, 1, "SIG{sig}");
     }
 }
+
+/// A storage account has two keys, and a backup works with either.
+#[test]
+fn both_storage_keys_differ_and_either_backs_up() {
+    let emu = emulator(0.0);
+    let container = unique_container();
+    storage(&emu, &container);
+    bin("apim-provision", &emu)
+        .args(SERVICE_ARGS)
+        .args(["--name", "apim-keys"])
+        .assert()
+        .success();
+    let account = format!("/subscriptions/{SUB}/resourceGroups/apim-rg/providers/Microsoft.Storage/storageAccounts/apimbackups");
+    let (_, _, keys) = emu
+        .arm("POST", &format!("{account}/listKeys?api-version=2025-08-01"), None)
+        .unwrap();
+    let (k1, k2) = (
+        keys["keys"][0]["value"].as_str().unwrap(),
+        keys["keys"][1]["value"].as_str().unwrap(),
+    );
+    assert_ne!(k1, k2, "key1 and key2 are two keys");
+    let body = serde_json::json!({"storageAccount": "apimbackups", "containerName": container, "backupName": "by-key2.apimbackup",
+        "accessType": "AccessKey", "accessKey": k2});
+    let (s, h, b) = emu
+        .arm(
+            "POST",
+            &service_path("apim-keys").replace("?api-version", "/backup?api-version"),
+            Some(&body),
+        )
+        .unwrap();
+    assert_eq!(s, 202, "{b}");
+    let loc = h["location"].to_str().unwrap().trim_start_matches(&emu.arm_endpoint()).to_string();
+    emu.finish_operations().unwrap();
+    let (s, _, _) = emu.arm("GET", &loc, None).unwrap();
+    assert_eq!(s, 200, "the backup with the second key succeeded");
+    assert!(azurite_blob("apimbackups", &container, "by-key2.apimbackup").unwrap().is_some());
+}

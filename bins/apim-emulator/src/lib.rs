@@ -77,12 +77,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     if !(time_scale >= 0.0 && time_scale.is_finite()) {
         anyhow::bail!("--time-scale must be a number >= 0 (0 = instant, 1 = real time)");
     }
+    // NAME:KEY or NAME:KEY1:KEY2 (Azurite's own form: an account has two keys).
+    let mut blob_secondary_keys = Vec::new();
     let blob_accounts = blob_accounts
         .iter()
         .map(|a| {
-            a.split_once(':')
-                .map(|(n, k)| (n.to_string(), k.to_string()))
-                .with_context(|| "--blob-accounts takes NAME:KEY pairs separated by commas")
+            let mut parts = a.splitn(3, ':');
+            match (parts.next(), parts.next(), parts.next()) {
+                (Some(n), Some(k1), k2) if !n.is_empty() && !k1.is_empty() => {
+                    if let Some(k2) = k2.filter(|k| !k.is_empty()) {
+                        blob_secondary_keys.push((n.to_string(), k2.to_string()));
+                    }
+                    Ok((n.to_string(), k1.to_string()))
+                }
+                _ => anyhow::bail!("--blob-accounts takes NAME:KEY (or NAME:KEY1:KEY2) separated by commas"),
+            }
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let emu = apim_emulator::Emulator::start(apim_emulator::Config {
@@ -90,6 +99,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         time_scale,
         blob_endpoint,
         blob_accounts,
+        blob_secondary_keys,
         state_file: state,
         ca_cert_path: ca_cert,
         token_lifetime_secs: token_lifetime,

@@ -59,8 +59,10 @@ pub struct Config {
     pub time_scale: f64,
     /// Azurite's blob endpoint, e.g. `http://127.0.0.1:10000`.
     pub blob_endpoint: Option<String>,
-    /// Storage accounts Azurite knows, with their keys.
+    /// Storage accounts Azurite knows, with their (primary) keys.
     pub blob_accounts: Vec<(String, String)>,
+    /// Their second keys, where Azurite was given two.
+    pub blob_secondary_keys: Vec<(String, String)>,
     pub state_file: Option<PathBuf>,
     /// Where the CA certificate is written.
     pub ca_cert_path: Option<PathBuf>,
@@ -83,6 +85,7 @@ impl Default for Config {
             time_scale: 1.0,
             blob_endpoint: None,
             blob_accounts: Vec::new(),
+            blob_secondary_keys: Vec::new(),
             state_file: None,
             ca_cert_path: None,
             token_lifetime_secs: 3599,

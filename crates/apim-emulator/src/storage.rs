@@ -274,7 +274,13 @@ impl App {
 
     pub(crate) fn account_keys(&self, name: &str) -> Result<[String; 2], Response> {
         if let Some((_, k)) = self.config.blob_accounts.iter().find(|(n, _)| n == name) {
-            return Ok([k.clone(), k.clone()]);
+            let second = self
+                .config
+                .blob_secondary_keys
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, k2)| k2.clone());
+            return Ok([k.clone(), second.unwrap_or_else(|| k.clone())]);
         }
         if self.config.blob_endpoint.is_some() {
             let known: Vec<&str> = self.config.blob_accounts.iter().map(|(n, _)| n.as_str()).collect();

@@ -3,6 +3,7 @@
 
 mod azurite;
 mod bench;
+mod compat;
 mod demo;
 mod dist;
 mod fuzz;
@@ -14,12 +15,13 @@ use anyhow::{bail, Context};
 use apim_toolkit::{bin_path, workspace_root};
 use std::process::{Command, Stdio};
 
-const USAGE: &str = "usage: cargo xtask <test|demo|bench|fuzz|soak|azurite|dist|install>
+const USAGE: &str = "usage: cargo xtask <test|demo|bench|fuzz|soak|compat|azurite|dist|install>
   test     fmt --check, clippy -D warnings, then every test with Azurite running
   demo     the whole flow on the emulator + Azurite, with the real binaries
   bench    timings of the binaries against the emulator (release build); `bench diff` or `bench namedvalues` runs one
   fuzz     the property tests of every parser, many more cases, for SECONDS (default 60)
   soak     named value applies and backup/restore cycles under injected faults (not in CI)
+  compat   the seed's runbook with the az CLI (from PyPI) against the emulator; which commands pass (not in CI: ~730 MB)
   dist     release binaries (stripped), man pages and bash/zsh/fish completions into target/dist/
   install  --prefix DIR: dist, then DIR/bin, DIR/share/man/man1 and the completion folders
   azurite  run Azurite in the foreground (prints its endpoint; --env-file FILE writes it for the emulator) until Ctrl-C";
@@ -36,6 +38,7 @@ fn main() -> std::process::ExitCode {
         },
         "fuzz" => fuzz::fuzz(std::env::args().nth(2)),
         "soak" => soak::soak(),
+        "compat" => compat::compat(),
         "dist" => dist::dist().map(|_| ()),
         "install" => dist::install(&std::env::args().skip(2).collect::<Vec<_>>()),
         "azurite" => azurite::azurite(&std::env::args().skip(2).collect::<Vec<_>>()),

@@ -54,8 +54,7 @@ impl App {
     }
 
     /// `GET /metadata/endpoints`: the emulator as a cloud a client can
-    /// register (`az cloud register --endpoint-resource-manager`). From
-    /// api-version 2022-09-01 a list of clouds; before it, one object.
+    /// register (`az cloud register --endpoint-resource-manager`).
     pub(crate) fn cloud_metadata(&self, r: &Req) -> Response {
         let base = self.base_url.clone();
         let cloud = json!({
@@ -75,16 +74,15 @@ impl App {
                 "azureDataLakeAnalyticsCatalogAndJob": "azuredatalakeanalytics.net"},
             "vmImageAliasDoc": "",
         });
-        let v = r.api_version();
-        if v.is_empty() || v >= "2022-09-01" {
-            json(200, &json!([cloud]))
-        } else {
-            json(
-                200,
-                &json!({"galleryEndpoint": base, "graphEndpoint": base, "portalEndpoint": base,
-                    "authentication": cloud["authentication"]}),
-            )
-        }
+        // One cloud, as a private cloud's (Azure Stack's) endpoint answers,
+        // which is what `az cloud register --endpoint-resource-manager`
+        // reads; the older fields are kept for older clients.
+        let mut one = cloud;
+        one["galleryEndpoint"] = json!(base);
+        one["graphEndpoint"] = json!(base);
+        one["portalEndpoint"] = json!(base);
+        let _ = r;
+        json(200, &one)
     }
 
     /// `POST …/checkNameAvailability` for storage accounts and APIM services.

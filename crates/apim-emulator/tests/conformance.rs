@@ -799,8 +799,8 @@ async fn what_clients_read_before_a_resource() {
         .ends_with("/v2.0/.well-known/openid-configuration"));
     let (s, clouds) = get(format!("{base}/metadata/endpoints?api-version=2022-09-01")).await;
     assert_eq!(s, 200);
-    assert_eq!(clouds[0]["resourceManager"], format!("{base}/"));
-    assert_eq!(clouds[0]["authentication"]["loginEndpoint"], format!("{base}/"));
+    assert_eq!(clouds["resourceManager"], format!("{base}/"));
+    assert_eq!(clouds["authentication"]["loginEndpoint"], format!("{base}/"));
 
     // The token decodes as a JWT with Entra's claims.
     let parts: Vec<&str> = c.token.split('.').collect();

@@ -19,6 +19,12 @@ impl App {
         if action.is_some() {
             *self.lose_next_answer.lock().unwrap_or_else(|p| p.into_inner()) = action.clone();
         }
+        if let (Some(id), Some(v)) = (q("kv-secret-id"), q("kv-secret-value")) {
+            self.vault
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(id.trim_end_matches('/').to_string(), v.clone());
+        }
         if let Some(list) = q("no-role-on") {
             *self.no_role_on.lock().unwrap_or_else(|p| p.into_inner()) =
                 list.split(',').filter(|a| !a.is_empty()).map(crate::state::key).collect();

@@ -126,6 +126,9 @@ pub struct App {
     buckets: limits::Buckets,
     /// Requests answered 429 (by a bucket or the `throttle` fault).
     throttled: AtomicU64,
+    /// Key Vault secrets by identifier, as the rehearsal sets them
+    /// (`/_emulator/faults?kv-secret-id=…&kv-secret-value=…`).
+    vault: Mutex<std::collections::HashMap<String, String>>,
     /// Storage accounts (lower case) on which managed identities have no role.
     no_role_on: Mutex<std::collections::HashSet<String>>,
     /// ARM requests by kind (reads, writes, deletes), throttled or not.
@@ -220,6 +223,7 @@ impl Emulator {
             throttled: AtomicU64::new(0),
             by_class: [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)],
             no_role_on: Mutex::new(Default::default()),
+            vault: Mutex::new(Default::default()),
             time_scale: AtomicU64::new(time_scale.to_bits()),
             latency_ms: AtomicU64::new(latency_ms),
             dirty: std::sync::atomic::AtomicBool::new(false),

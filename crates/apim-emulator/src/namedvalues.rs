@@ -105,11 +105,21 @@ impl App {
             .services
             .get(&service_key(r, sub))
             .and_then(|s| s.config.get(&key(&format!("namedValues/{}", r.segs[9]))));
+        // A Key Vault reference's value is the vault's secret, as APIM
+        // fetched it; the emulator's vault holds what the rehearsal put there.
+        let from_vault = |item: &Value| {
+            let id = item.pointer("/properties/keyVault/secretIdentifier").and_then(Value::as_str)?;
+            self.vault
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(id.trim_end_matches('/'))
+                .cloned()
+        };
         match item {
             Some(item) => with_header(
                 json(
                     200,
-                    &json!({"value": item.pointer("/properties/value").cloned().unwrap_or(Value::Null)}),
+                    &json!({"value": from_vault(item).map(Value::String).or_else(|| item.pointer("/properties/value").cloned()).unwrap_or(Value::Null)}),
                 ),
                 "etag",
                 &etag_header(item),

@@ -63,6 +63,8 @@ pub(crate) enum Route {
     StorageAccount,
     ListKeys,
     Container,
+    /// POST …/regenerateKey.
+    RegenerateKey,
     StorageOperation,
     NotFound,
 }
@@ -117,6 +119,7 @@ impl Route {
                 ["storageaccounts", _] => StorageAccount,
                 ["storageaccounts", _, "blobservices", "default", "containers"] if get => Containers,
                 ["storageaccounts", _, "listkeys"] if post => ListKeys,
+                ["storageaccounts", _, "regeneratekey"] if post => RegenerateKey,
                 ["storageaccounts", _, "blobservices", "default", "containers", _] => Container,
                 _ => NotFound,
             },
@@ -128,7 +131,7 @@ impl Route {
         use Route::*;
         match self {
             Group | Groups | GroupOperation => Some(Versions::Resources),
-            StorageAccounts { .. } | Containers => Some(Versions::Storage("storageAccounts")),
+            StorageAccounts { .. } | Containers | RegenerateKey => Some(Versions::Storage("storageAccounts")),
             ServicesInSubscription
             | DeletedServices
             | DeletedService
@@ -164,6 +167,7 @@ impl Route {
                 | TenantOperation
                 | StorageAccount
                 | ListKeys
+                | RegenerateKey
                 | Container
                 | Containers
                 | StorageAccounts { in_group: true }
@@ -358,6 +362,7 @@ fn answer(app: &App, route: Route, r: &Req) -> Response {
         Route::TenantOperation => app.tenant_operation(r),
         Route::StorageAccount => app.account(st, r, &sub),
         Route::ListKeys => app.list_keys(st, r, &sub),
+        Route::RegenerateKey => app.regenerate_key(st, r, &sub),
         Route::Container => app.container(st, r, &sub),
         Route::StorageOperation => {
             let id = r.segs[5].clone();

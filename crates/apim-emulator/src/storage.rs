@@ -168,6 +168,39 @@ impl App {
         }
     }
 
+    /// POST …/regenerateKey `{"keyName": "key1"|"key2"}`: a new key, and the
+    /// keys as listKeys shows them. Azurite's keys are fixed when it starts,
+    /// so an account it holds refuses (409) rather than hand out a key no
+    /// blob request would pass with.
+    pub(crate) fn regenerate_key(&self, st: &mut State, r: &Req, sub: &str) -> Response {
+        let body: Value = serde_json::from_slice(r.body).unwrap_or(Value::Null);
+        let slot = match body.get("keyName").and_then(Value::as_str) {
+            Some(k) if k.eq_ignore_ascii_case("key1") => 0,
+            Some(k) if k.eq_ignore_ascii_case("key2") => 1,
+            _ => return error(400, "InvalidValuesForRequestParameters", "'keyName' must be key1 or key2."),
+        };
+        let id = format!(
+            "/subscriptions/{sub}/resourceGroups/{}/providers/Microsoft.Storage/storageAccounts/{}",
+            r.segs[3], r.segs[7]
+        );
+        if st.accounts.get(&key(&id)).is_none_or(|a| a.op.is_some()) {
+            return resource_not_found("Microsoft.Storage/storageAccounts", &r.segs[7], &r.segs[3]);
+        }
+        if self.config.blob_accounts.iter().any(|(n, _)| n == &r.segs[7]) {
+            return error(
+                409,
+                "KeyRegenerationNotSupported",
+                "The emulator's Azurite fixes this account's keys when it starts; regenerate keys against Azure, or against an emulator without Azurite.",
+            );
+        }
+        let fresh = base64::engine::general_purpose::STANDARD
+            .encode([uuid::Uuid::new_v4().into_bytes(), uuid::Uuid::new_v4().into_bytes()].concat());
+        if let Some(a) = st.accounts.get_mut(&key(&id)) {
+            a.keys[slot] = fresh;
+        }
+        self.list_keys(st, r, sub)
+    }
+
     pub(crate) fn list_keys(&self, st: &State, r: &Req, sub: &str) -> Response {
         let id = format!(
             "/subscriptions/{sub}/resourceGroups/{}/providers/Microsoft.Storage/storageAccounts/{}",

@@ -580,6 +580,22 @@ async fn named_values_as_the_examples_show() {
         .await;
     assert_eq!(s, 200);
     assert_shape(&refresh["responses"]["200"]["body"], &body, &[]);
+    // listValue of a reference answers the vault's secret (the emulator's vault).
+    let list_value = nv_url("testprop6").replace("?api", "/listValue?api");
+    assert_eq!(
+        c.call("POST", &list_value, None).await.2["value"],
+        Value::Null,
+        "nothing in the vault yet"
+    );
+    let secret_id = kv["parameters"]["parameters"]["properties"]["keyVault"]["secretIdentifier"]
+        .as_str()
+        .unwrap();
+    let q = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("kv-secret-id", secret_id)
+        .append_pair("kv-secret-value", "from-the-vault")
+        .finish();
+    c.emu.set_faults(&q).unwrap();
+    assert_eq!(c.call("POST", &list_value, None).await.2["value"], "from-the-vault");
 
     // DELETE needs If-Match; then 200, and 204 when gone.
     assert_eq!(c.call("DELETE", &nv_url("testprop2"), None).await.0, 400);

@@ -760,4 +760,13 @@ fn both_storage_keys_differ_and_either_backs_up() {
     let (s, _, _) = emu.arm("GET", &loc, None).unwrap();
     assert_eq!(s, 200, "the backup with the second key succeeded");
     assert!(azurite_blob("apimbackups", &container, "by-key2.apimbackup").unwrap().is_some());
+    // A container name Azure refuses gets Azure's 400, not Azurite's trouble.
+    let (s, _, b) = emu
+        .arm(
+            "PUT",
+            &format!("{account}/blobServices/default/containers/Bad_Name?api-version=2025-08-01"),
+            Some(&serde_json::json!({})),
+        )
+        .unwrap();
+    assert_eq!(s, 400, "{b}");
 }

@@ -351,6 +351,10 @@ impl App {
             return Ok(());
         };
         let (account, container) = (&r.segs[7], &r.segs[11]);
+        if !blob_store::names::is_valid_container_name(container) {
+            // Refused by the container's own check, with Azure's 400, before Azurite is asked.
+            return Ok(());
+        }
         let Some((_, k)) = self.config.blob_accounts.iter().find(|(n, _)| n == account) else {
             return Ok(());
         };

@@ -7,32 +7,7 @@ use serde_json::Value;
 /// Parses NDJSON (blank lines allowed), pretty-printed documents one after
 /// another, or a single JSON array.
 pub fn parse_documents(text: &str, source: &str) -> anyhow::Result<Vec<Value>> {
-    // A byte order mark (Windows editors write one) is not part of the JSON.
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let trimmed = text.trim_start();
-    if trimmed.starts_with('[') {
-        return match serde_json::from_str::<Value>(trimmed) {
-            Ok(Value::Array(items)) => Ok(items),
-            Ok(_) => Err(usage(format!("{source}: expected a JSON array or one JSON document per line"))),
-            Err(e) => Err(usage(format!("{source}: malformed JSON array: {e}"))),
-        };
-    }
-    // Any sequence of JSON values, as jq reads and writes them: one per
-    // line, or pretty-printed over many.
-    let mut out = Vec::new();
-    let mut values = serde_json::Deserializer::from_str(text).into_iter::<Value>();
-    loop {
-        match values.next() {
-            None => return Ok(out),
-            Some(Ok(v)) => out.push(v),
-            Some(Err(e)) => {
-                return Err(usage(format!(
-                    "{source} line {}: malformed JSON ({e}); expected JSON documents, one per line or pretty-printed",
-                    e.line()
-                )))
-            }
-        }
-    }
+    stream_documents(std::io::Cursor::new(text.as_bytes()), source.to_string()).collect()
 }
 
 /// The `kind` of a document, if it has one.
@@ -160,45 +135,79 @@ pub fn read_stdin_documents() -> anyhow::Result<Vec<Value>> {
 /// stages overlap, and memory does not grow with a document not yet read.
 pub fn stdin_documents() -> anyhow::Result<impl Iterator<Item = anyhow::Result<Value>> + Send> {
     let reader = std::io::BufReader::new(stdin_reader()?);
-    Ok(stream_documents(reader, "stdin"))
+    Ok(stream_documents(reader, "stdin".to_string()))
 }
 
-/// Documents from any reader, one by one (NDJSON, pretty-printed, or one array).
-fn stream_documents<R: std::io::BufRead + Send>(mut reader: R, source: &'static str) -> impl Iterator<Item = anyhow::Result<Value>> + Send {
+/// Documents from any reader, one by one: any sequence of JSON values, as
+/// jq reads and writes them (one per line, or pretty-printed over many), or
+/// one JSON array of them. The one parser of the toolkit's input: whole
+/// files and stdin are read through it too. Ends after the first error.
+fn stream_documents<R: std::io::BufRead + Send>(mut reader: R, source: String) -> impl Iterator<Item = anyhow::Result<Value>> + Send {
     // A byte order mark (Windows editors write one) is not part of the JSON.
     if reader.fill_buf().is_ok_and(|b| b.starts_with("\u{feff}".as_bytes())) {
         reader.consume(3);
     }
-    let values = serde_json::Deserializer::from_reader(reader).into_iter::<Value>();
-    let mut pending: std::vec::IntoIter<Value> = Vec::new().into_iter();
-    let mut values = values.fuse();
-    let mut failed = false;
+    let is_array = first_byte_after_whitespace(&mut reader) == Some(b'[');
+    let mut values = serde_json::Deserializer::from_reader(reader).into_iter::<Value>();
+    let mut items: std::vec::IntoIter<Value> = Vec::new().into_iter();
+    let mut array_read = false;
+    let mut ended = false;
     std::iter::from_fn(move || {
-        if let Some(v) = pending.next() {
+        if let Some(v) = items.next() {
             return Some(Ok(v));
         }
-        if failed {
+        if ended {
             return None;
         }
-        match values.next()? {
-            Ok(Value::Array(items)) => {
-                pending = items.into_iter();
-                pending.next().map(Ok)
+        let fail = |why: String| Some(Err(usage(why)));
+        match values.next() {
+            None => None,
+            // One array holds the documents; nothing may follow it.
+            Some(Ok(Value::Array(all))) if is_array && !array_read => {
+                array_read = true;
+                items = all.into_iter();
+                match items.next() {
+                    Some(v) => Some(Ok(v)),
+                    None => match values.next() {
+                        None => None,
+                        Some(_) => {
+                            ended = true;
+                            fail(format!("{source}: malformed JSON array: trailing characters after the array"))
+                        }
+                    },
+                }
             }
-            Ok(v) => Some(Ok(v)),
-            Err(e) => {
-                failed = true;
-                let why = match e.io_error_kind() {
-                    Some(_) => format!("{source}: {e}"),
-                    None => format!(
+            Some(Ok(_)) if is_array => {
+                ended = true;
+                fail(format!("{source}: malformed JSON array: trailing characters after the array"))
+            }
+            Some(Ok(v)) => Some(Ok(v)),
+            Some(Err(e)) => {
+                ended = true;
+                match (e.io_error_kind(), is_array) {
+                    (Some(_), _) => fail(format!("{source}: {e}")),
+                    (None, true) => fail(format!("{source}: malformed JSON array: {e}")),
+                    (None, false) => fail(format!(
                         "{source} line {}: malformed JSON ({e}); expected JSON documents, one per line or pretty-printed",
                         e.line()
-                    ),
-                };
-                Some(Err(usage(why)))
+                    )),
+                }
             }
         }
     })
+}
+
+/// Skips leading whitespace; the first byte after it, if any.
+fn first_byte_after_whitespace<R: std::io::BufRead>(reader: &mut R) -> Option<u8> {
+    loop {
+        let buf = reader.fill_buf().ok()?;
+        let first = *buf.first()?;
+        let ws = buf.iter().take_while(|b| b.is_ascii_whitespace()).count();
+        if ws == 0 {
+            return Some(first);
+        }
+        reader.consume(ws);
+    }
 }
 
 /// The `apim.operation` documents `--resume` waits for: at least one.
@@ -228,6 +237,17 @@ mod tests {
         assert_eq!(parse_documents("{\"a\":1}\n\n{\"a\":2}\n", "t").unwrap().len(), 2);
         assert_eq!(parse_documents(" [{\"a\":1},{\"a\":2}]", "t").unwrap().len(), 2);
         assert!(parse_documents("", "t").unwrap().is_empty());
+        assert!(parse_documents(" [] ", "t").unwrap().is_empty());
+        // One array holds everything: nothing may follow it, and it is the only array read as a list.
+        for bad in ["[{\"a\":1}] {\"a\":2}", "[] {\"a\":2}", "[{\"a\":1}", "[{\"a\":}]"] {
+            let e = parse_documents(bad, "t").unwrap_err();
+            assert!(e.to_string().starts_with("t: malformed JSON array"), "{bad}: {e}");
+        }
+        assert_eq!(
+            parse_documents("{\"a\":1}\n[1,2]", "t").unwrap()[1],
+            json!([1, 2]),
+            "a later array is one document"
+        );
     }
 
     #[test]
@@ -246,8 +266,9 @@ mod tests {
 
     #[test]
     fn streamed_documents_read_as_the_whole_input_does() {
-        let read =
-            |text: &str| -> Vec<anyhow::Result<Value>> { stream_documents(std::io::Cursor::new(text.to_string()), "stdin").collect() };
+        let read = |text: &str| -> Vec<anyhow::Result<Value>> {
+            stream_documents(std::io::Cursor::new(text.to_string()), "stdin".to_string()).collect()
+        };
         let ok = |text: &str| read(text).into_iter().map(Result::unwrap).collect::<Vec<_>>();
         assert_eq!(ok("{\"a\":1}\n\n{\"a\":2}\n").len(), 2);
         assert_eq!(ok("\u{feff}[{\"a\":1},{\"a\":2}]").len(), 2);

@@ -387,14 +387,7 @@ async fn delete_services(session: &Session, a: &DeleteArgs, ids: Vec<ResourceId>
     let work = ids.iter().zip(plans).map(|(id, plan)| async move {
         let name = id.name().unwrap_or_default().to_string();
         session.check_not_interrupted(&format!("deleting {name}"))?;
-        let done = |status, backup| {
-            Ok(Progress::Done(Provisioned::Deleted(DeletedDoc {
-                id: id.clone(),
-                name: name.clone(),
-                status,
-                backup,
-            })))
-        };
+        let done = |status, backup| Ok(Progress::Done(deleted(id, status, backup)));
         match plan {
             Deletion::AlreadyGone => {
                 session.reporter.info(&format!("{name}: does not exist; nothing to delete"));
@@ -424,6 +417,16 @@ async fn delete_services(session: &Session, a: &DeleteArgs, ids: Vec<ResourceId>
         }
     });
     report(futures::future::join_all(work).await, "apim-provision", session.no_wait)
+}
+
+/// The `apim.service.deleted` document of a service.
+fn deleted(id: &ResourceId, status: DeletionStatus, backup: Option<String>) -> Provisioned {
+    Provisioned::Deleted(DeletedDoc {
+        id: id.clone(),
+        name: id.name().unwrap_or_default().to_string(),
+        status,
+        backup,
+    })
 }
 
 async fn purge(session: &Session, id: &ResourceId, location: &str) -> anyhow::Result<()> {
@@ -719,12 +722,7 @@ async fn finish_operation(session: &Session, doc: OperationDoc) -> anyhow::Resul
             } else {
                 DeletionStatus::Deleted
             };
-            Ok(Progress::Done(Provisioned::Deleted(DeletedDoc {
-                id: id.clone(),
-                name: id.name().unwrap_or_default().to_string(),
-                status,
-                backup: backup.clone(),
-            })))
+            Ok(Progress::Done(deleted(id, status, backup.clone())))
         }
         other => Err(usage(format!(
             "apim-provision cannot resume a '{}' operation; use the tool that started it",

@@ -93,7 +93,9 @@ impl App {
         kv.insert("lastStatus".into(), json!({"code": "Success", "timeStampUtc": rfc3339(now_ms())}));
         item["etag"] = json!(etag);
         let item = item.clone();
-        let path = Path::parse(&r.segs[8..10]).expect("a named value path");
+        let Some(path) = Path::parse(&r.segs[8..10]) else {
+            return not_found(&r.segs[9]);
+        };
         let b = body(&sid, &s.config, &path.display(), &path, &item);
         with_header(json(200, &b), "etag", &etag_header(&item))
     }

@@ -221,7 +221,7 @@ async fn dispatch(app: &Arc<App>, route: Route, r: &Req<'_>) -> Response {
         Route::OpenId { v2 } => return app.openid_configuration(r, v2),
         Route::InstanceDiscovery => return app.instance_discovery(),
         Route::SigningKeys => return app.signing_keys(),
-        Route::CloudMetadata => return app.cloud_metadata(r),
+        Route::CloudMetadata => return app.cloud_metadata(),
         _ => {}
     }
     app.requests.fetch_add(1, Ordering::Relaxed);

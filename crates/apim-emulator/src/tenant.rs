@@ -55,7 +55,7 @@ impl App {
 
     /// `GET /metadata/endpoints`: the emulator as a cloud a client can
     /// register (`az cloud register --endpoint-resource-manager`).
-    pub(crate) fn cloud_metadata(&self, r: &Req) -> Response {
+    pub(crate) fn cloud_metadata(&self) -> Response {
         let base = self.base_url.clone();
         let cloud = json!({
             "name": "ApimEmulator",
@@ -81,7 +81,6 @@ impl App {
         one["galleryEndpoint"] = json!(base);
         one["graphEndpoint"] = json!(base);
         one["portalEndpoint"] = json!(base);
-        let _ = r;
         json(200, &one)
     }
 

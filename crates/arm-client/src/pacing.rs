@@ -91,11 +91,21 @@ impl Default for Pacer {
     }
 }
 
+impl Mirror {
+    /// The tokens the bucket holds by `now`, refilled at ARM's rate since
+    /// they were last counted; `None` while nothing is known.
+    fn refilled(&self, class: Class, now: Instant) -> Option<f64> {
+        let (rate, size) = class.bucket();
+        self.tokens
+            .map(|t| (t + now.saturating_duration_since(self.last).as_secs_f64() * rate).min(size))
+    }
+}
+
 impl Pacer {
     /// How long a request of `class` must wait before it is sent; when it
     /// need not, its token is taken.
     pub fn wait_needed(&self, class: Class, now: Instant) -> Option<Duration> {
-        let (rate, size) = class.bucket();
+        let rate = class.bucket().0;
         let mut m = self.mirrors[class.index()].lock().unwrap_or_else(|p| p.into_inner());
         if let Some(until) = m.blocked_until {
             if until > now {
@@ -106,7 +116,7 @@ impl Pacer {
         if m.uncounted {
             return None;
         }
-        let Some(tokens) = m.tokens else {
+        let Some(refilled) = m.refilled(class, now) else {
             // Nothing known yet: one goes first, the rest wait for its answer.
             return match m.probe_sent {
                 Some(t) if now.saturating_duration_since(t) < PROBE_PATIENCE => Some(PROBE_POLL),
@@ -116,7 +126,6 @@ impl Pacer {
                 }
             };
         };
-        let refilled = (tokens + now.saturating_duration_since(m.last).as_secs_f64() * rate).min(size);
         m.last = now;
         if refilled >= 1.0 + RESERVE {
             m.tokens = Some(refilled - 1.0);
@@ -146,10 +155,7 @@ impl Pacer {
         }
         if let Some(left) = left {
             // Requests still in flight were taken here but not yet there: the lower count wins.
-            let (rate, size) = class.bucket();
-            let mine = m
-                .tokens
-                .map(|t| (t + now.saturating_duration_since(m.last).as_secs_f64() * rate).min(size));
+            let mine = m.refilled(class, now);
             m.tokens = Some(mine.map_or(left, |t| t.min(left)));
             m.last = now;
         }

@@ -747,13 +747,7 @@ fn both_storage_keys_differ_and_either_backs_up() {
     assert_ne!(k1, k2, "key1 and key2 are two keys");
     let body = serde_json::json!({"storageAccount": "apimbackups", "containerName": container, "backupName": "by-key2.apimbackup",
         "accessType": "AccessKey", "accessKey": k2});
-    let (s, h, b) = emu
-        .arm(
-            "POST",
-            &service_path("apim-keys").replace("?api-version", "/backup?api-version"),
-            Some(&body),
-        )
-        .unwrap();
+    let (s, h, b) = emu.arm("POST", &entity_path("apim-keys", "backup"), Some(&body)).unwrap();
     assert_eq!(s, 202, "{b}");
     let loc = h["location"].to_str().unwrap().trim_start_matches(&emu.arm_endpoint()).to_string();
     emu.finish_operations().unwrap();

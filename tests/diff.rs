@@ -10,14 +10,11 @@ const OLD: &str = "api.src.example.com";
 const NEW: &str = "api.dest.example.com";
 
 fn put(rig: &Rig, service: &str, path: &str, body: Value) {
-    let p = service_path(service).replace("?api-version", &format!("/{path}?api-version"));
-    let (s, _, b) = rig.emu.arm("PUT", &p, Some(&body)).unwrap();
-    assert!(s == 200 || s == 201, "{path}: {s} {b}");
+    put_entity(&rig.emu, service, path, &body);
 }
 
 fn delete(rig: &Rig, service: &str, path: &str) {
-    let p = service_path(service).replace("?api-version", &format!("/{path}?api-version"));
-    let (s, _, b) = rig.emu.arm("DELETE", &p, None).unwrap();
+    let (s, _, b) = rig.emu.arm("DELETE", &entity_path(service, path), None).unwrap();
     assert_eq!(s, 200, "{path}: {b}");
 }
 
@@ -250,14 +247,7 @@ fn the_expected_rewrite_hides_exactly_its_differences_and_the_scan_finds_the_lef
     rewrite_nv("gateway-host", "gateway-host", OLD, false);
     rewrite_nv("backend-host", "backend-host", &format!("https://{OLD}/v1"), false);
     rewrite_nv("5f3c0000000000000000aa01", "backend-key", &format!("https://{OLD}/?sig=abc"), true);
-    let (_, _, nvs) = rig
-        .emu
-        .arm(
-            "GET",
-            &service_path("apim-dest").replace("?api-version", "/namedValues?api-version"),
-            None,
-        )
-        .unwrap();
+    let (_, _, nvs) = rig.emu.arm("GET", &entity_path("apim-dest", "namedValues"), None).unwrap();
     for nv in nvs["value"].as_array().unwrap() {
         let name = nv["name"].as_str().unwrap();
         if nv["properties"]["displayName"]
@@ -267,11 +257,7 @@ fn the_expected_rewrite_hides_exactly_its_differences_and_the_scan_finds_the_lef
         {
             let (_, _, v) = rig
                 .emu
-                .arm(
-                    "POST",
-                    &service_path("apim-dest").replace("?api-version", &format!("/namedValues/{name}/listValue?api-version")),
-                    None,
-                )
+                .arm("POST", &entity_path("apim-dest", &format!("namedValues/{name}/listValue")), None)
                 .unwrap();
             let display = nv["properties"]["displayName"].as_str().unwrap();
             put(

@@ -54,10 +54,8 @@ impl Run {
     }
 
     fn put(&self, service: &str, path: &str, props: Value) {
-        let p = service_path(service).replace("?api-version", &format!("/{path}?api-version"));
         let body = if props.is_null() { json!({}) } else { json!({"properties": props}) };
-        let (s, _, b) = self.emu.arm("PUT", &p, Some(&body)).unwrap();
-        assert!(s == 200 || s == 201, "{path}: {s} {b}");
+        put_entity(&self.emu, service, path, &body);
     }
 }
 

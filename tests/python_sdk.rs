@@ -45,7 +45,7 @@ fn azure_identity_and_the_management_sdk_run_the_seed_flow() {
     assert_eq!(service_state(&emu, "apim-py"), "Succeeded");
     let blob = azurite_blob("apimbackups", &container, "python-sdk.apimbackup").unwrap();
     assert!(blob.is_some_and(|b| b.size > 0), "the backup blob is in Azurite");
-    let nv = service_path("apim-py").replace("?api-version", "/namedValues/backend-host?api-version");
+    let nv = entity_path("apim-py", "namedValues/backend-host");
     let (_, _, body) = emu.arm("GET", &nv, None).unwrap();
     assert_eq!(body["properties"]["value"], "https://api.dest.example.com");
 }

@@ -18,7 +18,7 @@ fn service(emu: &apim_toolkit::EmulatorProcess) -> Value {
 fn seed(emu: &apim_toolkit::EmulatorProcess, n: usize) {
     emu.fault("arm-limits=off").unwrap();
     for i in 0..n {
-        let path = service_path("apim-dest").replace("?api-version", &format!("/namedValues/nv-{i:02}?api-version"));
+        let path = entity_path("apim-dest", &format!("namedValues/nv-{i:02}"));
         let body = json!({"properties": {"displayName": format!("nv-{i:02}"), "value": format!("https://api.src.example.com/{i}")}});
         let (s, _, b) = emu.arm("PUT", &path, Some(&body)).unwrap();
         assert_eq!(s, 201, "{b}");
@@ -56,7 +56,7 @@ fn the_buckets_count_down_empty_and_refill() {
     let (_, h, _) = emu.arm("GET", &path, None).unwrap();
     assert_eq!(remaining(&h, "x-ms-ratelimit-remaining-subscription-reads"), 18, "it counts down");
     // Writes: 10, refilled at ARM's 10 a second.
-    let nv = service_path("apim-dest").replace("?api-version", "/namedValues/x?api-version");
+    let nv = entity_path("apim-dest", "namedValues/x");
     let body = json!({"properties": {"displayName": "x", "value": "1"}});
     for left in (0..10).rev() {
         let (s, h, _) = emu.arm("PUT", &nv, Some(&body)).unwrap();

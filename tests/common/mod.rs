@@ -49,18 +49,26 @@ pub fn service_path(name: &str) -> String {
     format!("/subscriptions/{SUB}/resourceGroups/apim-rg/providers/Microsoft.ApiManagement/service/{name}?api-version=2024-05-01")
 }
 
+/// The ARM path of something below a service of the seed's group, e.g.
+/// `apis/echo/operations/get` or `namedValues/x/listValue`.
+pub fn entity_path(service: &str, path: &str) -> String {
+    service_path(service).replace("?api-version", &format!("/{path}?api-version"))
+}
+
+/// PUTs `body` at `path` below the service; it must be created or replaced.
+pub fn put_entity(emu: &EmulatorProcess, service: &str, path: &str, body: &Value) {
+    let (s, _, b) = emu.arm("PUT", &entity_path(service, path), Some(body)).unwrap();
+    assert!(s == 200 || s == 201, "{path}: {s} {b}");
+}
+
 pub fn nv_path(service: &str, coll: &str, id: &str) -> String {
     format!("/subscriptions/{SUB}/resourceGroups/apim-rg/providers/Microsoft.ApiManagement/service/{service}/{coll}/{id}?api-version=2024-05-01")
 }
 
 /// Puts named values, APIs and products into a service through ARM.
 pub fn seed(emu: &EmulatorProcess, service: &str, tag: &str) {
-    let put = |coll: &str, id: &str, props: Value| {
-        let (s, _, b) = emu
-            .arm("PUT", &nv_path(service, coll, id), Some(&serde_json::json!({"properties": props})))
-            .unwrap();
-        assert!(s == 200 || s == 201, "{coll}/{id}: {s} {b}");
-    };
+    let put =
+        |coll: &str, id: &str, props: Value| put_entity(emu, service, &format!("{coll}/{id}"), &serde_json::json!({"properties": props}));
     put(
         "namedValues",
         "backend-host",

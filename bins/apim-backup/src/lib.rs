@@ -8,8 +8,7 @@ use backup_workflow::prune;
 use blob_store::{BlobClient, BlobProperties};
 use clap::{Args, Parser, Subcommand};
 use pipeline::{
-    emit, expect_all, refused, report, usage, ConnectArgs, ContainerDoc, Progress, PrunedDoc, ServiceDoc, ServiceRef, Session, StorageRef,
-    WaitArgs,
+    emit, expect_all, refused, usage, ConnectArgs, ContainerDoc, Progress, PrunedDoc, ServiceDoc, ServiceRef, Session, StorageRef, WaitArgs,
 };
 use std::path::PathBuf;
 use std::time::Duration;
@@ -96,8 +95,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     if cli.wait.resume {
         let ops = pipeline::read_operations("apim-backup")?;
         let session = cli.connect.connect_waiting(&cli.wait)?;
-        let work = ops.into_iter().map(|op| backup_workflow::finish(&session, op, None));
-        return report(futures::future::join_all(work).await, "apim-backup", session.no_wait);
+        let work = ops.into_iter().map(|op| finish(&session, op, None));
+        return session.batch("apim-backup", work).await;
     }
     match cli.cmd {
         Some(Cmd::Prune(p)) => {
@@ -337,14 +336,27 @@ async fn backup(
     let work = plans.into_iter().map(|(service, blob)| {
         let (storage, access) = (&storage, &access);
         async move {
-            let op = backup_workflow::start(session, &storage.r, &service, blob, access).await?;
+            let op = backup_workflow::start(&session.arm, &session.reporter, &storage.r, &service, blob, access)
+                .await
+                .map_err(pipeline::classified)?;
             if session.no_wait {
                 return Ok(Progress::Pending(Box::new(op)));
             }
-            backup_workflow::finish(session, op, Some(&storage.blobs)).await
+            finish(session, op, Some(&storage.blobs)).await
         }
     });
-    report(futures::future::join_all(work).await, "apim-backup", session.no_wait)
+    session.batch("apim-backup", work).await
+}
+
+/// Waits for a backup and records it (a resume document of another tool is bad input).
+async fn finish(
+    session: &Session,
+    op: pipeline::OperationDoc,
+    blobs: Option<&BlobClient>,
+) -> anyhow::Result<pipeline::Outcome<pipeline::BackupDoc>> {
+    backup_workflow::finish(&session.arm, &session.reporter, op, blobs)
+        .await
+        .map_err(pipeline::classified)
 }
 
 /// Prunes the backups of the service named `service` in `storage`.

@@ -160,13 +160,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-/// Exit 1: what diff(1) says for "different".
+/// Exit 1: what diff(1) says for "different" (an outcome, not an error).
 fn found(message: String) -> anyhow::Error {
-    pipeline::Exit {
-        kind: pipeline::ExitKind::Azure,
-        message,
-    }
-    .into()
+    pipeline::differ(message)
 }
 
 fn connect_if_needed<'a>(cli: &Cli, sides: impl IntoIterator<Item = &'a Side>) -> anyhow::Result<Option<Session>> {

@@ -1,17 +1,21 @@
-//! The work behind `apim-provision`: turn flags or documents into services
-//! and storage, creating only what is missing, concurrently.
+//! `apim-provision`'s flags and how they become requests; the rules of
+//! creating, updating and deleting live in `provision-workflow`.
 
-use anyhow::Context;
-use apim_ops::{ExistingPolicy, OpsError, ServiceSpec, SoftDeletePolicy};
+use apim_ops::{ExistingPolicy, ServiceSpec, SoftDeletePolicy};
 use arm_client::ResourceId;
 use clap::{Args, Parser, Subcommand};
 use pipeline::{
-    emit, expect_all, report, usage, BackupDoc, BackupStatus, ConnectArgs, ContainerDoc, DeletedDoc, DeletionStatus, Emit, OperationDoc,
-    Outcome, Progress, Resume, ServiceDoc, Session, WaitArgs,
+    classified, emit, expect_all, usage, BackupDoc, ConnectArgs, ContainerDoc, OperationDoc, Outcome, ServiceDoc, Session, WaitArgs,
 };
-use serde_json::Value;
-use std::collections::BTreeMap;
+use provision_workflow::{self as workflow, Deletion, DeletionRail, Provisioned, ServiceRequest, SpecError, StorageRequest, Unproven};
 use storage_accounts as accounts;
+
+/// Flags renamed since earlier releases: the old spelling still works, with a warning.
+pub const RENAMED: &[pipeline::Renamed] = &[pipeline::Renamed {
+    subcommand: Some("storage"),
+    old: "--sku",
+    new: "--storage-sku",
+}];
 
 #[derive(Parser)]
 #[command(
@@ -48,7 +52,7 @@ struct ListArgs {
     #[arg(long, short = 'g')]
     resource_group: Option<String>,
     /// Only services with this tag (KEY=VALUE); repeat to require several.
-    #[arg(long = "tag", value_parser = parse_tag)]
+    #[arg(long = "tag", value_parser = pipeline::parse_tag)]
     tags: Vec<(String, String)>,
 }
 
@@ -57,8 +61,8 @@ struct DeleteArgs {
     #[command(flatten)]
     wait: WaitArgs,
     /// A service by resource id; repeatable. Without it, apim.service documents are read from stdin.
-    #[arg(long = "service-id")]
-    service_ids: Vec<String>,
+    #[arg(long = "service-id", value_parser = pipeline::parse_service_id)]
+    service_ids: Vec<ResourceId>,
     /// apim.backup documents: each service needs a succeeded backup among them whose blob still exists.
     #[arg(long, value_name = "FILE")]
     backups: Option<std::path::PathBuf>,
@@ -82,8 +86,8 @@ struct GetArgs {
     #[arg(long = "name", short = 'n')]
     names: Vec<String>,
     /// A service by resource id; repeatable.
-    #[arg(long = "service-id")]
-    service_ids: Vec<String>,
+    #[arg(long = "service-id", value_parser = pipeline::parse_service_id)]
+    service_ids: Vec<ResourceId>,
 }
 
 #[derive(Args)]
@@ -121,7 +125,7 @@ struct ServiceArgs {
     #[arg(long, requires = "update")]
     allow_downgrade: bool,
     /// Tag as KEY=VALUE; repeatable.
-    #[arg(long = "tag", value_parser = parse_tag)]
+    #[arg(long = "tag", value_parser = pipeline::parse_tag)]
     tags: Vec<(String, String)>,
     /// Undelete a soft-deleted service that holds the name.
     #[arg(long, conflicts_with = "purge")]
@@ -150,29 +154,8 @@ struct StorageArgs {
     /// Blob container for the backups.
     #[arg(long)]
     container: Option<String>,
-    /// SKU of a new account.
-    #[arg(long, default_value = "Standard_LRS")]
-    sku: String,
-}
-
-fn parse_tag(s: &str) -> Result<(String, String), String> {
-    s.split_once('=')
-        .filter(|(k, _)| !k.is_empty())
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .ok_or_else(|| format!("'{s}' is not KEY=VALUE"))
-}
-
-/// One service to provision, checked before any request is sent.
-struct ServiceRequest {
-    id: ResourceId,
-    spec: ServiceSpec,
-}
-
-/// One storage target.
-struct StorageRequest {
-    account: ResourceId,
-    container: String,
-    location: String,
+    /// SKU of a new account (formerly --sku).
+    #[arg(long = "storage-sku", alias = "sku", default_value = "Standard_LRS")]
     sku: String,
 }
 
@@ -187,8 +170,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     };
     if wait.resume {
         let ops: Vec<OperationDoc> = pipeline::read_operations("apim-provision")?;
+        for op in &ops {
+            workflow::check_resumable(op).map_err(classified)?;
+        }
         let session = common.connect_waiting(&wait)?;
-        return resume(&session, ops).await;
+        let work = ops.into_iter().map(|op| follow(&session, op));
+        return session.batch("apim-provision", work).await;
     }
     match cli.cmd {
         Some(Cmd::Get(a)) => {
@@ -202,7 +189,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                         id.resource_group_name().unwrap_or_default()
                     )
                 })?;
-                emit(&service_doc(&body)?)?;
+                emit(&workflow::service_doc(&body).map_err(classified)?)?;
             }
             Ok(())
         }
@@ -214,8 +201,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let session = common.connect()?;
             let services = apim_ops::list_services(&session.arm, &sub, a.resource_group.as_deref()).await?;
             for body in services {
-                let doc = service_doc(&body)?;
-                if has_tags(&doc, &a.tags) {
+                let doc = workflow::service_doc(&body).map_err(classified)?;
+                if workflow::has_tags(&doc, &a.tags) {
                     emit(&doc)?;
                 }
             }
@@ -228,7 +215,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let (requests, group) = service_requests(&a, &common)?;
             let session = common.connect_waiting(&wait)?;
             if let Some((sub, rg, loc)) = group {
-                ensure_group(&session, &sub, &rg, &loc).await?;
+                workflow::ensure_group(&session.arm, &session.reporter, &sub, &rg, &loc)
+                    .await
+                    .map_err(classified)?;
             }
             let existing = if a.update {
                 ExistingPolicy::Update {
@@ -248,35 +237,37 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 )?,
                 None => Vec::new(),
             };
+            let rail = match (a.no_backup_check, a.backups.is_some()) {
+                (true, _) => DeletionRail::Waived,
+                (false, true) => DeletionRail::Backups {
+                    docs: backups,
+                    max_age: a.max_backup_age,
+                },
+                (false, false) => DeletionRail::NoneGiven,
+            };
             let session = common.connect_waiting(&wait)?;
-            delete_services(&session, &a, ids, &backups).await
+            delete_services(&session, &a, ids, &rail).await
         }
         Some(Cmd::Storage(a)) => {
             let (requests, group) = storage_requests(&a, &common)?;
             let session = common.connect_waiting(&wait)?;
             if let Some((sub, rg, loc)) = group {
-                ensure_group(&session, &sub, &rg, &loc).await?;
+                workflow::ensure_group(&session.arm, &session.reporter, &sub, &rg, &loc)
+                    .await
+                    .map_err(classified)?;
             }
-            provision_storage(&session, requests).await
+            let work = requests.iter().map(|r| async {
+                let started = workflow::provision_storage(&session.arm, r).await.map_err(classified)?;
+                started_or_follow(&session, started).await
+            });
+            session.batch("apim-provision", work).await
         }
     }
 }
 
-/// Whether a service carries every tag asked for (names ignore case, as Azure's do).
-fn has_tags(doc: &ServiceDoc, wanted: &[(String, String)]) -> bool {
-    wanted
-        .iter()
-        .all(|(k, v)| doc.tags.iter().any(|(tk, tv)| tk.eq_ignore_ascii_case(k) && tv == v))
-}
-
 /// The services `get` reads, checked before any request.
 fn get_ids(a: &GetArgs, common: &ConnectArgs) -> anyhow::Result<Vec<ResourceId>> {
-    let mut ids = Vec::new();
-    for s in &a.service_ids {
-        let id: ResourceId = s.parse().map_err(|e| usage(format!("--service-id: {e}")))?;
-        pipeline::documents::check_service_id(&id).map_err(|e| usage(format!("--service-id: {e}")))?;
-        ids.push(id);
-    }
+    let mut ids = a.service_ids.clone();
     if !a.names.is_empty() {
         let sub = subscription_flag(common)?;
         let rg = need(&a.resource_group, "--resource-group")?;
@@ -295,12 +286,7 @@ fn get_ids(a: &GetArgs, common: &ConnectArgs) -> anyhow::Result<Vec<ResourceId>>
 
 /// The services `delete` removes, checked before any request.
 fn delete_ids(a: &DeleteArgs) -> anyhow::Result<Vec<ResourceId>> {
-    let mut ids = Vec::new();
-    for s in &a.service_ids {
-        let id: ResourceId = s.parse().map_err(|e| usage(format!("--service-id: {e}")))?;
-        pipeline::documents::check_service_id(&id).map_err(|e| usage(format!("--service-id: {e}")))?;
-        ids.push(id);
-    }
+    let mut ids = a.service_ids.clone();
     if ids.is_empty() {
         ids = expect_all::<ServiceDoc>(&pipeline::read_stdin_documents()?, "stdin")?
             .into_iter()
@@ -315,126 +301,42 @@ fn delete_ids(a: &DeleteArgs) -> anyhow::Result<Vec<ResourceId>> {
     Ok(ids)
 }
 
-/// What deleting one service will do, decided before anything is deleted.
-enum Deletion {
-    Delete { location: String, backup: Option<String> },
-    PurgeOnly { location: String, backup: Option<String> },
-    AlreadyGone,
-}
-
-/// The rails, for every service before any is touched: a service busy
-/// with an operation (a restore into it, an update) is not deleted, and
-/// none is deleted or purged without a recent backup whose blob exists.
-async fn plan_deletion(session: &Session, a: &DeleteArgs, id: &ResourceId, backups: &[BackupDoc]) -> anyhow::Result<Deletion> {
-    let name = id.name().unwrap_or_default().to_string();
-    let (location, soft_deleted) = match apim_ops::get_service(&session.arm, id).await? {
-        Some(body) => {
-            let state = arm_client::lro::provisioning_state(&body);
-            if !arm_client::lro::is_terminal(state) {
-                return Err(pipeline::refused(format!(
-                    "service {name} is {state}: an operation (a restore into it, an update) still runs; wait for it to finish (e.g. apim-restore --resume), then delete"
-                )));
-            }
-            (body.get("location").and_then(Value::as_str).unwrap_or_default().to_string(), false)
+/// Every service's rail is checked before any is deleted; then all go at once.
+async fn delete_services(session: &Session, a: &DeleteArgs, ids: Vec<ResourceId>, rail: &DeletionRail) -> anyhow::Result<()> {
+    let plans = futures::future::try_join_all(ids.iter().map(|id| async move {
+        match workflow::plan_deletion(&session.arm, id, a.purge, rail).await.map_err(classified)? {
+            Ok(plan) => Ok(plan),
+            Err(why) => Err(pipeline::refused(refusal(id, &why, a))),
         }
-        None => {
-            let deleted = if a.purge {
-                apim_ops::deleted_service(&session.arm, id.subscription_id(), &name).await?
-            } else {
-                None
-            };
-            match deleted {
-                Some(d) => (d.get("location").and_then(Value::as_str).unwrap_or_default().to_string(), true),
-                None => return Ok(Deletion::AlreadyGone),
-            }
-        }
-    };
-    let backup = if a.no_backup_check {
-        None
-    } else {
-        let Some(file) = &a.backups else {
-            return Err(pipeline::refused(format!(
-                "service {name}: no backup given; pass --backups FILE with a recent apim.backup of it (or --no-backup-check to delete without one)"
-            )));
-        };
-        let latest = backups
-            .iter()
-            .filter(|b| b.service.id == *id && b.status == BackupStatus::Succeeded)
-            .max_by_key(|b| b.completed_at.clone());
-        let Some(b) = latest else {
-            return Err(pipeline::refused(format!(
-                "service {name}: --backups {} holds no succeeded backup of it; back it up first (apim-backup), or pass --no-backup-check",
-                file.display()
-            )));
-        };
-        let now = time::OffsetDateTime::now_utc();
-        if let Some(why) = backup_workflow::why_unproven(session, b, id, (a.max_backup_age, "--max-backup-age"), now).await? {
-            return Err(pipeline::refused(format!(
-                "service {name}: its backup does not prove it can be brought back: {why}; back it up again, or pass --no-backup-check"
-            )));
-        }
-        Some(format!("{}/{}/{}", b.storage.account, b.storage.container, b.blob))
-    };
-    Ok(if soft_deleted {
-        Deletion::PurgeOnly { location, backup }
-    } else {
-        Deletion::Delete { location, backup }
-    })
-}
-
-async fn delete_services(session: &Session, a: &DeleteArgs, ids: Vec<ResourceId>, backups: &[BackupDoc]) -> anyhow::Result<()> {
-    let plans = futures::future::try_join_all(ids.iter().map(|id| plan_deletion(session, a, id, backups))).await?;
-    let work = ids.iter().zip(plans).map(|(id, plan)| async move {
-        let name = id.name().unwrap_or_default().to_string();
-        session.check_not_interrupted(&format!("deleting {name}"))?;
-        let done = |status, backup| Ok(Progress::Done(deleted(id, status, backup)));
-        match plan {
-            Deletion::AlreadyGone => {
-                session.reporter.info(&format!("{name}: does not exist; nothing to delete"));
-                done(DeletionStatus::AlreadyGone, None)
-            }
-            Deletion::PurgeOnly { location, backup } => {
-                purge(session, id, &location).await?;
-                done(DeletionStatus::Purged, backup)
-            }
-            Deletion::Delete { location, backup } => match apim_ops::delete_service(&session.arm, id).await? {
-                None => {
-                    if a.purge {
-                        purge(session, id, &location).await?;
-                        return done(DeletionStatus::Purged, backup);
-                    }
-                    done(DeletionStatus::Deleted, backup)
-                }
-                Some(op) => {
-                    let work = Resume::ServiceDelete {
-                        purge: a.purge,
-                        location,
-                        backup,
-                    };
-                    finish_operation(session, OperationDoc::new(work, id.clone(), op)).await
-                }
-            },
-        }
+    }))
+    .await?;
+    let work = ids.iter().zip(plans).map(|(id, plan): (&ResourceId, Deletion)| async move {
+        let started = workflow::delete_service(&session.arm, &session.reporter, id, plan, a.purge)
+            .await
+            .map_err(classified)?;
+        started_or_follow(session, started).await
     });
-    report(futures::future::join_all(work).await, "apim-provision", session.no_wait)
+    session.batch("apim-provision", work).await
 }
 
-/// The `apim.service.deleted` document of a service.
-fn deleted(id: &ResourceId, status: DeletionStatus, backup: Option<String>) -> Provisioned {
-    Provisioned::Deleted(DeletedDoc {
-        id: id.clone(),
-        name: id.name().unwrap_or_default().to_string(),
-        status,
-        backup,
-    })
-}
-
-async fn purge(session: &Session, id: &ResourceId, location: &str) -> anyhow::Result<()> {
+/// A refusal of the delete rail, with the flags that get past it.
+fn refusal(id: &ResourceId, why: &Unproven, a: &DeleteArgs) -> String {
     let name = id.name().unwrap_or_default();
-    session.reporter.info(&format!("{name}: purging the soft-deleted service"));
-    apim_ops::purge_deleted(&session.arm, id.subscription_id(), location, name)
-        .await
-        .with_context(|| format!("purging {name}"))
+    match why {
+        Unproven::Busy(state) => format!(
+            "service {name} is {state}: an operation (a restore into it, an update) still runs; wait for it to finish (e.g. apim-restore --resume), then delete"
+        ),
+        Unproven::NoneGiven => format!(
+            "service {name}: no backup given; pass --backups FILE with a recent apim.backup of it (or --no-backup-check to delete without one)"
+        ),
+        Unproven::NoBackupOfIt => format!(
+            "service {name}: --backups {} holds no succeeded backup of it; back it up first (apim-backup), or pass --no-backup-check",
+            a.backups.as_deref().unwrap_or(std::path::Path::new("-")).display()
+        ),
+        Unproven::Blob(why) => format!(
+            "service {name}: its backup does not prove it can be brought back: {why}; back it up again, or pass --no-backup-check"
+        ),
+    }
 }
 
 fn policy(a: &ServiceArgs) -> SoftDeletePolicy {
@@ -484,8 +386,7 @@ fn service_requests(a: &ServiceArgs, common: &ConnectArgs) -> anyhow::Result<(Ve
         for d in expect_all::<ServiceDoc>(&pipeline::read_stdin_documents()?, "stdin")? {
             let mut spec = ServiceSpec::new(&d.location, &d.sku.name, d.sku.capacity, &d.publisher_email, &d.publisher_name);
             spec.tags = d.tags.clone();
-            check_spec(&d.name, &spec)?;
-            out.push(ServiceRequest { id: d.id.clone(), spec });
+            out.push(ServiceRequest::new(d.id.clone(), spec).map_err(spec_error)?);
         }
         if out.is_empty() {
             return Err(usage("no services: pass --name, or apim.service documents on stdin"));
@@ -514,31 +415,20 @@ fn service_requests(a: &ServiceArgs, common: &ConnectArgs) -> anyhow::Result<(Ve
             capacity: a.capacity,
             publisher_email: a.publisher_email.clone(),
             publisher_name: a.publisher_name.clone(),
-            tags: a.tags.iter().cloned().collect::<BTreeMap<_, _>>(),
+            tags: workflow::tag_map(&a.tags),
         };
-        check_spec(name, &spec)?;
-        out.push(ServiceRequest {
-            id: apim_ops::service_id(&sub, rg, name),
-            spec,
-        });
+        out.push(ServiceRequest::new(apim_ops::service_id(&sub, rg, name), spec).map_err(spec_error)?);
     }
     Ok((out, group_to_create(a.create_group, &sub, Some(rg), Some(location))?))
 }
 
-/// The checks that need no server: a typo must not cost a 40-minute create.
-fn check_spec(name: &str, spec: &ServiceSpec) -> anyhow::Result<()> {
-    if !apim_rules::is_valid_service_name(name) {
-        return Err(usage(format!(
-            "service name '{name}' is invalid: 1-50 letters, digits and hyphens, starting with a letter and not ending with a hyphen"
-        )));
-    }
-    if let Some(sku) = spec.sku_name.as_deref().filter(|s| apim_rules::sku(s).is_none()) {
-        return Err(usage(format!("unknown --sku '{sku}': use one of {}", apim_rules::SKUS.join(", "))));
-    }
-    if let Some(email) = spec.publisher_email.as_deref().filter(|e| !e.contains('@')) {
-        return Err(usage(format!("--publisher-email '{email}' is not an email address")));
-    }
-    Ok(())
+/// A setting that cannot work, named by the flag that sets it.
+fn spec_error(e: SpecError) -> anyhow::Error {
+    usage(match e {
+        SpecError::Name(_) => e.to_string(),
+        SpecError::Sku(sku) => format!("unknown --sku '{sku}': use one of {}", apim_rules::SKUS.join(", ")),
+        SpecError::Email(email) => format!("--publisher-email '{email}' is not an email address"),
+    })
 }
 
 fn storage_requests(a: &StorageArgs, common: &ConnectArgs) -> anyhow::Result<(Vec<StorageRequest>, GroupToCreate)> {
@@ -583,175 +473,30 @@ fn storage_requests(a: &StorageArgs, common: &ConnectArgs) -> anyhow::Result<(Ve
     Ok((out, group_to_create(a.create_group, &sub, Some(rg), Some(location))?))
 }
 
-async fn ensure_group(session: &Session, sub: &str, rg: &str, location: &str) -> anyhow::Result<()> {
-    let outcome = arm_client::groups::ensure_group(&session.arm, sub, rg, location)
-        .await
-        .with_context(|| format!("resource group {rg}"))?;
-    session.reporter.info(&format!(
-        "resource group {rg}: {}",
-        if outcome == arm_client::groups::GroupOutcome::Created {
-            "created"
-        } else {
-            "exists"
-        }
-    ));
-    Ok(())
-}
-
-async fn provision_services(
-    session: &Session,
-    requests: Vec<ServiceRequest>,
-    policies: (SoftDeletePolicy, ExistingPolicy),
-) -> anyhow::Result<()> {
-    let update = matches!(policies.1, ExistingPolicy::Update { .. });
+async fn provision_services(session: &Session, requests: Vec<ServiceRequest>, policies: workflow::Policies) -> anyhow::Result<()> {
     let work = requests.iter().map(|r| async move {
-        let name = r.id.name().unwrap_or_default().to_string();
-        session.check_not_interrupted(&format!("service {name}"))?;
-        let mut differences = Vec::new();
-        let started = match apim_ops::create_service(&session.arm, &r.id, &r.spec, policies, &mut differences).await {
-            Ok(s) => s,
-            Err(OpsError::Refused(m)) => return Err(pipeline::refused(m)),
-            Err(OpsError::Usage(m)) => return Err(usage(format!("service {name}: {m}"))),
-            Err(e) => return Err(anyhow::Error::new(e).context(format!("service {name}"))),
-        };
-        let work = match (update, differences.is_empty()) {
-            (true, false) => {
-                session.reporter.info(&format!("{name}: updating: {}", differences.join(", ")));
-                Resume::ServiceUpdate
-            }
-            (false, false) => {
-                // Provisioning never changes what exists unless asked to.
-                session.reporter.info(&format!(
-                    "{name}: exists and is left as it is; not applied: {} (pass --update to change it)",
-                    differences.join(", ")
-                ));
-                Resume::ServiceCreate
-            }
-            _ => Resume::ServiceCreate,
-        };
-        match started {
-            Progress::Done(body) => {
-                if differences.is_empty() {
-                    session.reporter.info(&format!("{name}: exists with these settings; nothing to do"));
-                }
-                Ok(Progress::Done(Provisioned::Service(service_doc(&body)?)))
-            }
-            Progress::Pending(op) => finish_operation(session, OperationDoc::new(work, r.id.clone(), op)).await,
-        }
-    });
-    report(futures::future::join_all(work).await, "apim-provision", session.no_wait)
-}
-
-async fn provision_storage(session: &Session, requests: Vec<StorageRequest>) -> anyhow::Result<()> {
-    let work = requests.iter().map(|r| async move {
-        let name = r.account.name().unwrap_or_default().to_string();
-        session.check_not_interrupted(&format!("storage account {name}"))?;
-        match accounts::ensure_account(&session.arm, &r.account, &r.location, &r.sku)
+        let started = workflow::provision_service(&session.arm, &session.reporter, r, policies)
             .await
-            .with_context(|| format!("storage account {name}"))?
-        {
-            Progress::Done(account) => Ok(Progress::Done(Provisioned::Container(
-                container_doc(session, &r.account, &account, &r.container).await?,
-            ))),
-            Progress::Pending(op) => {
-                let work = Resume::StorageCreate {
-                    container: r.container.clone(),
-                };
-                finish_operation(session, OperationDoc::new(work, r.account.clone(), op)).await
-            }
-        }
+            .map_err(classified)?;
+        started_or_follow(session, started).await
     });
-    report(futures::future::join_all(work).await, "apim-provision", session.no_wait)
+    session.batch("apim-provision", work).await
 }
 
-/// What provisioning yields: a service, or a storage container.
-enum Provisioned {
-    Service(ServiceDoc),
-    Container(ContainerDoc),
-    Deleted(DeletedDoc),
-}
-
-impl Emit for Provisioned {
-    fn emit(&self) -> anyhow::Result<()> {
-        match self {
-            Provisioned::Service(d) => emit(d),
-            Provisioned::Container(d) => emit(d),
-            Provisioned::Deleted(d) => emit(d),
-        }
+/// A result at once, or an operation followed to its end (or left, with --no-wait).
+async fn started_or_follow(session: &Session, started: workflow::Started) -> anyhow::Result<Outcome<Provisioned>> {
+    match started {
+        arm_client::Progress::Done(p) => Ok(arm_client::Progress::Done(p)),
+        arm_client::Progress::Pending(op) => follow(session, op).await,
     }
 }
 
-/// Waits for an operation (unless --no-wait) and turns its result into the document the user expects.
-async fn finish_operation(session: &Session, doc: OperationDoc) -> anyhow::Result<Outcome<Provisioned>> {
-    if session.no_wait {
-        return Ok(Progress::Pending(Box::new(doc)));
-    }
-    let label = format!("{} {}", doc.resource_id.name().unwrap_or_default(), doc.work.name());
-    let result = match session.wait(&label, doc.clone()).await? {
-        Progress::Pending(d) => return Ok(Progress::Pending(d)),
-        Progress::Done(result) => result,
-    };
-    match &doc.work {
-        Resume::ServiceCreate | Resume::ServiceUpdate => {
-            let body = if result.is_null() {
-                apim_ops::get_service(&session.arm, &doc.resource_id).await?.unwrap_or(Value::Null)
-            } else {
-                result
-            };
-            Ok(Progress::Done(Provisioned::Service(service_doc(&body)?)))
-        }
-        Resume::StorageCreate { container } => {
-            let account = session
-                .arm
-                .get(session.arm.url(&doc.resource_id.to_string(), accounts::API_VERSION))
-                .await?
-                .unwrap_or(Value::Null);
-            Ok(Progress::Done(Provisioned::Container(
-                container_doc(session, &doc.resource_id, &account, container).await?,
-            )))
-        }
-        Resume::ServiceDelete {
-            purge: p,
-            location,
-            backup,
-        } => {
-            let id = &doc.resource_id;
-            let status = if *p {
-                purge(session, id, location).await?;
-                DeletionStatus::Purged
-            } else {
-                DeletionStatus::Deleted
-            };
-            Ok(Progress::Done(deleted(id, status, backup.clone())))
-        }
-        other => Err(usage(format!(
-            "apim-provision cannot resume a '{}' operation; use the tool that started it",
-            other.name()
-        ))),
-    }
-}
-
-async fn resume(session: &Session, ops: Vec<OperationDoc>) -> anyhow::Result<()> {
-    let work = ops.into_iter().map(|op| finish_operation(session, op));
-    report(futures::future::join_all(work).await, "apim-provision", session.no_wait)
-}
-
-fn service_doc(body: &Value) -> anyhow::Result<ServiceDoc> {
-    ServiceDoc::from_arm(body).map_err(anyhow::Error::msg)
-}
-
-async fn container_doc(session: &Session, account_id: &ResourceId, account: &Value, container: &str) -> anyhow::Result<ContainerDoc> {
-    accounts::ensure_container(&session.arm, account_id, container)
+async fn follow(session: &Session, op: OperationDoc) -> anyhow::Result<Outcome<Provisioned>> {
+    session
+        .follow(op, |op, result| async move {
+            workflow::finish(&session.arm, &session.reporter, op, result)
+                .await
+                .map_err(classified)
+        })
         .await
-        .with_context(|| format!("container {container}"))?;
-    let blob = accounts::blob_endpoint(account).unwrap_or_default().to_string();
-    Ok(ContainerDoc {
-        account: account_id.name().unwrap_or_default().to_string(),
-        subscription_id: account_id.subscription_id().to_string(),
-        resource_group: account_id.resource_group_name().unwrap_or_default().to_string(),
-        account_id: account_id.clone(),
-        container: container.to_string(),
-        location: account.get("location").and_then(Value::as_str).unwrap_or_default().to_string(),
-        blob_endpoint: blob,
-    })
 }

@@ -1,10 +1,9 @@
 //! apim-provision: resource groups, APIM services and backup storage, idempotently.
 
 use apim_provision::Cli;
-use clap::Parser;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let cli: Cli = pipeline::parse("apim-provision", apim_provision::RENAMED);
     pipeline::finish("apim-provision", apim_provision::run(cli).await)
 }

@@ -8,8 +8,8 @@ use apim_ops::{AccessType, BackupAccess, BackupParams};
 use arm_client::ResourceId;
 use clap::{ArgGroup, Parser};
 use pipeline::{
-    emit, expect_one, refused, usage, BackupDoc, BackupRef, ConnectArgs, OperationDoc, Progress, RestoreDoc, RestoreStatus, Resume,
-    ServiceDoc, ServiceRef, Session, WaitArgs,
+    emit, expect_one, refused, usage, BackupDoc, BackupRef, ConnectArgs, OperationDoc, RestoreDoc, RestoreStatus, Resume, ServiceDoc,
+    ServiceRef, Session, WaitArgs,
 };
 use rails::{Facts, Overrides, Safety};
 use std::path::PathBuf;
@@ -26,12 +26,12 @@ pub struct Cli {
     /// The apim.backup document to restore (default: stdin).
     #[arg(long)]
     backup: Option<PathBuf>,
-    /// The target as an apim.service document.
-    #[arg(long)]
+    /// The target as an apim.service document file (`-` reads it from stdin).
+    #[arg(long, value_name = "FILE")]
     target: Option<PathBuf>,
     /// The target by resource id.
-    #[arg(long)]
-    target_id: Option<String>,
+    #[arg(long, value_name = "ID", value_parser = pipeline::parse_service_id)]
+    target_id: Option<ResourceId>,
     /// apim.backup documents; one must be a succeeded backup of the target whose blob still exists.
     #[arg(long)]
     safety_backup: Option<PathBuf>,
@@ -41,9 +41,9 @@ pub struct Cli {
     /// Restore without proof that the target is backed up.
     #[arg(long)]
     no_safety_backup: bool,
-    /// How old the target's safety backup may be (it is the way back to the target as it is now).
-    #[arg(long, default_value = "24h", value_parser = pipeline::progress::parse_duration)]
-    safety_max_age: std::time::Duration,
+    /// How old the target's safety backup may be (it is the way back to the target as it is now; formerly --safety-max-age).
+    #[arg(long = "max-backup-age", alias = "safety-max-age", default_value = "24h", value_parser = pipeline::progress::parse_duration)]
+    max_backup_age: std::time::Duration,
     /// Allow restoring a service's backup onto that same service (a rollback).
     #[arg(long)]
     allow_same_instance: bool,
@@ -62,19 +62,22 @@ pub struct Cli {
     connect: ConnectArgs,
 }
 
+/// Flags renamed since earlier releases: the old spelling still works, with a warning.
+pub const RENAMED: &[pipeline::Renamed] = &[pipeline::Renamed {
+    subcommand: None,
+    old: "--safety-max-age",
+    new: "--max-backup-age",
+}];
+
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     if cli.wait.resume {
         let ops: Vec<OperationDoc> = pipeline::read_operations("apim-restore")?;
-        let session = cli.connect.connect_waiting(&cli.wait)?;
-        let mut stopped = 0;
-        for op in ops {
-            stopped += usize::from(!wait_and_report(&session, op).await?);
+        for op in &ops {
+            restore_of(op)?;
         }
-        return if stopped > 0 {
-            Err(pipeline::stopped_error(stopped, "apim-restore"))
-        } else {
-            Ok(())
-        };
+        let session = cli.connect.connect_waiting(&cli.wait)?;
+        let work = ops.into_iter().map(|op| follow(&session, op));
+        return session.batch("apim-restore", work).await;
     }
     let backup = read_backup(&cli)?;
     let target_id = read_target(&cli)?;
@@ -83,7 +86,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             .iter()
             .filter(|d| pipeline::kind_of(d) == <BackupDoc as pipeline::Document>::KIND)
             .map(|d| pipeline::expect_kind::<BackupDoc>(d, "--safety-backup"))
-            .collect::<anyhow::Result<Vec<_>>>()?,
+            .collect::<Result<Vec<_>, _>>()?,
         None => Vec::new(),
     };
     let session = cli.connect.connect_waiting(&cli.wait)?;
@@ -101,17 +104,13 @@ fn read_backup(cli: &Cli) -> anyhow::Result<BackupDoc> {
             docs.len()
         )));
     }
-    expect_one(&docs, &source)
+    Ok(expect_one(&docs, &source)?)
 }
 
 fn read_target(cli: &Cli) -> anyhow::Result<ResourceId> {
     match (&cli.target, &cli.target_id) {
         (Some(p), None) => Ok(pipeline::read_one_file::<ServiceDoc>(p, "--target")?.id),
-        (None, Some(id)) => {
-            let id: ResourceId = id.parse().map_err(|e| usage(format!("--target-id: {e}")))?;
-            pipeline::documents::check_service_id(&id).map_err(|e| usage(format!("--target-id: {e}")))?;
-            Ok(id)
-        }
+        (None, Some(id)) => Ok(id.clone()),
         _ => Err(usage("name the target: --target FILE (an apim.service document) or --target-id ID")),
     }
 }
@@ -138,7 +137,7 @@ async fn check_safety_backup(
         )));
     }
     Ok(
-        match backup_workflow::why_unproven(session, d, &target.id, (max_age, "--safety-max-age"), now).await? {
+        match backup_workflow::why_unproven(&session.arm, d, &target.id, (max_age, "--max-backup-age"), now).await? {
             Some(why) => Safety::Unproven(why),
             None => Safety::Proven,
         },
@@ -174,7 +173,7 @@ async fn restore(
         match mine.iter().max_by_key(|d| d.completed_at.clone()) {
             None => Safety::Unproven(format!("it holds no succeeded backup of {}", target.name)),
             Some(d) => {
-                let verdict = check_safety_backup(session, d, &backup, &target, cli.safety_max_age, now).await?;
+                let verdict = check_safety_backup(session, d, &backup, &target, cli.max_backup_age, now).await?;
                 if verdict == Safety::Proven {
                     safety_ref = Some(BackupRef::from(*d));
                 }
@@ -236,10 +235,19 @@ async fn restore(
             doc.warnings
                 .push(format!("a safety backup of {} would be taken first", target.name));
         }
-        return emit(&doc);
+        return Ok(emit(&doc)?);
     }
     if cli.take_safety_backup {
-        let safety = backup_workflow::backup_and_wait(session, &backup.storage, &target).await?;
+        let safety = match backup_workflow::backup_and_wait(&session.arm, &session.reporter, &backup.storage, &target).await {
+            Ok(d) => d,
+            Err(backup_workflow::BackupError::SafetyPending(op)) => {
+                emit(op.as_ref())?;
+                return Err(pipeline::stopped(
+                    "stopped waiting for the safety backup; nothing was restored. Record it with apim-backup --resume < the apim.operation printed above, then run the restore again with --safety-backup",
+                ));
+            }
+            Err(e) => return Err(pipeline::classified(e).context("safety backup")),
+        };
         emit(&safety)?;
         doc.safety_backup = Some(BackupRef::from(&safety));
     }
@@ -259,39 +267,26 @@ async fn restore(
     let work = Resume::Restore { restore: Box::new(doc) };
     let mut op = OperationDoc::new(work, target.id.clone(), apim_ops::pending_of(begun, &session.arm, &target.id));
     op.started_at = started;
-    session.announce_started(&format!("{} restore", target.name), &op, "apim-restore");
-    if session.no_wait {
-        emit(&op)?;
-        session.reporter.info(&format!(
-            "{} restore: started and running in Azure; wait for it with: apim-restore --resume < the apim.operation document printed on stdout",
-            target.name
-        ));
-        return Ok(());
-    }
-    if wait_and_report(session, op).await? {
-        Ok(())
-    } else {
-        Err(pipeline::stopped_error(1, "apim-restore"))
+    session.announce_started(&format!("{} restore", target.name), &op);
+    session.batch("apim-restore", [follow(session, op)]).await
+}
+
+/// The restore a resume document holds, or why it is not one.
+fn restore_of(op: &OperationDoc) -> anyhow::Result<&RestoreDoc> {
+    match &op.work {
+        Resume::Restore { restore } => Ok(restore),
+        other => Err(usage(format!(
+            "apim-restore cannot resume a '{}' operation; use the tool that started it",
+            other.name()
+        ))),
     }
 }
 
-/// Waits for a restore and prints its apim.restore document; `false` when
-/// it stopped waiting (the apim.operation document was printed instead).
-async fn wait_and_report(session: &Session, op: OperationDoc) -> anyhow::Result<bool> {
-    let Resume::Restore { restore } = &op.work else {
-        return Err(usage(format!(
-            "apim-restore cannot resume a '{}' operation; use the tool that started it",
-            op.work.name()
-        )));
-    };
-    let mut doc = restore.as_ref().clone();
-    let label = format!("{} restore", doc.target.name);
-    match session.wait(&label, op).await? {
-        Progress::Pending(d) => {
-            emit(d.as_ref())?;
-            Ok(false)
-        }
-        Progress::Done(_) => {
+/// Waits for a restore (unless --no-wait) and makes its apim.restore document.
+async fn follow(session: &Session, op: OperationDoc) -> anyhow::Result<pipeline::Outcome<RestoreDoc>> {
+    let mut doc = restore_of(&op)?.clone();
+    session
+        .follow(op, |_, _| async move {
             let completed = pipeline::documents::now_rfc3339();
             doc.duration_seconds = doc
                 .started_at
@@ -299,8 +294,7 @@ async fn wait_and_report(session: &Session, op: OperationDoc) -> anyhow::Result<
                 .map(|started| backup_workflow::seconds_between(started, &completed));
             doc.completed_at = Some(completed);
             doc.status = RestoreStatus::Succeeded;
-            emit(&doc)?;
-            Ok(true)
-        }
-    }
+            Ok(doc)
+        })
+        .await
 }

@@ -3,8 +3,8 @@
 
 use crate::normalize::walk_strings;
 use crate::{is_secret, Secret, Snapshot};
+use apim_documents::{DifferenceDoc, DifferenceKind, HostRefDoc};
 use namedvalue_rewrite::host;
-use pipeline::{DifferenceDoc, DifferenceKind, HostRefDoc};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 

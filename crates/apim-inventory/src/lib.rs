@@ -20,9 +20,9 @@ mod read;
 
 pub use compare::{diff, scan, Diff};
 pub use normalize::{normalize_policy_xml, normalize_properties};
-pub use read::{read, Error};
+pub use read::{read, read_only, Error, FAMILIES};
 
-use pipeline::EntityDoc;
+use apim_documents::EntityDoc;
 use serde_json::Value;
 use std::collections::BTreeMap;
 

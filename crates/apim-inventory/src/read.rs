@@ -38,8 +38,19 @@ fn is_link(parent: &str, coll: &str) -> bool {
     !parent.is_empty() && (coll == "tags" || (coll == "apis" && parent.starts_with("products/")))
 }
 
+/// The families directly under a service that a snapshot reads.
+pub const FAMILIES: &[&str] = TOP;
+
 /// Reads the service's whole configuration, `parallel` requests at a time.
 pub async fn read(arm: &ArmClient, service: &ResourceId, parallel: usize) -> Result<Snapshot, Error> {
+    read_only(arm, service, parallel, FAMILIES).await
+}
+
+/// Reads only these families (and what they hold), `parallel` requests at
+/// a time; names not among [`FAMILIES`] are ignored. Named values are
+/// always listed, since other families refer to them by id, but appear
+/// (and their secrets are read) only when asked for.
+pub async fn read_only(arm: &ArmClient, service: &ResourceId, parallel: usize, families: &[&str]) -> Result<Snapshot, Error> {
     let before = arm.requests_sent();
     let sid = service.to_string();
     let parallel = parallel.max(1);
@@ -78,10 +89,14 @@ pub async fn read(arm: &ArmClient, service: &ResourceId, parallel: usize) -> Res
         paths
     };
 
-    let top: Vec<_> = stream::iter(TOP.iter().map(|c| list(String::new(), c)))
-        .buffer_unordered(parallel)
-        .try_collect()
-        .await?;
+    let top: Vec<_> = stream::iter(
+        TOP.iter()
+            .filter(|c| families.contains(c) || **c == "namedValues")
+            .map(|c| list(String::new(), c)),
+    )
+    .buffer_unordered(parallel)
+    .try_collect()
+    .await?;
     let mut second = Vec::new();
     for (parent, coll, items) in top {
         for p in record(&mut raw, &parent, coll, items) {
@@ -93,9 +108,10 @@ pub async fn read(arm: &ArmClient, service: &ResourceId, parallel: usize) -> Res
         }
     }
     // Secret values are read alongside the nested lists.
+    let nv_asked = families.contains(&"namedValues");
     let secret_names: Vec<String> = raw
         .iter()
-        .filter(|(p, v)| p.starts_with("namedValues/") && crate::is_secret(v))
+        .filter(|(p, v)| nv_asked && p.starts_with("namedValues/") && crate::is_secret(v))
         .map(|(p, _)| p["namedValues/".len()..].to_string())
         .collect();
     let secrets = stream::iter(secret_names.into_iter().map(|name| {
@@ -147,8 +163,10 @@ pub async fn read(arm: &ArmClient, service: &ResourceId, parallel: usize) -> Res
             None => path.to_string(),
         }
     };
+    let asked = |p: &str| p.split('/').next().is_some_and(|f| families.contains(&f));
     let entities = raw
         .iter()
+        .filter(|(p, _)| asked(p))
         .map(|(p, v)| {
             let is_policy = p == "policies/policy" || p.ends_with("/policies/policy");
             let mut n = normalize_properties(v, &sid, &nv_names, is_policy);

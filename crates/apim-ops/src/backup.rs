@@ -3,6 +3,7 @@
 
 use crate::service::{get_service, API_VERSION};
 use crate::OpsError;
+pub use apim_rules::AccessType;
 use arm_client::{ArmClient, FinalStateVia, Method, PendingOperation, Progress, ResourceId};
 use serde_json::{json, Value};
 use std::fmt;
@@ -15,43 +16,6 @@ pub enum BackupAccess {
     SystemIdentity,
     /// A user-assigned identity, by client id.
     UserIdentity(String),
-}
-
-/// How a service reaches the storage account, as flags and documents name it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum AccessType {
-    AccessKey,
-    SystemIdentity,
-    UserIdentity,
-}
-
-impl AccessType {
-    pub const ALL: [AccessType; 3] = [AccessType::AccessKey, AccessType::SystemIdentity, AccessType::UserIdentity];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AccessType::AccessKey => "access-key",
-            AccessType::SystemIdentity => "system-identity",
-            AccessType::UserIdentity => "user-identity",
-        }
-    }
-}
-
-impl fmt::Display for AccessType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::str::FromStr for AccessType {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        AccessType::ALL
-            .into_iter()
-            .find(|a| a.as_str() == s)
-            .ok_or_else(|| format!("unknown access type '{s}': use access-key, system-identity or user-identity"))
-    }
 }
 
 impl BackupAccess {

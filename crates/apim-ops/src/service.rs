@@ -200,6 +200,38 @@ pub async fn purge_deleted(arm: &ArmClient, subscription: &str, location: &str, 
     Ok(())
 }
 
+/// What to do with a service that exists already.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Existing {
+    /// Leave it as it is and return it.
+    Keep,
+    /// An operation already runs on it: follow that.
+    Follow,
+    /// Write this body (an update that was asked for).
+    Update(Value),
+}
+
+/// The rules for a service that exists: never change it unasked (without
+/// [`ExistingPolicy::Update`], whatever the spec says), never downgrade its
+/// SKU or units unless that is allowed too, and follow an operation that
+/// already runs on it rather than write over it. Pure.
+pub fn plan_existing(name: &str, spec: &ServiceSpec, existing: &Value, policy: ExistingPolicy) -> Result<Existing, OpsError> {
+    let busy = !arm_client::lro::is_terminal(arm_client::lro::provisioning_state(existing));
+    if let ExistingPolicy::Update { allow_downgrade } = policy {
+        if !spec.differences(existing).is_empty() {
+            let downgrades = spec.downgrades(existing);
+            if !downgrades.is_empty() && !allow_downgrade {
+                return Err(OpsError::Refused(format!(
+                    "service {name}: {}; pass --allow-downgrade to do it",
+                    downgrades.join(", ")
+                )));
+            }
+            return Ok(Existing::Update(spec.merged_body(existing)));
+        }
+    }
+    Ok(if busy { Existing::Follow } else { Existing::Keep })
+}
+
 /// Creates the service, or returns it as it is when it exists, unless
 /// `existing` allows an update and `spec` asks for a change. Never writes
 /// without a reason.
@@ -216,31 +248,13 @@ pub async fn create_service(
     let url = arm.url(&id.to_string(), API_VERSION);
     let name = id.name().unwrap_or_default().to_string();
     if let Some(existing) = arm.get(url.clone()).await? {
-        let state = arm_client::lro::provisioning_state(&existing);
-        let busy = !arm_client::lro::is_terminal(state);
-        let diffs = spec.differences(&existing);
-        seen.clone_from(&diffs);
-        let update = match existing_policy {
-            ExistingPolicy::Update { allow_downgrade } if !diffs.is_empty() => {
-                let downgrades = spec.downgrades(&existing);
-                if !downgrades.is_empty() && !allow_downgrade {
-                    return Err(OpsError::Refused(format!(
-                        "service {name}: {}; pass --allow-downgrade to do it",
-                        downgrades.join(", ")
-                    )));
-                }
-                true
-            }
-            _ => false,
-        };
-        if update {
-            return put(arm, &url, &spec.merged_body(&existing)).await;
-        }
-        if busy {
+        seen.clone_from(&spec.differences(&existing));
+        return match plan_existing(&name, spec, &existing, existing_policy)? {
+            Existing::Update(body) => put(arm, &url, &body).await,
             // Already on its way (e.g. a create started by an earlier run): follow it.
-            return Ok(Progress::Pending(PendingOperation::on_resource(url.as_str())));
-        }
-        return Ok(Progress::Done(existing));
+            Existing::Follow => Ok(Progress::Pending(PendingOperation::on_resource(url.as_str()))),
+            Existing::Keep => Ok(Progress::Done(existing)),
+        };
     }
     let mut body = spec.body()?;
     match policy {
@@ -288,6 +302,41 @@ mod tests {
     fn existing() -> Value {
         json!({"location": "West Europe", "sku": {"name": "Developer", "capacity": 1}, "tags": {"owner": "team-a"},
             "properties": {"publisherEmail": "ops@example.com", "publisherName": "Example Ops", "provisioningState": "Succeeded"}})
+    }
+
+    fn service(sku: &str, capacity: i64, state: &str) -> Value {
+        json!({"location": "westeurope", "sku": {"name": sku, "capacity": capacity},
+               "properties": {"provisioningState": state, "publisherEmail": "a@b.c", "publisherName": "P"}})
+    }
+
+    #[test]
+    fn what_exists_is_never_changed_unasked() {
+        let spec = ServiceSpec::new("westeurope", "Premium", 2, "a@b.c", "P");
+        let there = service("Developer", 1, "Succeeded");
+        assert_eq!(plan_existing("s", &spec, &there, ExistingPolicy::Keep).unwrap(), Existing::Keep);
+        let busy = service("Developer", 1, "Updating");
+        assert_eq!(plan_existing("s", &spec, &busy, ExistingPolicy::Keep).unwrap(), Existing::Follow);
+        let up = plan_existing("s", &spec, &there, ExistingPolicy::Update { allow_downgrade: false }).unwrap();
+        let Existing::Update(body) = up else { panic!("{up:?}") };
+        assert_eq!(body["sku"], json!({"name": "Premium", "capacity": 2}));
+        let same = ServiceSpec::new("westeurope", "Developer", 1, "a@b.c", "P");
+        assert_eq!(
+            plan_existing("s", &same, &there, ExistingPolicy::Update { allow_downgrade: false }).unwrap(),
+            Existing::Keep,
+            "an update with nothing to change writes nothing"
+        );
+    }
+
+    #[test]
+    fn a_downgrade_needs_its_own_permission() {
+        let spec = ServiceSpec::new("westeurope", "Developer", 1, "a@b.c", "P");
+        let there = service("Premium", 2, "Succeeded");
+        let e = plan_existing("s", &spec, &there, ExistingPolicy::Update { allow_downgrade: false }).unwrap_err();
+        assert!(matches!(&e, OpsError::Refused(m) if m.contains("--allow-downgrade")), "{e}");
+        assert!(matches!(
+            plan_existing("s", &spec, &there, ExistingPolicy::Update { allow_downgrade: true }).unwrap(),
+            Existing::Update(_)
+        ));
     }
 
     #[test]

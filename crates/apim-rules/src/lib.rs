@@ -1,6 +1,6 @@
 //! What API Management accepts, written once for the tools that check input
 //! before sending it and for the emulator that answers as Azure would.
-//! Pure and dependency-free.
+//! Pure: serde is its only dependency (for the access type documents carry).
 //!
 //! ```
 //! assert_eq!(apim_rules::sku("premium"), Some("Premium"));
@@ -8,6 +8,11 @@
 //! assert!(apim_rules::is_valid_service_name("apim-src"));
 //! assert!(!apim_rules::is_valid_named_value_name("../x"));
 //! ```
+
+mod backup;
+pub mod storage;
+
+pub use backup::AccessType;
 
 /// Every SKU of the 2024-05-01 API, as Azure spells it.
 pub const SKUS: [&str; 8] = [

@@ -403,6 +403,19 @@ impl ArmClient {
         self.wait_inner(op, observe, true).await
     }
 
+    /// [`ArmClient::wait`] shown as one task of `observer`, which is told
+    /// how it ended.
+    pub async fn wait_watched(&self, op: PendingOperation, observer: &dyn crate::Observer, label: &str) -> Result<Value, WaitError> {
+        let task = observer.task(label);
+        let result = self.wait(op, |s| task.state(s)).await;
+        task.finish(match &result {
+            Ok(_) => "done",
+            Err(WaitError::Stopped(_)) => "still running in Azure; stopped waiting",
+            Err(WaitError::Failed(_)) => "failed",
+        });
+        result
+    }
+
     /// Like [`ArmClient::wait`], for a caller that needs only to know the
     /// operation succeeded: the final result is not fetched.
     pub async fn wait_until_done(&self, op: PendingOperation) -> Result<(), WaitError> {

@@ -14,16 +14,17 @@
 mod client;
 mod error;
 pub mod groups;
-mod id;
 pub mod lro;
 pub mod pacing;
 pub mod paging;
 mod stop;
+pub mod watch;
 
+pub use arm_types::{is_plain_segment, IdError, ResourceId};
 pub use client::{ArmClient, Logger, Response, WaitError};
 pub use error::{ArmError, Error};
 pub use http_retry::RetryPolicy;
-pub use id::{is_plain_segment, IdError, ResourceId};
 pub use lro::{FinalStateVia, PendingOperation, PollState, Progress};
 pub use reqwest::Method;
 pub use stop::Stop;
+pub use watch::{Observer, Silent, TaskObserver};

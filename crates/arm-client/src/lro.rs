@@ -2,47 +2,9 @@
 //! The reading of headers and bodies is pure; [`crate::ArmClient`] does the I/O.
 
 use crate::ArmError;
-use serde::{Deserialize, Serialize};
+pub use arm_types::{FinalStateVia, PendingOperation, Progress};
 use serde_json::Value;
 use std::time::Duration;
-
-/// Where a piece of work stands: finished with its result, or still going
-/// on in Azure (a [`PendingOperation`] to poll, or a document that resumes
-/// it). One type for every "done, or still running" the toolkit reports.
-#[derive(Debug)]
-pub enum Progress<T, P = PendingOperation> {
-    Done(T),
-    Pending(P),
-}
-
-/// Where the final result comes from, as the operation's spec says
-/// (`x-ms-long-running-operation-options.final-state-via`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum FinalStateVia {
-    /// GET the Location URL once done (APIM backup, restore, named values).
-    Location,
-    /// The status resource itself is the result.
-    AzureAsyncOperation,
-    /// GET the resource (the ARM default for PUT and PATCH).
-    OriginalUri,
-}
-
-/// A started operation, enough to pick it up again in another process.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PendingOperation {
-    /// The resource URL the operation was started on (with api-version).
-    pub resource_url: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub azure_async_operation: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub location: Option<String>,
-    pub final_state_via: FinalStateVia,
-    /// Seconds the server last asked us to wait between polls.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub retry_after_seconds: Option<u64>,
-}
 
 /// Reads the first answer of a long-running call: `None` when it finished
 /// synchronously, else what to poll. A 201/202, or a body whose
@@ -71,20 +33,6 @@ pub fn pending_from(
         final_state_via,
         retry_after_seconds: retry_after.map(|d| d.as_secs()),
     })
-}
-
-impl PendingOperation {
-    /// An operation known only by its resource, whose provisioningState
-    /// tells how it goes (no status URL to poll).
-    pub fn on_resource(resource_url: &str) -> Self {
-        PendingOperation {
-            resource_url: resource_url.to_string(),
-            azure_async_operation: None,
-            location: None,
-            final_state_via: FinalStateVia::OriginalUri,
-            retry_after_seconds: None,
-        }
-    }
 }
 
 /// The state of an operation after one poll.

@@ -1,16 +1,61 @@
 //! APIM backups as the toolkit keeps them. A backup counts only once its
 //! operation succeeded and its blob was found and marked; every tool that
-//! takes a backup (apim-backup, apim-restore's safety backup) or relies on
-//! one (prune, restore rails, teardown) goes through here, so the rule is
-//! written once.
+//! takes a backup (a backup, a restore's safety backup) or relies on one
+//! (prune, restore rails, teardown) goes through here, so the rule is
+//! written once. It works over an ARM client and reports through an
+//! [`Observer`]; it prints nothing and returns documents.
 
 pub mod prune;
 
-use anyhow::Context;
+use apim_documents::{BackupContext, BackupDoc, BackupStatus, Classify, Failure, OperationDoc, Resume, ServiceRef, StorageRef};
 use apim_ops::BackupAccess;
-use arm_client::ResourceId;
-use blob_store::{BlobClient, BlobProperties};
-use pipeline::{usage, BackupContext, BackupDoc, BackupStatus, OperationDoc, Outcome, Progress, Resume, ServiceRef, Session, StorageRef};
+use arm_client::{ArmClient, Observer, Progress, ResourceId, WaitError};
+use blob_store::{BlobClient, BlobError, BlobProperties};
+
+/// A backup finished, or the document that waits for it again.
+pub type Outcome<T> = Progress<T, Box<OperationDoc>>;
+
+/// What went wrong with a backup.
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    /// Nothing was started: a signal (or the deadline) came first.
+    #[error("interrupted before {0} started; it was not started")]
+    Interrupted(String),
+    /// A resume document of another kind of operation.
+    #[error("a '{0}' operation is not a backup; resume it with the tool that started it")]
+    NotABackup(&'static str),
+    #[error("backup of {service}")]
+    Start {
+        service: String,
+        #[source]
+        source: apim_ops::OpsError,
+    },
+    #[error("{label} failed")]
+    Failed {
+        label: String,
+        #[source]
+        source: arm_client::Error,
+    },
+    #[error("the backup of {service} reported success, but blob '{blob}' is not in container '{container}'")]
+    BlobMissing { service: String, blob: String, container: String },
+    #[error("cannot read the keys of storage account '{0}' for the safety backup")]
+    NoKey(String),
+    /// The safety backup goes on in Azure; the document resumes it.
+    #[error("stopped waiting for the safety backup; nothing was restored")]
+    SafetyPending(Box<OperationDoc>),
+    #[error(transparent)]
+    Blob(#[from] BlobError),
+}
+
+impl Classify for BackupError {
+    fn failure(&self) -> Failure {
+        match self {
+            BackupError::Interrupted(_) | BackupError::SafetyPending(_) => Failure::Stopped,
+            BackupError::NotABackup(_) => Failure::BadInput,
+            _ => Failure::Azure,
+        }
+    }
+}
 
 /// Set on a backup blob once its backup succeeded; prune and the rails
 /// trust only marked blobs.
@@ -78,13 +123,13 @@ pub fn is_backup_of(blob: &BlobProperties, service: &str) -> bool {
 /// `service`, and it completed within `max_age` (the flag that sets it is
 /// named in the refusal).
 pub async fn why_unproven(
-    session: &Session,
+    arm: &ArmClient,
     d: &BackupDoc,
     service: &ResourceId,
     (max_age, max_age_flag): (std::time::Duration, &str),
     now: time::OffsetDateTime,
-) -> anyhow::Result<Option<String>> {
-    let s = storage_accounts::blob_client(&session.arm, &d.storage.account_id).await?;
+) -> Result<Option<String>, BlobError> {
+    let s = storage_accounts::blob_client(arm, &d.storage.account_id).await?;
     let Some(p) = s.client.properties(&d.storage.container, &d.blob).await? else {
         return Ok(Some(format!("its blob '{}' no longer exists", d.blob)));
     };
@@ -127,26 +172,32 @@ pub fn default_blob_name(service: &str) -> String {
 }
 
 /// Starts one backup. The operation document carries all that is needed
-/// to record the backup later, here or after --resume. Nothing starts
-/// after Ctrl-C or SIGTERM.
+/// to record the backup later, here or after a resume. Nothing starts once
+/// the client's stop has been interrupted (Ctrl-C, SIGTERM).
 pub async fn start(
-    session: &Session,
+    arm: &ArmClient,
+    observer: &dyn Observer,
     storage: &StorageRef,
     service: &ServiceRef,
     blob: String,
     access: &BackupAccess,
-) -> anyhow::Result<OperationDoc> {
+) -> Result<OperationDoc, BackupError> {
     let params = apim_ops::BackupParams {
         account: storage.account.clone(),
         container: storage.container.clone(),
         blob: blob.clone(),
         access: access.clone(),
     };
-    session.check_not_interrupted(&format!("the backup of {}", service.name))?;
-    let started_at = pipeline::documents::now_rfc3339();
-    let begun = apim_ops::start_backup(&session.arm, &service.id, &params)
+    if arm.stop().interrupted() {
+        return Err(BackupError::Interrupted(format!("the backup of {}", service.name)));
+    }
+    let started_at = apim_documents::now_rfc3339();
+    let begun = apim_ops::start_backup(arm, &service.id, &params)
         .await
-        .with_context(|| format!("backup of {}", service.name))?;
+        .map_err(|source| BackupError::Start {
+            service: service.name.clone(),
+            source,
+        })?;
     let work = Resume::Backup(Box::new(BackupContext {
         service: service.clone(),
         storage: storage.clone(),
@@ -154,39 +205,43 @@ pub async fn start(
         access_type: access.access_type(),
         identity_client_id: access.identity_client_id().map(str::to_string),
     }));
-    let mut op = OperationDoc::new(work, service.id.clone(), apim_ops::pending_of(begun, &session.arm, &service.id));
+    let mut op = OperationDoc::new(work, service.id.clone(), apim_ops::pending_of(begun, arm, &service.id));
     op.started_at = started_at;
-    session.announce_started(&format!("{} backup", service.name), &op, "apim-backup");
+    if let Ok(doc) = apim_documents::to_value(&op) {
+        observer.started(&format!("{} backup", service.name), &doc);
+    }
     Ok(op)
 }
 
 /// Waits for a backup and records its blob, marking it as succeeded (once:
 /// a second resume of the same backup leaves the blob and its ETag alone).
 /// `blobs` is a client for the backup's account, when the caller has one.
-pub async fn finish(session: &Session, op: OperationDoc, blobs: Option<&BlobClient>) -> anyhow::Result<Outcome<BackupDoc>> {
+pub async fn finish(
+    arm: &ArmClient,
+    observer: &dyn Observer,
+    op: OperationDoc,
+    blobs: Option<&BlobClient>,
+) -> Result<Outcome<BackupDoc>, BackupError> {
     let ctx = match &op.work {
         Resume::Backup(ctx) => ctx.as_ref().clone(),
-        other => {
-            return Err(usage(format!(
-                "apim-backup cannot resume a '{}' operation; use the tool that started it",
-                other.name()
-            )))
-        }
+        other => return Err(BackupError::NotABackup(other.name())),
     };
     let label = format!("{} backup", ctx.service.name);
     let started_at = op.started_at.clone();
-    if let Progress::Pending(d) = session.wait(&label, op).await? {
-        return Ok(Progress::Pending(d));
+    match arm.wait_watched(op.pending.clone(), observer, &label).await {
+        Ok(_) => {}
+        Err(WaitError::Stopped(pending)) => return Ok(Progress::Pending(Box::new(OperationDoc { pending, ..op }))),
+        Err(WaitError::Failed(source)) => return Err(BackupError::Failed { label, source }),
     }
     let owned;
     let blobs = match blobs {
         Some(b) => b,
         None => {
-            owned = storage_accounts::blob_client(&session.arm, &ctx.storage.account_id).await?.client;
+            owned = storage_accounts::blob_client(arm, &ctx.storage.account_id).await?.client;
             &owned
         }
     };
-    let completed_at = pipeline::documents::now_rfc3339();
+    let completed_at = apim_documents::now_rfc3339();
     let props = match blobs.properties(&ctx.storage.container, &ctx.blob).await? {
         Some(p) if is_marked(&p) => p,
         Some(_) => {
@@ -195,12 +250,11 @@ pub async fn finish(session: &Session, op: OperationDoc, blobs: Option<&BlobClie
             blobs.set_metadata(&ctx.storage.container, &ctx.blob, &mark).await?
         }
         None => {
-            return Err(anyhow::anyhow!(
-                "the backup of {} reported success, but blob '{}' is not in container '{}'",
-                ctx.service.name,
-                ctx.blob,
-                ctx.storage.container
-            ))
+            return Err(BackupError::BlobMissing {
+                service: ctx.service.name,
+                blob: ctx.blob,
+                container: ctx.storage.container,
+            })
         }
     };
     // A blob marked by an earlier resume keeps its time: the same backup
@@ -223,34 +277,29 @@ pub async fn finish(session: &Session, op: OperationDoc, blobs: Option<&BlobClie
 }
 
 /// Backs up one service into `storage` under the default blob name, with
-/// the account key, and waits for it: what `apim-restore
-/// --take-safety-backup` and teardown need.
-pub async fn backup_and_wait(session: &Session, storage: &StorageRef, service: &ServiceRef) -> anyhow::Result<BackupDoc> {
-    let access = storage_accounts::blob_client(&session.arm, &storage.account_id).await?;
-    let key = access.key.clone().ok_or_else(|| {
-        anyhow::anyhow!(
-            "cannot read the keys of storage account '{}' for the safety backup",
-            storage.account
-        )
-    })?;
+/// the account key, and waits for it: what a restore's safety backup
+/// needs. Stopped waiting, it returns [`BackupError::SafetyPending`] with
+/// the document that records it later.
+pub async fn backup_and_wait(
+    arm: &ArmClient,
+    observer: &dyn Observer,
+    storage: &StorageRef,
+    service: &ServiceRef,
+) -> Result<BackupDoc, BackupError> {
+    let access = storage_accounts::blob_client(arm, &storage.account_id).await?;
+    let key = access.key.clone().ok_or_else(|| BackupError::NoKey(storage.account.clone()))?;
     let op = start(
-        session,
+        arm,
+        observer,
         storage,
         service,
         default_blob_name(&service.name),
         &BackupAccess::AccessKey(key),
     )
-    .await
-    .context("safety backup")?;
-    match finish(session, op, Some(&access.client)).await? {
+    .await?;
+    match finish(arm, observer, op, Some(&access.client)).await? {
         Progress::Done(d) => Ok(d),
-        Progress::Pending(op) => {
-            // The safety backup goes on in Azure: say how to record it.
-            pipeline::emit(op.as_ref())?;
-            Err(pipeline::stopped(
-                "stopped waiting for the safety backup; nothing was restored. Record it with apim-backup --resume < the apim.operation printed above, then run the restore again with --safety-backup",
-            ))
-        }
+        Progress::Pending(op) => Err(BackupError::SafetyPending(op)),
     }
 }
 

@@ -13,7 +13,7 @@
 //! ```
 
 mod data;
-pub mod names;
+pub use apim_rules::storage as names;
 pub mod sharedkey;
 mod xml;
 

@@ -17,6 +17,18 @@ pub enum ExitKind {
     /// diff's own failure, apart from its 1 for "different", as diff(1)
     /// keeps 1 for differences and 2 for trouble.
     CompareFailed = 5,
+    /// A comparison found differences: exit 1 as diff(1), an outcome and
+    /// not an error (its message is a plain line, no `error:`).
+    Differ = 101,
+}
+
+impl ExitKind {
+    pub fn code(self) -> u8 {
+        match self {
+            ExitKind::Differ => 1,
+            other => other as u8,
+        }
+    }
 }
 
 /// An error that knows its exit code.
@@ -37,6 +49,15 @@ impl std::error::Error for Exit {}
 pub fn usage(message: impl Into<String>) -> anyhow::Error {
     Exit {
         kind: ExitKind::Usage,
+        message: message.into(),
+    }
+    .into()
+}
+
+/// The end of a comparison that found differences (exit 1, no `error:`).
+pub fn differ(message: impl Into<String>) -> anyhow::Error {
+    Exit {
+        kind: ExitKind::Differ,
         message: message.into(),
     }
     .into()
@@ -68,11 +89,38 @@ pub fn stopped(message: impl Into<String>) -> anyhow::Error {
     .into()
 }
 
-/// The exit code for an error that ended a run.
+/// A library's typed error with the exit code its [`Failure`] calls for;
+/// the message keeps the whole chain of causes.
+///
+/// [`Failure`]: apim_documents::Failure
+pub fn classified<E>(e: E) -> anyhow::Error
+where
+    E: apim_documents::Classify + std::error::Error + Send + Sync + 'static,
+{
+    use apim_documents::Failure;
+    let kind = match e.failure() {
+        Failure::Azure => return anyhow::Error::new(e),
+        Failure::BadInput => ExitKind::Usage,
+        Failure::Refused => ExitKind::Refused,
+        Failure::Stopped => ExitKind::Stopped,
+    };
+    Exit {
+        kind,
+        message: render(&anyhow::Error::new(e)),
+    }
+    .into()
+}
+
+/// The exit code for an error that ended a run: the first cause that
+/// knows its code (an [`Exit`], or a document that was not what it should
+/// be), else 1.
 pub fn code_of(err: &anyhow::Error) -> u8 {
     for cause in err.chain() {
         if let Some(e) = cause.downcast_ref::<Exit>() {
-            return e.kind as u8;
+            return e.kind.code();
+        }
+        if cause.is::<apim_documents::DocumentError>() {
+            return ExitKind::Usage as u8;
         }
     }
     ExitKind::Azure as u8
@@ -90,6 +138,10 @@ pub fn finish(name: &str, result: anyhow::Result<()>) -> std::process::ExitCode 
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) if is_broken_pipe(&e) => std::process::ExitCode::SUCCESS,
+        Err(e) if e.downcast_ref::<Exit>().is_some_and(|x| x.kind == ExitKind::Differ) => {
+            eprintln!("{name}: {e}");
+            std::process::ExitCode::from(1)
+        }
         Err(e) => {
             eprintln!("{name}: error: {}", render(&e));
             std::process::ExitCode::from(code_of(&e))
@@ -115,7 +167,14 @@ mod tests {
         assert_eq!(code_of(&e), 3);
         assert_eq!(code_of(&usage("x")), 2);
         assert_eq!(code_of(&stopped("x")), 4);
+        assert_eq!(code_of(&differ("they differ")), 1);
         assert_eq!(code_of(&anyhow::anyhow!("Conflict: busy")), 1);
+        let bad = apim_documents::parse_documents("{oops}", "stdin").unwrap_err();
+        assert_eq!(
+            code_of(&anyhow::Error::new(bad).context("reading")),
+            2,
+            "bad documents are bad input"
+        );
     }
 
     #[test]

@@ -1,5 +1,7 @@
-//! What every apim-toolkit binary shares: the JSON documents, reading and
-//! writing them, exit codes, progress on stderr, and the common flags.
+//! The shell every apim-toolkit binary shares: the common flags, the session
+//! they build, exit codes, progress on stderr and signals. The only crate
+//! that knows binary names and flags; the documents themselves live in
+//! `apim-documents` (re-exported here for the binaries).
 //!
 //! ```no_run
 //! use clap::Parser;
@@ -16,25 +18,25 @@
 //! }
 //! ```
 
-pub mod documents;
+mod args;
 mod exit;
-mod input;
 mod interrupt;
-mod output;
 pub mod progress;
 mod session;
 
+/// The documents crate, for binaries that name it through the shell.
+pub use apim_documents as documents;
+
+pub use apim_documents::{
+    emit, expect_all, expect_kind, expect_one, kind_of, parse_documents, read_file_documents, read_one_file, read_stdin_documents,
+    stdin_documents, to_value, BackupContext, BackupDoc, BackupRef, BackupStatus, ChangeDoc, ChangeStatus, ContainerDoc, DeletedDoc,
+    DeletionStatus, DifferenceDoc, DifferenceKind, Document, DocumentError, Emit, EntityDoc, HostRefDoc, KeyVaultDoc, NamedValueDiffDoc,
+    NamedValueDoc, NamedValueSide, NamedValueSummary, OperationDoc, PrunedDoc, RestoreDoc, RestoreStatus, Resume, ServiceDoc, ServiceRef,
+    Sku, StorageRef, MAX_LINE_BYTES,
+};
+pub use args::{parse, parse_service_id, parse_tag, warn_renamed, Renamed, ServiceArg};
 pub use arm_client::Progress;
-pub use documents::{
-    to_value, BackupContext, BackupDoc, BackupRef, BackupStatus, ChangeDoc, ChangeStatus, ContainerDoc, DeletedDoc, DeletionStatus,
-    DifferenceDoc, DifferenceKind, Document, EntityDoc, HostRefDoc, KeyVaultDoc, NamedValueDiffDoc, NamedValueDoc, NamedValueSide,
-    NamedValueSummary, OperationDoc, PrunedDoc, RestoreDoc, RestoreStatus, Resume, ServiceDoc, ServiceRef, Sku, StorageRef,
-};
-pub use exit::{code_of, compare_failed, finish, refused, render, stopped, usage, Exit, ExitKind};
-pub use input::{
-    expect_all, expect_kind, expect_one, kind_of, parse_documents, read_file_documents, read_one_file, read_operations,
-    read_stdin_documents, stdin_documents, MAX_LINE_BYTES,
-};
-pub use output::{emit, Emit};
+pub use exit::{classified, code_of, compare_failed, differ, finish, refused, render, stopped, usage, Exit, ExitKind};
 pub use progress::Reporter;
+pub use session::read_operations;
 pub use session::{http_client, report, stopped_error, ConnectArgs, Outcome, Session, TimeoutArg, WaitArgs, Waited};

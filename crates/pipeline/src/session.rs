@@ -1,11 +1,11 @@
 //! The flags every binary shares, and what they build: one HTTP client,
 //! one token source, one ARM client, one progress reporter.
 
-use crate::documents::OperationDoc;
 use crate::exit::usage;
-use crate::output::Emit;
 use crate::progress::{parse_duration, Reporter};
 use anyhow::Context;
+use apim_documents::Emit;
+use apim_documents::OperationDoc;
 use arm_auth::{AuthConfig, AuthMethod, TokenSource};
 use arm_client::{ArmClient, Progress, Stop, WaitError};
 use serde_json::Value;
@@ -189,35 +189,49 @@ impl Session {
         Ok(())
     }
 
-    /// Says on stderr, the moment ARM accepted an operation, how to resume
-    /// it: a run killed outright (kill -9, a lost CI runner) prints no
-    /// `apim.operation`, but its log still holds this line. The document
-    /// carries no secret.
-    pub fn announce_started(&self, label: &str, op: &OperationDoc, binary: &str) {
-        if let Ok(doc) = crate::documents::to_value(op) {
-            self.reporter.info(&format!(
-                "{label}: started; if this run dies, resume it with: echo '{doc}' | {binary} --resume"
-            ));
+    /// Says on stderr, the moment ARM accepted an operation, how to resume it.
+    pub fn announce_started(&self, label: &str, op: &OperationDoc) {
+        if let Ok(doc) = apim_documents::to_value(op) {
+            arm_client::Observer::started(&self.reporter, label, &doc);
         }
+    }
+
+    /// The one cycle of a started long-running operation, for every binary
+    /// that starts them: with --no-wait its document is handed back to be
+    /// printed; else it is waited for (a signal or --timeout ends the wait
+    /// with the document that resumes it), and `finish` turns the
+    /// operation's result into the run's document. `--resume` enters here
+    /// too, with the document read back.
+    pub async fn follow<T, F, Fut>(&self, op: OperationDoc, finish: F) -> anyhow::Result<Outcome<T>>
+    where
+        F: FnOnce(OperationDoc, Value) -> Fut,
+        Fut: std::future::Future<Output = anyhow::Result<T>>,
+    {
+        if self.no_wait {
+            return Ok(Progress::Pending(Box::new(op)));
+        }
+        let label = format!("{} {}", op.resource_id.name().unwrap_or_default(), op.work.name());
+        match self.wait(&label, op.clone()).await? {
+            Progress::Pending(d) => Ok(Progress::Pending(d)),
+            Progress::Done(result) => Ok(Progress::Done(finish(op, result).await?)),
+        }
+    }
+
+    /// Runs every item of a batch at once and reports them (see [`report`]).
+    pub async fn batch<T, Fut>(&self, binary: &str, work: impl IntoIterator<Item = Fut>) -> anyhow::Result<()>
+    where
+        T: Emit,
+        Fut: std::future::Future<Output = anyhow::Result<Outcome<T>>>,
+    {
+        report(futures::future::join_all(work).await, binary, self.no_wait)
     }
 
     /// Waits for one operation with progress under `label`.
     pub async fn wait(&self, label: &str, op: OperationDoc) -> anyhow::Result<Waited> {
-        let task = self.reporter.task(label);
-        let result = self.arm.wait(op.pending.clone(), |s| task.state(s)).await;
-        match result {
-            Ok(v) => {
-                task.finish("done");
-                Ok(Progress::Done(v))
-            }
-            Err(WaitError::Stopped(pending)) => {
-                task.finish("still running in Azure; stopped waiting");
-                Ok(Progress::Pending(Box::new(OperationDoc { pending, ..op })))
-            }
-            Err(WaitError::Failed(e)) => {
-                task.finish("failed");
-                Err(anyhow::Error::new(e).context(format!("{label} failed")))
-            }
+        match self.arm.wait_watched(op.pending.clone(), &self.reporter, label).await {
+            Ok(v) => Ok(Progress::Done(v)),
+            Err(WaitError::Stopped(pending)) => Ok(Progress::Pending(Box::new(OperationDoc { pending, ..op }))),
+            Err(WaitError::Failed(e)) => Err(anyhow::Error::new(e).context(format!("{label} failed"))),
         }
     }
 }
@@ -264,4 +278,24 @@ pub fn stopped_error(count: usize, binary: &str) -> anyhow::Error {
     crate::exit::stopped(format!(
         "stopped waiting for {count} operation(s); they go on in Azure. Resume with: {binary} --resume < the apim.operation documents this run printed on stdout"
     ))
+}
+
+/// The `apim.operation` documents `--resume` waits for: at least one.
+pub fn read_operations(binary: &str) -> anyhow::Result<Vec<OperationDoc>> {
+    let ops: Vec<OperationDoc> = apim_documents::expect_all(&apim_documents::read_stdin_documents()?, "stdin")?;
+    if ops.is_empty() {
+        return Err(usage(format!(
+            "--resume: no apim.operation documents on stdin; pipe in those {binary} printed after --no-wait, --timeout or Ctrl-C"
+        )));
+    }
+    Ok(ops)
+}
+
+/// The binary that resumes an `apim.operation` document, by its operation.
+pub(crate) fn resumed_by(doc: &Value) -> &'static str {
+    match doc.get("operation").and_then(Value::as_str) {
+        Some("backup") => "apim-backup",
+        Some("restore") => "apim-restore",
+        _ => "apim-provision",
+    }
 }

@@ -2,8 +2,9 @@
 //! kind; `kind` and `schemaVersion` are written by [`crate::emit`] and
 //! checked by [`crate::expect_kind`], never set by hand.
 
-use apim_ops::AccessType;
-use arm_client::{PendingOperation, ResourceId};
+use apim_rules::storage::{is_valid_account_name, is_valid_blob_name, is_valid_container_name};
+use apim_rules::AccessType;
+use arm_types::{PendingOperation, ResourceId};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -84,13 +85,13 @@ fn check_service_doc(d: &ServiceDoc) -> Result<(), String> {
 /// An account and container as Storage names them, the account named
 /// once: the name must be the one in its id.
 fn check_storage(account_id: &ResourceId, account: &str, container: &str) -> Result<(), String> {
-    if !blob_store::names::is_valid_account_name(account) {
+    if !is_valid_account_name(account) {
         return Err(format!("'{account}' is not a storage account name"));
     }
     if account_id.name() != Some(account) {
         return Err(format!("its account '{account}' is not the account in '{account_id}'"));
     }
-    if !blob_store::names::is_valid_container_name(container) {
+    if !is_valid_container_name(container) {
         return Err(format!(
             "'{container}' is not a container name (3-63 lowercase letters, digits and single hyphens)"
         ));
@@ -100,7 +101,7 @@ fn check_storage(account_id: &ResourceId, account: &str, container: &str) -> Res
 
 fn check_storage_ref(s: &StorageRef, blob: &str) -> Result<(), String> {
     check_storage(&s.account_id, &s.account, &s.container)?;
-    if !blob_store::names::is_valid_blob_name(blob) {
+    if !is_valid_blob_name(blob) {
         return Err(format!("'{blob}' is not a blob name this toolkit writes"));
     }
     Ok(())
@@ -123,9 +124,7 @@ fn check_operation(d: &OperationDoc) -> Result<(), String> {
         }
         Resume::Restore { restore } => check_service_id(&restore.target.id),
         Resume::ServiceDelete { .. } => check_service_id(&d.resource_id),
-        Resume::StorageCreate { container } if !blob_store::names::is_valid_container_name(container) => {
-            Err(format!("'{container}' is not a container name"))
-        }
+        Resume::StorageCreate { container } if !is_valid_container_name(container) => Err(format!("'{container}' is not a container name")),
         _ => Ok(()),
     }
 }
@@ -713,7 +712,7 @@ mod tests {
             resource_url: "https://h/x?api-version=1".into(),
             azure_async_operation: Some("https://h/op".into()),
             location: None,
-            final_state_via: arm_client::FinalStateVia::OriginalUri,
+            final_state_via: arm_types::FinalStateVia::OriginalUri,
             retry_after_seconds: None,
         };
         let id: ResourceId = "/subscriptions/s/resourceGroups/r".parse().unwrap();

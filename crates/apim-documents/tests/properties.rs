@@ -1,7 +1,8 @@
-//! Document parsing over generated input: never a panic, always exit 2 for
-//! what is not a document of the expected kind.
+//! Document parsing over generated input: never a panic, and a one-line
+//! `DocumentError` (exit 2 in every binary) for what is not a document of
+//! the expected kind.
 
-use pipeline::{code_of, expect_kind, parse_documents, BackupDoc, ChangeDoc, OperationDoc, ServiceDoc};
+use apim_documents::{expect_kind, parse_documents, BackupDoc, ChangeDoc, OperationDoc, ServiceDoc};
 use proptest::prelude::*;
 use serde_json::Value;
 
@@ -44,12 +45,12 @@ proptest! {
     #[test]
     fn prop_parse_documents_never_panics(text in "\\PC{0,200}") {
         if let Err(e) = parse_documents(&text, "stdin") {
-            prop_assert_eq!(code_of(&e), 2);
+            prop_assert!(e.0.starts_with("stdin"), "{}", e);
         }
     }
 
     #[test]
-    fn prop_documents_of_any_shape_are_read_or_refused_with_exit_2(mut v in json_value(), version in 0u64..3) {
+    fn prop_documents_of_any_shape_are_read_or_refused_in_one_line(mut v in json_value(), version in 0u64..3) {
         if let Value::Object(m) = &mut v {
             m.insert("schemaVersion".into(), Value::from(version));
         }
@@ -59,7 +60,7 @@ proptest! {
             expect_kind::<OperationDoc>(&v, "stdin").err(),
             expect_kind::<ChangeDoc>(&v, "stdin").err(),
         ].into_iter().flatten() {
-            prop_assert_eq!(code_of(&e), 2);
+            prop_assert!(e.0.starts_with("stdin: "), "{}", e);
             prop_assert!(!e.to_string().contains('\n'));
         }
     }

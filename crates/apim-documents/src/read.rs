@@ -1,12 +1,18 @@
 //! Reading documents: NDJSON or one JSON array, checked for their kind.
 
-use crate::documents::{Document, SCHEMA_VERSION};
-use crate::exit::usage;
+use crate::kinds::{Document, SCHEMA_VERSION};
+use crate::DocumentError;
 use serde_json::Value;
+
+type Result<T> = std::result::Result<T, DocumentError>;
+
+fn invalid(message: impl Into<String>) -> DocumentError {
+    DocumentError(message.into())
+}
 
 /// Parses NDJSON (blank lines allowed), pretty-printed documents one after
 /// another, or a single JSON array.
-pub fn parse_documents(text: &str, source: &str) -> anyhow::Result<Vec<Value>> {
+pub fn parse_documents(text: &str, source: &str) -> Result<Vec<Value>> {
     stream_documents(std::io::Cursor::new(text.as_bytes()), source.to_string()).collect()
 }
 
@@ -16,7 +22,7 @@ pub fn kind_of(doc: &Value) -> &str {
 }
 
 /// Converts a document of kind `D::KIND`, or says what was wrong.
-pub fn expect_kind<D: Document>(doc: &Value, source: &str) -> anyhow::Result<D> {
+pub fn expect_kind<D: Document>(doc: &Value, source: &str) -> Result<D> {
     let kind = D::KIND;
     let actual = kind_of(doc);
     if actual != kind {
@@ -25,38 +31,42 @@ pub fn expect_kind<D: Document>(doc: &Value, source: &str) -> anyhow::Result<D> 
         } else {
             format!("a '{actual}' document")
         };
-        return Err(usage(format!("{source}: expected an '{kind}' document, got {got}")));
+        return Err(invalid(format!("{source}: expected an '{kind}' document, got {got}")));
     }
     match doc.get("schemaVersion").and_then(Value::as_u64) {
         Some(v) if v == u64::from(SCHEMA_VERSION) => {}
         Some(v) => {
-            return Err(usage(format!(
+            return Err(invalid(format!(
                 "{source}: '{kind}' schemaVersion {v} is not supported (this tool reads {SCHEMA_VERSION}); upgrade the toolkit"
             )))
         }
-        None => return Err(usage(format!("{source}: '{kind}' document has no schemaVersion"))),
+        None => return Err(invalid(format!("{source}: '{kind}' document has no schemaVersion"))),
     }
-    let d: D = serde_json::from_value(doc.clone()).map_err(|e| usage(format!("{source}: invalid '{kind}' document: {e}")))?;
+    let d: D = serde_json::from_value(doc.clone()).map_err(|e| invalid(format!("{source}: invalid '{kind}' document: {e}")))?;
     d.validate()
-        .map_err(|e| usage(format!("{source}: invalid '{kind}' document: {e}")))?;
+        .map_err(|e| invalid(format!("{source}: invalid '{kind}' document: {e}")))?;
     Ok(d)
 }
 
 /// Every document of `docs`, each of kind `D::KIND`.
-pub fn expect_all<D: Document>(docs: &[Value], source: &str) -> anyhow::Result<Vec<D>> {
+pub fn expect_all<D: Document>(docs: &[Value], source: &str) -> Result<Vec<D>> {
     docs.iter().map(|d| expect_kind(d, source)).collect()
 }
 
 /// Exactly one document of kind `D::KIND`, as a flag that names one thing needs.
-pub fn expect_one<D: Document>(docs: &[Value], source: &str) -> anyhow::Result<D> {
+pub fn expect_one<D: Document>(docs: &[Value], source: &str) -> Result<D> {
     match docs {
         [doc] => expect_kind(doc, source),
-        more => Err(usage(format!("{source}: expected one {} document, found {}", D::KIND, more.len()))),
+        more => Err(invalid(format!(
+            "{source}: expected one {} document, found {}",
+            D::KIND,
+            more.len()
+        ))),
     }
 }
 
 /// The one document of kind `D::KIND` in the file a flag names.
-pub fn read_one_file<D: Document>(path: &std::path::Path, flag: &str) -> anyhow::Result<D> {
+pub fn read_one_file<D: Document>(path: &std::path::Path, flag: &str) -> Result<D> {
     expect_one(&read_file_documents(path, flag)?, &format!("{flag} {}", path.display()))
 }
 
@@ -105,11 +115,11 @@ impl std::fmt::Display for LineTooLong {
 
 impl std::error::Error for LineTooLong {}
 
-fn stdin_reader() -> anyhow::Result<LineCapped<std::io::Stdin>> {
+fn stdin_reader() -> Result<LineCapped<std::io::Stdin>> {
     use std::io::IsTerminal;
     let stdin = std::io::stdin();
     if stdin.is_terminal() {
-        return Err(usage("expected documents on stdin (pipe them in, or use the flags instead)"));
+        return Err(invalid("expected documents on stdin (pipe them in, or use the flags instead)"));
     }
     Ok(LineCapped {
         inner: stdin,
@@ -121,19 +131,19 @@ fn stdin_reader() -> anyhow::Result<LineCapped<std::io::Stdin>> {
 /// Reads all of stdin as documents, for tools that must check their whole
 /// input before they change anything (apply, restore, delete). Refuses a
 /// terminal: a forgotten pipe should not look like a hang.
-pub fn read_stdin_documents() -> anyhow::Result<Vec<Value>> {
+pub fn read_stdin_documents() -> Result<Vec<Value>> {
     use std::io::Read;
     let mut text = String::new();
     stdin_reader()?
         .read_to_string(&mut text)
-        .map_err(|e| usage(format!("stdin: {e}")))?;
+        .map_err(|e| invalid(format!("stdin: {e}")))?;
     parse_documents(&text, "stdin")
 }
 
 /// Documents from stdin one by one, as they arrive, for tools that can
 /// start on the first before the last is written (rewrite): pipeline
 /// stages overlap, and memory does not grow with a document not yet read.
-pub fn stdin_documents() -> anyhow::Result<impl Iterator<Item = anyhow::Result<Value>> + Send> {
+pub fn stdin_documents() -> Result<impl Iterator<Item = Result<Value>> + Send> {
     let reader = std::io::BufReader::new(stdin_reader()?);
     Ok(stream_documents(reader, "stdin".to_string()))
 }
@@ -142,7 +152,7 @@ pub fn stdin_documents() -> anyhow::Result<impl Iterator<Item = anyhow::Result<V
 /// jq reads and writes them (one per line, or pretty-printed over many), or
 /// one JSON array of them. The one parser of the toolkit's input: whole
 /// files and stdin are read through it too. Ends after the first error.
-fn stream_documents<R: std::io::BufRead + Send>(mut reader: R, source: String) -> impl Iterator<Item = anyhow::Result<Value>> + Send {
+pub fn stream_documents<R: std::io::BufRead + Send>(mut reader: R, source: String) -> impl Iterator<Item = Result<Value>> + Send {
     // A byte order mark (Windows editors write one) is not part of the JSON.
     if reader.fill_buf().is_ok_and(|b| b.starts_with("\u{feff}".as_bytes())) {
         reader.consume(3);
@@ -159,7 +169,7 @@ fn stream_documents<R: std::io::BufRead + Send>(mut reader: R, source: String) -
         if ended {
             return None;
         }
-        let fail = |why: String| Some(Err(usage(why)));
+        let fail = |why: String| Some(Err(invalid(why)));
         match values.next() {
             None => None,
             // One array holds the documents; nothing may follow it.
@@ -210,20 +220,13 @@ fn first_byte_after_whitespace<R: std::io::BufRead>(reader: &mut R) -> Option<u8
     }
 }
 
-/// The `apim.operation` documents `--resume` waits for: at least one.
-pub fn read_operations(binary: &str) -> anyhow::Result<Vec<crate::OperationDoc>> {
-    let ops: Vec<crate::OperationDoc> = expect_all(&read_stdin_documents()?, "stdin")?;
-    if ops.is_empty() {
-        return Err(usage(format!(
-            "--resume: no apim.operation documents on stdin; pipe in those {binary} printed after --no-wait, --timeout or Ctrl-C"
-        )));
+/// Reads documents from a file; `flag` is how the user named it (in
+/// errors). `-` is stdin, wherever a file is named.
+pub fn read_file_documents(path: &std::path::Path, flag: &str) -> Result<Vec<Value>> {
+    if path == std::path::Path::new("-") {
+        return read_stdin_documents();
     }
-    Ok(ops)
-}
-
-/// Reads documents from a file given by a flag.
-pub fn read_file_documents(path: &std::path::Path, flag: &str) -> anyhow::Result<Vec<Value>> {
-    let text = std::fs::read_to_string(path).map_err(|e| usage(format!("{flag} {}: {e}", path.display())))?;
+    let text = std::fs::read_to_string(path).map_err(|e| invalid(format!("{flag} {}: {e}", path.display())))?;
     parse_documents(&text, &format!("{flag} {}", path.display()))
 }
 
@@ -266,9 +269,8 @@ mod tests {
 
     #[test]
     fn streamed_documents_read_as_the_whole_input_does() {
-        let read = |text: &str| -> Vec<anyhow::Result<Value>> {
-            stream_documents(std::io::Cursor::new(text.to_string()), "stdin".to_string()).collect()
-        };
+        let read =
+            |text: &str| -> Vec<Result<Value>> { stream_documents(std::io::Cursor::new(text.to_string()), "stdin".to_string()).collect() };
         let ok = |text: &str| read(text).into_iter().map(Result::unwrap).collect::<Vec<_>>();
         assert_eq!(ok("{\"a\":1}\n\n{\"a\":2}\n").len(), 2);
         assert_eq!(ok("\u{feff}[{\"a\":1},{\"a\":2}]").len(), 2);
@@ -313,14 +315,12 @@ mod tests {
     #[test]
     fn malformed_names_the_line() {
         let e = parse_documents("{\"a\":1}\n{oops}\n", "stdin").unwrap_err();
-        assert_eq!(crate::exit::code_of(&e), 2);
         assert!(e.to_string().contains("stdin line 2"), "{e}");
     }
 
     #[test]
-    fn wrong_kind_is_usage() {
+    fn wrong_kind_is_refused() {
         let e = expect_kind::<crate::ServiceDoc>(&json!({"kind":"apim.backup","schemaVersion":1}), "stdin").unwrap_err();
-        assert_eq!(crate::exit::code_of(&e), 2);
         assert!(e
             .to_string()
             .contains("expected an 'apim.service' document, got a 'apim.backup' document"));

@@ -142,10 +142,15 @@ fn restore_trusts_the_blob_not_the_document() {
         .code(3)
         .stderr(contains("the backup being restored"));
     // A safety backup older than allowed.
+    restore(&src, &["--safety-backup", &safety, "--max-backup-age", "0s"])
+        .assert()
+        .code(3)
+        .stderr(contains("--max-backup-age"));
+    // The flag's old spelling still works, and says it was renamed.
     restore(&src, &["--safety-backup", &safety, "--safety-max-age", "0s"])
         .assert()
         .code(3)
-        .stderr(contains("--safety-max-age"));
+        .stderr(contains("warning: --safety-max-age is now --max-backup-age").and(contains("more than --max-backup-age")));
 
     // A completion time in the future, written into the blob itself.
     let blob = src["blob"].as_str().unwrap().to_string();

@@ -158,6 +158,7 @@ fn a_copy_equals_its_source_and_each_kind_of_difference_is_found() {
     );
     let (code, out, err) = diff(&rig, &[&src, &dest]);
     assert_eq!(code, 1, "{err}");
+    assert!(!err.contains("error:"), "differences are an outcome, not an error: {err}");
     let mut expected: Vec<(String, String, String)> = [
         ("apis/echo/operations/get/policies/policy", "value", "changed"),
         ("apis/orders", "", "missing-in-b"),

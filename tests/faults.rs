@@ -248,7 +248,7 @@ fn a_diff_that_cannot_read_a_side_says_so_with_its_own_code() {
         .args(["diff", &r.path("src.json"), &r.path("dest.json")])
         .assert()
         .code(1)
-        .stderr(contains("differ"));
+        .stderr(contains("differ").and(contains("error:").not()));
     r.emu.fault("fail=100&fail-status=500&fail-retry-after=0").unwrap();
     bin("apim-namedvalues", &r.emu)
         .args(["diff", &r.path("src.json"), &r.path("dest.json")])

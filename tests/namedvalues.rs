@@ -86,9 +86,44 @@ const RULES: [&str; 6] = [
     "api.src.example.com=api.dest.example.com",
     "--host",
     "kv-src.vault.azure.net=kv-dest.vault.azure.net",
-    "--identity-client-id",
+    "--rewrite-identity",
     "11111111-1111-1111-1111-111111111111=22222222-2222-2222-2222-222222222222",
 ];
+
+#[test]
+fn the_old_spelling_of_the_identity_rule_still_works_with_a_warning() {
+    let (emu, svc, _dir) = setup();
+    let nvs = docs(
+        &bin("apim-namedvalues", &emu)
+            .arg("list")
+            .write_stdin(svc.to_string())
+            .assert()
+            .success()
+            .get_output()
+            .stdout,
+    );
+    let plan_with = |rules: &[&str]| {
+        let out = bin("apim-namedvalues", &emu)
+            .arg("rewrite")
+            .args(rules)
+            .write_stdin(ndjson(&nvs))
+            .assert()
+            .success();
+        let o = out.get_output();
+        (docs(&o.stdout), String::from_utf8_lossy(&o.stderr).into_owned())
+    };
+    let (new, quiet) = plan_with(&RULES);
+    let mut old_rules = RULES;
+    old_rules[4] = "--identity-client-id";
+    let (old, warned) = plan_with(&old_rules);
+    assert_eq!(old, new, "the same plan either way");
+    assert!(!quiet.contains("warning"), "{quiet}");
+    assert!(
+        warned.contains("apim-namedvalues: warning: --identity-client-id is now --rewrite-identity"),
+        "{warned}"
+    );
+    assert!(new.iter().any(|c| c["rulesFired"].to_string().contains("identity")), "{new:?}");
+}
 
 #[test]
 fn rewrite_and_apply_fix_exactly_the_old_hosts_and_keep_secrets_secret() {
@@ -376,13 +411,22 @@ fn diff_two_instances() {
         .arg(&twin_file)
         .assert()
         .code(1);
+    // The comparison is apim-diff's, restricted to named values.
     let d = docs(&out.get_output().stdout);
     let what: Vec<(&str, &str)> = d
         .iter()
-        .map(|x| (x["name"].as_str().unwrap(), x["difference"].as_str().unwrap()))
+        .map(|x| (x["path"].as_str().unwrap(), x["difference"].as_str().unwrap()))
         .collect();
-    assert_eq!(what, [("auth-header", "secret digest differs"), ("extra", "only in B")]);
+    assert_eq!(
+        what,
+        [("namedValues/auth-header", "changed"), ("namedValues/extra", "missing-in-a")]
+    );
+    assert!(d.iter().all(|x| x["kind"] == "apim.difference"), "{d:?}");
+    assert_eq!(d[0]["secret"], true, "a secret difference says only that it differs");
+    assert!(d[0].get("a").is_none() && d[0].get("b").is_none(), "{}", d[0]);
     assert!(!String::from_utf8_lossy(&out.get_output().stdout).contains("another-secret"));
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr);
+    assert!(!stderr.contains("error:"), "differences are an outcome, not an error: {stderr}");
     let _ = svc;
 }
 

@@ -194,7 +194,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 namedvalue_workflow::check_importable(d).map_err(classified)?;
             }
             let session = cli.common.connect()?;
-            namedvalue_workflow::import(&session.arm, docs, |d| emit(d)).await.map_err(applied)
+            namedvalue_workflow::import(&session.arm, docs, emit).await.map_err(applied)
         }
         Cmd::Apply {
             parallel,
@@ -219,7 +219,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 session.reporter.info("nothing to apply: the plan on stdin holds no change");
                 return Ok(());
             }
-            namedvalue_workflow::apply(&session.arm, changes, parallel, dry_run, |c| emit(c))
+            namedvalue_workflow::apply(&session.arm, changes, parallel, dry_run, emit)
                 .await
                 .map_err(applied)
         }

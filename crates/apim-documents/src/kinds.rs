@@ -44,7 +44,6 @@ kinds! {
     PrunedDoc => "apim.backup.pruned";
     NamedValueDoc => "apim.namedvalue", check_named_value;
     ChangeDoc => "apim.namedvalue.change", check_change;
-    NamedValueDiffDoc => "apim.namedvalue.diff";
     EntityDoc => "apim.entity", check_entity;
     DifferenceDoc => "apim.difference";
     HostRefDoc => "apim.hostref";
@@ -573,25 +572,6 @@ pub struct ChangeDoc {
     pub status: Option<ChangeStatus>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
-}
-
-/// `apim.namedvalue.diff`: how one named value differs between two services.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct NamedValueDiffDoc {
-    pub name: String,
-    pub difference: String,
-    pub a: Option<NamedValueSummary>,
-    pub b: Option<NamedValueSummary>,
-}
-
-/// One side of a named value difference; a secret's value is never shown.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct NamedValueSummary {
-    pub value: Option<String>,
-    pub secret: bool,
-    pub tags: Vec<String>,
 }
 
 /// `apim.entity`: one entity of a service's configuration in a snapshot

@@ -143,7 +143,7 @@ impl Rule {
             RuleKind::Host { old, new } => format!("--host {old}={new}"),
             RuleKind::Replace { old, new } => format!("--replace {old}={new}"),
             RuleKind::Regex { re, replacement } => format!("--regex {}={replacement}", re.as_str()),
-            RuleKind::IdentityClientId { old, new } => format!("--identity-client-id {old}={new}"),
+            RuleKind::IdentityClientId { old, new } => format!("--rewrite-identity {old}={new}"),
         };
         body + &scope
     }

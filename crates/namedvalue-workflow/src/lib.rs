@@ -49,7 +49,7 @@ pub enum Error {
     Ops {
         what: String,
         #[source]
-        source: OpsError,
+        source: Box<OpsError>,
     },
 }
 
@@ -69,7 +69,7 @@ impl From<OpsError> for Error {
     fn from(source: OpsError) -> Self {
         Error::Ops {
             what: "named values".into(),
-            source,
+            source: Box::new(source),
         }
     }
 }
@@ -78,7 +78,10 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 fn context(what: impl Into<String>) -> impl FnOnce(OpsError) -> Error {
     let what = what.into();
-    move |source| Error::Ops { what, source }
+    move |source| Error::Ops {
+        what,
+        source: Box::new(source),
+    }
 }
 
 /// Runs `f` over `items` with at most `parallel` in flight, and returns

@@ -30,9 +30,8 @@ pub use apim_documents as documents;
 pub use apim_documents::{
     emit, expect_all, expect_kind, expect_one, kind_of, parse_documents, read_file_documents, read_one_file, read_stdin_documents,
     stdin_documents, to_value, BackupContext, BackupDoc, BackupRef, BackupStatus, ChangeDoc, ChangeStatus, ContainerDoc, DeletedDoc,
-    DeletionStatus, DifferenceDoc, DifferenceKind, Document, DocumentError, Emit, EntityDoc, HostRefDoc, KeyVaultDoc, NamedValueDiffDoc,
-    NamedValueDoc, NamedValueSide, NamedValueSummary, OperationDoc, PrunedDoc, RestoreDoc, RestoreStatus, Resume, ServiceDoc, ServiceRef,
-    Sku, StorageRef, MAX_LINE_BYTES,
+    DeletionStatus, DifferenceDoc, DifferenceKind, Document, DocumentError, Emit, EntityDoc, HostRefDoc, KeyVaultDoc, NamedValueDoc,
+    NamedValueSide, OperationDoc, PrunedDoc, RestoreDoc, RestoreStatus, Resume, ServiceDoc, ServiceRef, Sku, StorageRef, MAX_LINE_BYTES,
 };
 pub use args::{parse, parse_service_id, parse_tag, warn_renamed, Renamed, ServiceArg};
 pub use arm_client::Progress;

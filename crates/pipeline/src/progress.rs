@@ -163,6 +163,37 @@ fn too_long(text: &str) -> String {
     format!("'{text}' is longer than the 10 years (3660d) a duration may be")
 }
 
+/// Libraries report through this: lines, tasks, and operations as they start.
+impl arm_client::Observer for Reporter {
+    fn info(&self, line: &str) {
+        Reporter::info(self, line)
+    }
+
+    fn task(&self, label: &str) -> Box<dyn arm_client::TaskObserver + '_> {
+        Box::new(Reporter::task(self, label))
+    }
+
+    /// A run killed outright (kill -9, a lost CI runner) prints no
+    /// `apim.operation`, but its log still holds this line. The document
+    /// carries no secret.
+    fn started(&self, label: &str, resume: &serde_json::Value) {
+        let binary = crate::session::resumed_by(resume);
+        self.info(&format!(
+            "{label}: started; if this run dies, resume it with: echo '{resume}' | {binary} --resume"
+        ));
+    }
+}
+
+impl arm_client::TaskObserver for Task {
+    fn state(&self, state: &str) {
+        Task::state(self, state)
+    }
+
+    fn finish(&self, outcome: &str) {
+        Task::finish(self, outcome)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,36 +223,5 @@ mod tests {
     #[test]
     fn elapsed_format() {
         assert_eq!(fmt_elapsed(Duration::from_secs(3725)), "1:02:05");
-    }
-}
-
-/// Libraries report through this: lines, tasks, and operations as they start.
-impl arm_client::Observer for Reporter {
-    fn info(&self, line: &str) {
-        Reporter::info(self, line)
-    }
-
-    fn task(&self, label: &str) -> Box<dyn arm_client::TaskObserver + '_> {
-        Box::new(Reporter::task(self, label))
-    }
-
-    /// A run killed outright (kill -9, a lost CI runner) prints no
-    /// `apim.operation`, but its log still holds this line. The document
-    /// carries no secret.
-    fn started(&self, label: &str, resume: &serde_json::Value) {
-        let binary = crate::session::resumed_by(resume);
-        self.info(&format!(
-            "{label}: started; if this run dies, resume it with: echo '{resume}' | {binary} --resume"
-        ));
-    }
-}
-
-impl arm_client::TaskObserver for Task {
-    fn state(&self, state: &str) {
-        Task::state(self, state)
-    }
-
-    fn finish(&self, outcome: &str) {
-        Task::finish(self, outcome)
     }
 }

@@ -38,13 +38,13 @@ pub enum ProvisionError {
     Ops {
         what: String,
         #[source]
-        source: OpsError,
+        source: Box<OpsError>,
     },
     #[error("{what}")]
     Arm {
         what: String,
         #[source]
-        source: arm_client::Error,
+        source: Box<arm_client::Error>,
     },
     #[error(transparent)]
     Blob(#[from] blob_store::BlobError),
@@ -62,14 +62,8 @@ impl Classify for ProvisionError {
             ProvisionError::BadInput(_) | ProvisionError::NotMine(_) => Failure::BadInput,
             ProvisionError::Refused(_) => Failure::Refused,
             ProvisionError::Interrupted(_) => Failure::Stopped,
-            ProvisionError::Ops {
-                source: OpsError::Refused(_),
-                ..
-            } => Failure::Refused,
-            ProvisionError::Ops {
-                source: OpsError::Usage(_),
-                ..
-            } => Failure::BadInput,
+            ProvisionError::Ops { source, .. } if matches!(**source, OpsError::Refused(_)) => Failure::Refused,
+            ProvisionError::Ops { source, .. } if matches!(**source, OpsError::Usage(_)) => Failure::BadInput,
             _ => Failure::Azure,
         }
     }
@@ -79,12 +73,18 @@ type Result<T> = std::result::Result<T, ProvisionError>;
 
 fn ops(what: impl Into<String>) -> impl FnOnce(OpsError) -> ProvisionError {
     let what = what.into();
-    move |source| ProvisionError::Ops { what, source }
+    move |source| ProvisionError::Ops {
+        what,
+        source: Box::new(source),
+    }
 }
 
 fn arm(what: impl Into<String>) -> impl FnOnce(arm_client::Error) -> ProvisionError {
     let what = what.into();
-    move |source| ProvisionError::Arm { what, source }
+    move |source| ProvisionError::Arm {
+        what,
+        source: Box::new(source),
+    }
 }
 
 /// What provisioning yields: a service, a storage container, or a deleted service.

@@ -5,10 +5,10 @@ use anyhow::Context;
 use apim_ops::{AccessType, BackupAccess};
 use arm_client::ResourceId;
 use backup_workflow::prune;
-use blob_store::{BlobClient, BlobProperties};
+use blob_store::BlobClient;
 use clap::{Args, Parser, Subcommand};
 use pipeline::{
-    emit, expect_all, refused, usage, ConnectArgs, ContainerDoc, Progress, PrunedDoc, ServiceDoc, ServiceRef, Session, StorageRef, WaitArgs,
+    emit, expect_all, refused, usage, ConnectArgs, ContainerDoc, Progress, ServiceDoc, ServiceRef, Session, StorageRef, WaitArgs,
 };
 use std::path::PathBuf;
 use std::time::Duration;
@@ -359,52 +359,19 @@ async fn finish(
         .map_err(pipeline::classified)
 }
 
-/// Prunes the backups of the service named `service` in `storage`.
+/// Prunes the backups of the service named `service` in `storage`,
+/// printing each blob deleted (or, with --dry-run, to delete).
 async fn prune(storage: &Storage, service: &str, p: &PruneArgs) -> anyhow::Result<()> {
-    let prefix = format!("{service}-");
-    let listed = storage.blobs.list(&storage.r.container, &prefix).await?;
-    // Listings do not carry metadata everywhere (Azurite leaves it out), so
-    // each backup's own properties are read: there are few of them.
-    let mut blobs: Vec<BlobProperties> = Vec::new();
-    for b in listed.iter().filter(|b| b.name.ends_with(".apimbackup")) {
-        // The prefix also lists other services whose names start the same
-        // (apim-src-eu for apim-src): only this service's backups count.
-        if let Some(props) = storage.blobs.properties(&storage.r.container, &b.name).await? {
-            if backup_workflow::is_backup_of(&props, service) {
-                blobs.push(props);
-            }
-        }
-    }
-    let candidates: Vec<prune::Candidate> = blobs
-        .iter()
-        .map(|b| prune::Candidate {
-            name: b.name.clone(),
-            modified: b.modified_unix().unwrap_or(0),
-            succeeded: backup_workflow::is_marked(b),
-        })
-        .collect();
+    let retention = prune::Retention {
+        keep: p.keep,
+        max_age: p.max_age,
+        dry_run: p.dry_run,
+    };
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let plan = prune::plan(&candidates, p.keep, p.max_age, now).map_err(refused)?;
-    for (name, reason) in plan {
-        let Some(b) = blobs.iter().find(|b| b.name == name) else { continue };
-        if !p.dry_run {
-            // Only the version we looked at: a blob rewritten meanwhile stays.
-            storage
-                .blobs
-                .delete_blob(&storage.r.container, &name, Some(&b.etag))
-                .await
-                .with_context(|| format!("deleting {name}"))?;
-        }
-        emit(&PrunedDoc {
-            service: service.to_string(),
-            storage: storage.r.clone(),
-            blob: name,
-            etag: b.etag.clone(),
-            last_modified: b.last_modified.clone(),
-            size: b.size,
-            reason,
-            dry_run: p.dry_run,
-        })?;
+    match prune::prune(&storage.blobs, &storage.r, service, &retention, now, emit).await {
+        Ok(()) => Ok(()),
+        Err(prune::PruneError::Refused(why)) => Err(refused(why)),
+        Err(prune::PruneError::Output(e)) => Err(e.into()),
+        Err(e) => Err(e.into()),
     }
-    Ok(())
 }

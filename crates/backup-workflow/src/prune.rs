@@ -1,6 +1,94 @@
-//! Which backup blobs retention deletes. Pure: the caller lists and deletes.
+//! Which backup blobs retention deletes ([`plan`], pure), and deleting them
+//! ([`prune`]).
 
+use apim_documents::{PrunedDoc, StorageRef};
+use blob_store::{BlobClient, BlobError, BlobProperties};
 use std::time::Duration;
+
+/// How many backups to keep, and how old they may grow.
+#[derive(Debug, Clone)]
+pub struct Retention {
+    pub keep: usize,
+    pub max_age: Option<Duration>,
+    /// Say what would be deleted; delete nothing.
+    pub dry_run: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PruneError {
+    /// Retention refuses to run (the newest backup did not succeed).
+    #[error("{0}")]
+    Refused(String),
+    #[error("deleting {blob}")]
+    Delete {
+        blob: String,
+        #[source]
+        source: BlobError,
+    },
+    #[error(transparent)]
+    Blob(#[from] BlobError),
+    /// Printing a result failed (a closed pipe).
+    #[error(transparent)]
+    Output(std::io::Error),
+}
+
+/// Deletes the backups of the service named `service` that `retention`
+/// lets go, handing each to `done` as it goes. Only that service's backups
+/// count (by the service id its blob records, or, for older blobs, its
+/// exact default name), and only the version looked at is deleted: a blob
+/// rewritten meanwhile stays.
+pub async fn prune(
+    blobs: &BlobClient,
+    storage: &StorageRef,
+    service: &str,
+    retention: &Retention,
+    now: i64,
+    mut done: impl FnMut(&PrunedDoc) -> std::io::Result<()>,
+) -> Result<(), PruneError> {
+    let listed = blobs.list(&storage.container, &format!("{service}-")).await?;
+    // Listings do not carry metadata everywhere (Azurite leaves it out), so
+    // each backup's own properties are read: there are few of them.
+    let mut mine: Vec<BlobProperties> = Vec::new();
+    for b in listed.iter().filter(|b| b.name.ends_with(".apimbackup")) {
+        if let Some(props) = blobs.properties(&storage.container, &b.name).await? {
+            if crate::is_backup_of(&props, service) {
+                mine.push(props);
+            }
+        }
+    }
+    let candidates: Vec<Candidate> = mine
+        .iter()
+        .map(|b| Candidate {
+            name: b.name.clone(),
+            modified: b.modified_unix().unwrap_or(0),
+            succeeded: crate::is_marked(b),
+        })
+        .collect();
+    for (name, reason) in plan(&candidates, retention.keep, retention.max_age, now).map_err(PruneError::Refused)? {
+        let Some(b) = mine.iter().find(|b| b.name == name) else { continue };
+        if !retention.dry_run {
+            blobs
+                .delete_blob(&storage.container, &name, Some(&b.etag))
+                .await
+                .map_err(|source| PruneError::Delete {
+                    blob: name.clone(),
+                    source,
+                })?;
+        }
+        done(&PrunedDoc {
+            service: service.to_string(),
+            storage: storage.clone(),
+            blob: name,
+            etag: b.etag.clone(),
+            last_modified: b.last_modified.clone(),
+            size: b.size,
+            reason,
+            dry_run: retention.dry_run,
+        })
+        .map_err(PruneError::Output)?;
+    }
+    Ok(())
+}
 
 /// What retention needs to know of one blob.
 #[derive(Debug, Clone, PartialEq)]

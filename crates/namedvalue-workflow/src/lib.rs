@@ -10,7 +10,7 @@
 //! use namedvalue_rewrite::{Rule, RuleSet};
 //! let rules = RuleSet::new(vec![Rule::parse("host", "api.src.example.com=api.dest.example.com").unwrap()]);
 //! let listed = namedvalue_workflow::list(arm, id, None, false).await?;
-//! let plan = namedvalue_workflow::rewrite(arm, &rules, futures::stream::iter(listed.into_iter().map(Ok)), false).await?;
+//! let plan = namedvalue_workflow::rewrite(arm, &rules, futures::stream::iter(listed.into_iter().map(Ok::<_, namedvalue_workflow::Error>)), false).await?;
 //! # Ok(()) }
 //! ```
 

@@ -1,7 +1,9 @@
 //! APIs (with revisions), their operations, and API version sets.
 
-use crate::entities::{default, display_name, one_of, require, Family, Prepare, API_TAGS, DIAGNOSTICS};
+use crate::entities::{default, display_name, one_of, require, Family, Prepare};
+use crate::loggers::DIAGNOSTICS;
 use crate::policies::POLICIES;
+use crate::tags::API_TAGS;
 use axum::response::Response;
 use serde_json::json;
 

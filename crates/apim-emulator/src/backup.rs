@@ -23,7 +23,7 @@ pub(crate) const BACKUP_FORMAT: &str = "apim-emulator-backup";
 impl App {
     /// POST …/backup and …/restore.
     pub(crate) async fn backup_or_restore(&self, r: &Req<'_>, restore: bool) -> Response {
-        let sub = r.segs[1].clone();
+        let sub = r.names.subscription.clone();
         let sk = service_key(r, &sub);
         // 1. Check everything that fails at once, under the lock, and take what we need.
         let checked = {
@@ -91,7 +91,7 @@ impl App {
                 "ResourceNotFound",
                 &format!(
                     "The Resource 'Microsoft.ApiManagement/service/{}' under resource group '{}' was not found.",
-                    r.segs[7], r.segs[3]
+                    r.names.resource, r.names.group
                 ),
             ));
         };
@@ -208,7 +208,12 @@ impl App {
                 "Key based authentication is not permitted on the storage account '{account}' (KeyBasedAuthenticationNotPermitted); use a managed identity with a role on the container."
             ));
         }
-        let no_role = self.no_role_on.lock().unwrap_or_else(|p| p.into_inner()).contains(&key(account));
+        let no_role = self
+            .faults
+            .no_role_on
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&key(account));
         if access != "AccessKey" && no_role {
             return fail(format!(
                 "This request is not authorized to perform this operation using this permission (AuthorizationPermissionMismatch): the service's managed identity has no role on the storage account '{account}' (give it Storage Blob Data Contributor)."

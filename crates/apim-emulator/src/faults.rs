@@ -9,7 +9,69 @@ use axum::body::Bytes;
 use axum::http::Method;
 use axum::response::Response;
 use serde_json::json;
-use std::sync::atomic::Ordering;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+/// Every fault the emulator can be switched into, in one place.
+pub(crate) struct Faults {
+    /// Lose the answer to the next POST whose last path segment is this
+    /// (e.g. `backup`), after doing the work.
+    pub lose_next_answer: Mutex<Option<String>>,
+    /// Delay the answer to the next POST whose last path segment is this,
+    /// after doing the work.
+    pub slow_next_answer: Mutex<Option<SlowAnswer>>,
+    /// Answer the next POST whose last path segment is this with 502, after doing the work.
+    pub gateway_error_next: Mutex<Option<String>>,
+    /// ARM requests that fail before being processed.
+    pub fail_requests: Mutex<FailRequests>,
+    /// This many ARM requests lose their connection before being processed.
+    pub reset_requests: AtomicU64,
+    /// `f64` bits of the chance that a request fails (503 or 429).
+    pub error_rate: AtomicU64,
+    /// This many ARM requests get 429 before any is served.
+    pub throttle: AtomicU64,
+    /// Services per page of a service list.
+    pub service_page_size: AtomicU64,
+    /// Key Vault secrets by identifier, as the rehearsal sets them.
+    pub vault: Mutex<HashMap<String, String>>,
+    /// Storage accounts (lower case) on which managed identities have no role.
+    pub no_role_on: Mutex<HashSet<String>>,
+}
+
+/// The next answer to an action, held back.
+pub(crate) struct SlowAnswer {
+    pub action: String,
+    pub ms: u64,
+}
+
+/// The next `count` ARM requests fail with `status` (and Retry-After, if set).
+pub(crate) struct FailRequests {
+    pub count: u64,
+    pub status: u16,
+    pub retry_after: Option<u64>,
+}
+
+impl Default for Faults {
+    fn default() -> Self {
+        Faults {
+            lose_next_answer: Mutex::new(None),
+            slow_next_answer: Mutex::new(None),
+            gateway_error_next: Mutex::new(None),
+            fail_requests: Mutex::new(FailRequests {
+                count: 0,
+                status: 503,
+                retry_after: None,
+            }),
+            reset_requests: AtomicU64::new(0),
+            error_rate: AtomicU64::new(0),
+            throttle: AtomicU64::new(0),
+            service_page_size: AtomicU64::new(100),
+            vault: Mutex::new(HashMap::new()),
+            no_role_on: Mutex::new(HashSet::new()),
+        }
+    }
+}
 
 impl App {
     /// Applies the faults a `POST /_emulator/faults` names; the others stay.
@@ -17,16 +79,17 @@ impl App {
         let q = |k: &str| query.get(k);
         let action = q("lose-answer-to").cloned();
         if action.is_some() {
-            *self.lose_next_answer.lock().unwrap_or_else(|p| p.into_inner()) = action.clone();
+            *self.faults.lose_next_answer.lock().unwrap_or_else(|p| p.into_inner()) = action.clone();
         }
         if let (Some(id), Some(v)) = (q("kv-secret-id"), q("kv-secret-value")) {
-            self.vault
+            self.faults
+                .vault
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .insert(id.trim_end_matches('/').to_string(), v.clone());
         }
         if let Some(list) = q("no-role-on") {
-            *self.no_role_on.lock().unwrap_or_else(|p| p.into_inner()) =
+            *self.faults.no_role_on.lock().unwrap_or_else(|p| p.into_inner()) =
                 list.split(',').filter(|a| !a.is_empty()).map(crate::state::key).collect();
         }
         if let Some(l) = q("arm-limits") {
@@ -36,10 +99,10 @@ impl App {
             }
         }
         if let Some(n) = q("service-page-size").and_then(|n| n.parse::<u64>().ok()) {
-            self.service_page_size.store(n.max(1), Ordering::Relaxed);
+            self.faults.service_page_size.store(n.max(1), Ordering::Relaxed);
         }
         if let Some(n) = q("throttle").and_then(|n| n.parse().ok()) {
-            self.throttle.store(n, Ordering::Relaxed);
+            self.faults.throttle.store(n, Ordering::Relaxed);
         }
         if let Some(ms) = q("latency-ms").and_then(|n| n.parse().ok()) {
             self.latency_ms.store(ms, Ordering::Relaxed);
@@ -53,16 +116,20 @@ impl App {
         if let Some(n) = q("fail").and_then(|n| n.parse().ok()) {
             let status = q("fail-status").and_then(|s| s.parse().ok()).unwrap_or(503);
             let retry_after = q("fail-retry-after").and_then(|s| s.parse().ok());
-            *self.fail_requests.lock().unwrap_or_else(|p| p.into_inner()) = (n, status, retry_after);
+            *self.faults.fail_requests.lock().unwrap_or_else(|p| p.into_inner()) = FailRequests {
+                count: n,
+                status,
+                retry_after,
+            };
         }
         if let Some(n) = q("reset").and_then(|n| n.parse().ok()) {
-            self.reset_requests.store(n, Ordering::Relaxed);
+            self.faults.reset_requests.store(n, Ordering::Relaxed);
         }
         if let Some(p) = q("error-rate").and_then(|n| n.parse::<f64>().ok()) {
             if !(0.0..=1.0).contains(&p) {
                 return http::error(400, "InvalidErrorRate", "error-rate must be between 0 and 1");
             }
-            self.error_rate.store(p.to_bits(), Ordering::Relaxed);
+            self.faults.error_rate.store(p.to_bits(), Ordering::Relaxed);
         }
         if let Some(kind) = q("fail-next-operation") {
             let kind = match kind.as_str() {
@@ -89,11 +156,14 @@ impl App {
             self.lock().fail_next = Some((kind, error));
         }
         if let Some(action) = q("gateway-error-to") {
-            *self.gateway_error_next.lock().unwrap_or_else(|p| p.into_inner()) = Some(action.clone());
+            *self.faults.gateway_error_next.lock().unwrap_or_else(|p| p.into_inner()) = Some(action.clone());
         }
         if let Some(action) = q("slow-answer-to") {
             let ms = q("slow-ms").and_then(|n| n.parse().ok()).unwrap_or(3000);
-            *self.slow_next_answer.lock().unwrap_or_else(|p| p.into_inner()) = Some((action.clone(), ms));
+            *self.faults.slow_next_answer.lock().unwrap_or_else(|p| p.into_inner()) = Some(SlowAnswer {
+                action: action.clone(),
+                ms,
+            });
         }
         if query.contains_key("finish-operations") {
             // Every running operation ends now (as it would have ended
@@ -113,7 +183,7 @@ impl App {
         }
         http::json(
             200,
-            &json!({"loseAnswerTo": action, "throttle": self.throttle.load(Ordering::Relaxed),
+            &json!({"loseAnswerTo": action, "throttle": self.faults.throttle.load(Ordering::Relaxed),
                 "latencyMs": self.latency_ms.load(Ordering::Relaxed), "timeScale": self.time_scale()}),
         )
     }
@@ -128,6 +198,7 @@ impl App {
             hit
         };
         if self
+            .faults
             .reset_requests
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
             .is_ok()
@@ -139,11 +210,10 @@ impl App {
             return Some(r);
         }
         let failure = {
-            let mut f = self.fail_requests.lock().unwrap_or_else(|p| p.into_inner());
-            let (n, status, retry_after) = &mut *f;
-            take(n).then_some((*status, *retry_after))
+            let mut f = self.faults.fail_requests.lock().unwrap_or_else(|p| p.into_inner());
+            take(&mut f.count).then_some((f.status, f.retry_after))
         };
-        let rate = f64::from_bits(self.error_rate.load(Ordering::Relaxed));
+        let rate = f64::from_bits(self.faults.error_rate.load(Ordering::Relaxed));
         let failure =
             failure.or_else(|| (rate > 0.0 && rand_unit() < rate).then(|| if rand_unit() < 0.5 { (503, None) } else { (429, Some(1)) }));
         failure.map(|(s, retry_after)| {
@@ -167,9 +237,9 @@ impl App {
     pub(crate) async fn injected_faults(&self, r: &Req<'_>, resp: Response) -> Response {
         let hits = |action: &str| !matches!(*r.method, Method::GET | Method::HEAD) && r.lower.last().is_some_and(|l| l == action);
         let slow = {
-            let mut fault = self.slow_next_answer.lock().unwrap_or_else(|p| p.into_inner());
+            let mut fault = self.faults.slow_next_answer.lock().unwrap_or_else(|p| p.into_inner());
             match fault.as_ref() {
-                Some((a, _)) if hits(a) => fault.take().map(|(_, ms)| ms),
+                Some(s) if hits(&s.action) => fault.take().map(|s| s.ms),
                 _ => None,
             }
         };
@@ -178,7 +248,7 @@ impl App {
             tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
         }
         let gateway_error = {
-            let mut fault = self.gateway_error_next.lock().unwrap_or_else(|p| p.into_inner());
+            let mut fault = self.faults.gateway_error_next.lock().unwrap_or_else(|p| p.into_inner());
             let hit = fault.as_deref().is_some_and(hits);
             if hit {
                 *fault = None;
@@ -191,7 +261,7 @@ impl App {
             return http::error(502, "BadGateway", "The gateway did not receive a response in time.");
         }
         let lose = {
-            let mut fault = self.lose_next_answer.lock().unwrap_or_else(|p| p.into_inner());
+            let mut fault = self.faults.lose_next_answer.lock().unwrap_or_else(|p| p.into_inner());
             let hit = fault.as_deref().is_some_and(hits);
             if hit {
                 *fault = None;

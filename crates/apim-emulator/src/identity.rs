@@ -49,14 +49,14 @@ impl App {
                 "timestamp": crate::state::rfc3339(now_ms()), "trace_id": uuid::Uuid::new_v4().to_string(), "correlation_id": uuid::Uuid::new_v4().to_string()}),
             )
         };
-        if key(&r.segs[0]) != key(TENANT_ID) {
+        if key(&r.names.tenant) != key(TENANT_ID) {
             return aad(
                 400,
                 "invalid_request",
                 90002,
                 &format!(
                     "Tenant '{}' not found. Check to make sure you have the correct tenant ID.",
-                    r.segs[0]
+                    r.names.tenant
                 ),
             );
         }
@@ -119,10 +119,10 @@ impl App {
     /// `v2` for `/{tenant}/v2.0/.well-known/openid-configuration`, else the v1 form.
     pub(crate) fn openid_configuration(&self, r: &crate::shared::Req, v2: bool) -> Response {
         let base = self.base_url.trim_end_matches('/');
-        let tenant = if key(&r.segs[0]) == "common" || key(&r.segs[0]) == "organizations" {
+        let tenant = if key(&r.names.tenant) == "common" || key(&r.names.tenant) == "organizations" {
             TENANT_ID
         } else {
-            r.segs[0].as_str()
+            r.names.tenant.as_str()
         };
         if key(tenant) != key(TENANT_ID) {
             return http::json(

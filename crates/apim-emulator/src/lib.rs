@@ -26,11 +26,13 @@ mod odata;
 mod operations;
 mod policies;
 mod products;
+mod registry;
 mod router;
 mod services;
 mod shared;
 pub mod state;
 mod storage;
+mod tags;
 mod tenant;
 mod tls;
 
@@ -104,33 +106,11 @@ pub struct App {
     http: reqwest::Client,
     requests: AtomicU64,
     writes: AtomicU64,
-    /// Fault injection: lose the answer to the next POST whose last path
-    /// segment is this (e.g. `backup`), after doing the work.
-    lose_next_answer: Mutex<Option<String>>,
-    /// Fault injection: delay the answer to the next POST whose last path
-    /// segment is this, after doing the work, by so many milliseconds.
-    slow_next_answer: Mutex<Option<(String, u64)>>,
-    /// Fault injection: answer the next POST whose last path segment is
-    /// this with 502, after doing the work.
-    gateway_error_next: Mutex<Option<String>>,
-    /// Fault injection: (how many, which status) ARM requests fail before being processed.
-    fail_requests: Mutex<(u64, u16, Option<u64>)>,
-    /// Fault injection: this many ARM requests lose their connection before being processed.
-    reset_requests: AtomicU64,
-    /// Fault injection: `f64` bits of the chance that a request fails (503 or 429).
-    error_rate: AtomicU64,
-    /// Fault injection: this many ARM requests get 429 before any is served.
-    throttle: AtomicU64,
-    /// Services per page of a service list (`service-page-size` fault).
-    service_page_size: AtomicU64,
+    /// What a test or a rehearsal switched on at `/_emulator/faults`.
+    faults: faults::Faults,
     buckets: limits::Buckets,
     /// Requests answered 429 (by a bucket or the `throttle` fault).
     throttled: AtomicU64,
-    /// Key Vault secrets by identifier, as the rehearsal sets them
-    /// (`/_emulator/faults?kv-secret-id=…&kv-secret-value=…`).
-    vault: Mutex<std::collections::HashMap<String, String>>,
-    /// Storage accounts (lower case) on which managed identities have no role.
-    no_role_on: Mutex<std::collections::HashSet<String>>,
     /// ARM requests by kind (reads, writes, deletes), throttled or not.
     by_class: [AtomicU64; 3],
     /// `f64` bits of the time scale; starts as --time-scale, changed at /_emulator/faults.
@@ -211,19 +191,10 @@ impl Emulator {
             http: reqwest::Client::new(),
             requests: AtomicU64::new(0),
             writes: AtomicU64::new(0),
-            lose_next_answer: Mutex::new(None),
-            slow_next_answer: Mutex::new(None),
-            gateway_error_next: Mutex::new(None),
-            fail_requests: Mutex::new((0, 503, None)),
-            reset_requests: AtomicU64::new(0),
-            error_rate: AtomicU64::new(0),
-            throttle: AtomicU64::new(0),
-            service_page_size: AtomicU64::new(100),
+            faults: faults::Faults::default(),
             buckets: limits::Buckets::new(arm_limits),
             throttled: AtomicU64::new(0),
             by_class: [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)],
-            no_role_on: Mutex::new(Default::default()),
-            vault: Mutex::new(Default::default()),
             time_scale: AtomicU64::new(time_scale.to_bits()),
             latency_ms: AtomicU64::new(latency_ms),
             dirty: std::sync::atomic::AtomicBool::new(false),

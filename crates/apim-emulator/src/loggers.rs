@@ -77,3 +77,14 @@ fn hash(s: &str) -> u64 {
     s.bytes()
         .fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3))
 }
+
+/// Diagnostics, of the service and of each API.
+pub(crate) static DIAGNOSTICS: Family = Family {
+    name: "diagnostics",
+    type_name: "diagnostics",
+    children: &[],
+    link: false,
+    long_running: false,
+    singleton: None,
+    prepare: diagnostic,
+};

@@ -72,7 +72,7 @@ impl App {
     pub(crate) fn tenant_operation(&self, r: &Req) -> Response {
         json(
             200,
-            &json!({"id": r.segs[10], "name": r.segs[10], "status": "Succeeded", "startTime": rfc3339(now_ms()), "endTime": rfc3339(now_ms())}),
+            &json!({"id": r.names.operation, "name": r.names.operation, "status": "Succeeded", "startTime": rfc3339(now_ms()), "endTime": rfc3339(now_ms())}),
         )
     }
 
@@ -80,12 +80,12 @@ impl App {
     pub(crate) fn refresh_secret(&self, st: &mut State, r: &Req, sub: &str) -> Response {
         let etag = st.next_etag();
         let Some(s) = st.services.get_mut(&service_key(r, sub)) else {
-            return error(404, "ResourceNotFound", &format!("Service '{}' was not found.", r.segs[7]));
+            return error(404, "ResourceNotFound", &format!("Service '{}' was not found.", r.names.resource));
         };
         let sid = s.id.clone();
-        let k = key(&format!("namedValues/{}", r.segs[9]));
+        let k = key(&format!("namedValues/{}", r.names.named_value));
         let Some(item) = s.config.get_mut(&k) else {
-            return not_found(&r.segs[9]);
+            return not_found(&r.names.named_value);
         };
         let Some(kv) = item.pointer_mut("/properties/keyVault").and_then(Value::as_object_mut) else {
             return error(400, "ValidationError", "The named value is not a Key Vault reference.");
@@ -93,8 +93,8 @@ impl App {
         kv.insert("lastStatus".into(), json!({"code": "Success", "timeStampUtc": rfc3339(now_ms())}));
         item["etag"] = json!(etag);
         let item = item.clone();
-        let Some(path) = Path::parse(&r.segs[8..10]) else {
-            return not_found(&r.segs[9]);
+        let Some(path) = Path::parse(&[&NAMED_VALUES], &r.names.below) else {
+            return not_found(&r.names.named_value);
         };
         let b = body(&sid, &s.config, &path.display(), &path, &item);
         with_header(json(200, &b), "etag", &etag_header(&item))
@@ -106,12 +106,13 @@ impl App {
         let item = st
             .services
             .get(&service_key(r, sub))
-            .and_then(|s| s.config.get(&key(&format!("namedValues/{}", r.segs[9]))));
+            .and_then(|s| s.config.get(&key(&format!("namedValues/{}", r.names.named_value))));
         // A Key Vault reference's value is the vault's secret, as APIM
         // fetched it; the emulator's vault holds what the rehearsal put there.
         let from_vault = |item: &Value| {
             let id = item.pointer("/properties/keyVault/secretIdentifier").and_then(Value::as_str)?;
-            self.vault
+            self.faults
+                .vault
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .get(id.trim_end_matches('/'))
@@ -126,7 +127,7 @@ impl App {
                 "etag",
                 &etag_header(item),
             ),
-            None => not_found(&r.segs[9]),
+            None => not_found(&r.names.named_value),
         }
     }
 }

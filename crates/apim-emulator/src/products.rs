@@ -1,7 +1,8 @@
 //! Products, the APIs they publish (links) and their tags.
 
-use crate::entities::{default, display_name, one_of, Family, Prepare, API_TAGS};
+use crate::entities::{default, display_name, one_of, Family, Prepare};
 use crate::policies::POLICIES;
+use crate::tags::API_TAGS;
 use axum::response::Response;
 use serde_json::json;
 

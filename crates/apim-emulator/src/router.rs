@@ -4,7 +4,7 @@
 //! family answers it.
 
 use crate::http;
-use crate::shared::{check_version, group_not_found, not_found_path, Req, APIM_VERSIONS, RESOURCE_VERSIONS, STORAGE_VERSIONS};
+use crate::shared::{check_version, group_not_found, not_found_path, Names, Req, APIM_VERSIONS, RESOURCE_VERSIONS, STORAGE_VERSIONS};
 use crate::state::{key, now_ms};
 use crate::App;
 use axum::body::Bytes;
@@ -111,7 +111,7 @@ impl Route {
                 ["service", _, "namedvalues", _, "refreshsecret"] if post => RefreshSecret,
                 ["service", _, "tenant", "operationresults", _] if get => TenantOperation,
                 ["service", _, "operationresults", _] => ServiceOperation,
-                ["service", _, family, ..] if !post && crate::entities::TOP.iter().any(|f| f.name.eq_ignore_ascii_case(family)) => Entity,
+                ["service", _, family, ..] if !post && crate::registry::TOP.iter().any(|f| f.name.eq_ignore_ascii_case(family)) => Entity,
                 _ => NotFound,
             },
             ["subscriptions", _, "resourcegroups", _, "providers", "microsoft.storage", rest @ ..] => match rest {
@@ -125,6 +125,56 @@ impl Route {
             },
             _ => NotFound,
         }
+    }
+
+    /// What the path names, where this route's shape puts it.
+    pub(crate) fn names(self, s: &[String]) -> Names {
+        use Route::*;
+        let at = |i: usize| s.get(i).cloned().unwrap_or_default();
+        let mut n = Names::default();
+        match self {
+            Token | OpenId { .. } | InstanceDiscovery | SigningKeys => n.tenant = at(0),
+            _ if s.first().is_some_and(|f| f.eq_ignore_ascii_case("subscriptions")) => n.subscription = at(1),
+            _ => {}
+        }
+        if self.in_group() || self == Group {
+            n.group = at(3);
+        }
+        match self {
+            // …/providers/{namespace}/service/{name} or …/storageAccounts/{name}
+            Service
+            | ServiceOperation
+            | BackupRestore { .. }
+            | Entity
+            | ListValue
+            | RefreshSecret
+            | TenantOperation
+            | StorageAccount
+            | ListKeys
+            | RegenerateKey
+            | Containers
+            | Container => n.resource = at(7),
+            // …/locations/{location}/deletedservices/{name}
+            DeletedService => {
+                n.location = at(5);
+                n.resource = at(7);
+            }
+            _ => {}
+        }
+        match self {
+            Entity => n.below = s.get(8..).map(<[String]>::to_vec).unwrap_or_default(),
+            ListValue | RefreshSecret => {
+                n.named_value = at(9);
+                n.below = s.get(8..10).map(<[String]>::to_vec).unwrap_or_default();
+            }
+            Container => n.container = at(11),
+            GroupOperation => n.operation = at(3),
+            StorageOperation => n.operation = at(5),
+            ServiceOperation => n.operation = at(9),
+            TenantOperation => n.operation = at(10),
+            _ => {}
+        }
+        n
     }
 
     fn versions(self) -> Option<Versions> {
@@ -195,6 +245,7 @@ pub(crate) async fn handle(AxState(app): AxState<Arc<App>>, method: Method, uri:
     let route = Route::parse(&method, &lower.iter().map(String::as_str).collect::<Vec<_>>());
     let r = Req {
         method: &method,
+        names: route.names(&segs),
         segs,
         lower,
         query,
@@ -237,6 +288,7 @@ async fn dispatch(app: &Arc<App>, route: Route, r: &Req<'_>) -> Response {
         return resp;
     }
     if app
+        .faults
         .throttle
         .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
         .is_ok()
@@ -264,10 +316,10 @@ async fn dispatch(app: &Arc<App>, route: Route, r: &Req<'_>) -> Response {
     }
     let class = crate::limits::Class::of(r.method);
     app.by_class[class as usize].fetch_add(1, Ordering::Relaxed);
-    let left = match app.buckets.take(&r.segs[1], &principal, class) {
+    let left = match app.buckets.take(&r.names.subscription, &principal, class) {
         crate::limits::Taken::Throttled { retry_after_secs } => {
             app.throttled.fetch_add(1, Ordering::Relaxed);
-            return crate::limits::throttled(class, &r.segs[1], &principal, retry_after_secs);
+            return crate::limits::throttled(class, &r.names.subscription, &principal, retry_after_secs);
         }
         crate::limits::Taken::Left(n) => Some(n),
         crate::limits::Taken::Unlimited => None,
@@ -291,9 +343,9 @@ async fn answer_throttled(app: &Arc<App>, route: Route, r: &Req<'_>) -> Response
         return e;
     }
     if route.in_group() {
-        let gk = key(&format!("/subscriptions/{}/resourceGroups/{}", r.segs[1], r.segs[3]));
+        let gk = key(&format!("/subscriptions/{}/resourceGroups/{}", r.names.subscription, r.names.group));
         if !app.lock().groups.contains_key(&gk) {
-            return group_not_found(&r.segs[3]);
+            return group_not_found(&r.names.group);
         }
     }
     if route == Route::Container && *r.method == Method::PUT {
@@ -303,7 +355,7 @@ async fn answer_throttled(app: &Arc<App>, route: Route, r: &Req<'_>) -> Response
             let st = app.lock();
             let id = format!(
                 "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Storage/storageAccounts/{}",
-                r.segs[1], r.segs[3], r.segs[7]
+                r.names.subscription, r.names.group, r.names.resource
             );
             st.accounts.get(&key(&id)).is_some_and(|a| a.op.is_none())
         };
@@ -330,23 +382,23 @@ fn answer(app: &App, route: Route, r: &Req) -> Response {
     let mut st = app.lock();
     let now = now_ms();
     st.settle(now);
-    let sub = r.segs[1].clone();
+    let sub = r.names.subscription.clone();
     let st = &mut *st;
     match route {
-        Route::Group => app.group(st, r, &sub, &r.segs[3].clone()),
-        Route::GroupOperation => app.location_result(st, &r.segs[3], now, |_, _| http::empty(200)),
+        Route::Group => app.group(st, r, &sub, &r.names.group),
+        Route::GroupOperation => app.location_result(st, &r.names.operation, now, |_, _| http::empty(200)),
         Route::ServicesInSubscription => app.list_services(st, r, |s| key(&s.subscription) == key(&sub)),
         Route::DeletedServices => app.list_deleted(st, &sub),
-        Route::DeletedService => app.deleted_service(st, r, &sub, &r.lower[7]),
+        Route::DeletedService => app.deleted_service(st, r, &sub, &r.names.resource.to_ascii_lowercase()),
         Route::ServicesInGroup => {
-            let gk = key(&format!("/subscriptions/{sub}/resourceGroups/{}", r.segs[3]));
+            let gk = key(&format!("/subscriptions/{sub}/resourceGroups/{}", r.names.group));
             app.list_services(st, r, |s| {
                 key(&format!("/subscriptions/{}/resourceGroups/{}", s.subscription, s.group)) == gk
             })
         }
         Route::Service => app.service(st, r, &sub),
         Route::ServiceOperation => {
-            let id = r.segs[9].clone();
+            let id = r.names.operation.clone();
             if r.query.contains_key("asyncresponse") {
                 app.async_status(st, &id, now)
             } else {
@@ -365,7 +417,7 @@ fn answer(app: &App, route: Route, r: &Req) -> Response {
         Route::RegenerateKey => app.regenerate_key(st, r, &sub),
         Route::Container => app.container(st, r, &sub),
         Route::StorageOperation => {
-            let id = r.segs[5].clone();
+            let id = r.names.operation.clone();
             app.location_result(st, &id, now, |st, op| match st.accounts.get(&op.target) {
                 Some(a) => http::json(200, &app.account_body(a)),
                 None => http::empty(200),
@@ -373,7 +425,7 @@ fn answer(app: &App, route: Route, r: &Req) -> Response {
         }
         Route::Subscription => app.subscription(r),
         Route::Groups => app.list_groups(st, &sub),
-        Route::StorageAccounts { in_group } => app.list_accounts(st, &sub, in_group.then_some(r.segs[3].as_str())),
+        Route::StorageAccounts { in_group } => app.list_accounts(st, &sub, in_group.then_some(r.names.group.as_str())),
         Route::Containers => app.list_containers(st, r, &sub),
         Route::CheckName { storage } => app.check_name(st, r, &sub, storage),
         Route::Admin
@@ -442,6 +494,39 @@ mod tests {
         assert_eq!(parse(Method::POST, "/tenant-id/oauth2/v2.0/token"), Route::Token);
         assert_eq!(parse(Method::GET, "/_emulator/stats"), Route::Admin);
         assert!(!Route::ListKeys.is_write(&Method::POST) && Route::Entity.is_write(&Method::PATCH));
+    }
+
+    fn names(method: Method, path: &str) -> Names {
+        let segs: Vec<String> = path.split('/').filter(|s| !s.is_empty()).map(str::to_string).collect();
+        parse(method, path).names(&segs)
+    }
+
+    #[test]
+    fn a_route_carries_its_names_as_the_client_spelled_them() {
+        let svc = "/subscriptions/S1/resourceGroups/Rg/providers/Microsoft.ApiManagement/service/Apim-Src";
+        let n = names(Method::PUT, &format!("{svc}/apis/Echo/operations/get"));
+        assert_eq!(
+            (n.subscription.as_str(), n.group.as_str(), n.resource.as_str()),
+            ("S1", "Rg", "Apim-Src")
+        );
+        assert_eq!(n.below, ["apis", "Echo", "operations", "get"]);
+        let n = names(Method::POST, &format!("{svc}/namedValues/Key/refreshSecret"));
+        assert_eq!((n.named_value.as_str(), n.below.len()), ("Key", 2));
+        let n = names(Method::GET, &format!("{svc}/operationresults/op-1"));
+        assert_eq!(n.operation, "op-1");
+        let n = names(
+            Method::PUT,
+            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/acct/blobServices/default/containers/Backups",
+        );
+        assert_eq!((n.resource.as_str(), n.container.as_str()), ("acct", "Backups"));
+        let n = names(Method::GET, "/subscriptions/s/operationresults/g-op");
+        assert_eq!((n.operation.as_str(), n.group.as_str()), ("g-op", ""), "not a group");
+        let n = names(
+            Method::GET,
+            "/subscriptions/s/providers/Microsoft.ApiManagement/locations/westeurope/deletedservices/x",
+        );
+        assert_eq!((n.location.as_str(), n.resource.as_str()), ("westeurope", "x"));
+        assert_eq!(names(Method::POST, "/Tenant-A/oauth2/v2.0/token").tenant, "Tenant-A");
     }
 }
 

@@ -120,7 +120,7 @@ impl App {
     /// A page of services, with `nextLink` carrying `$skipToken` as ARM's lists do.
     pub(crate) fn list_services(&self, st: &State, r: &Req, keep: impl Fn(&Service) -> bool) -> Response {
         let now = now_ms();
-        let page = self.service_page_size.load(std::sync::atomic::Ordering::Relaxed).max(1) as usize;
+        let page = self.faults.service_page_size.load(std::sync::atomic::Ordering::Relaxed).max(1) as usize;
         let skip: usize = r.query.get("$skiptoken").and_then(|t| t.parse().ok()).unwrap_or(0);
         let matching: Vec<&Service> = st.services.values().filter(|s| keep(s)).collect();
         let value: Vec<Value> = matching
@@ -144,7 +144,7 @@ impl App {
     }
 
     pub(crate) fn service(&self, st: &mut State, r: &Req, sub: &str) -> Response {
-        let (group, name) = (r.segs[3].clone(), r.segs[7].clone());
+        let (group, name) = (r.names.group.clone(), r.names.resource.clone());
         let id = format!("/subscriptions/{sub}/resourceGroups/{group}/providers/Microsoft.ApiManagement/service/{name}");
         let k = key(&id);
         let now = now_ms();

@@ -65,11 +65,32 @@ pub const RESOURCE_VERSIONS: &[&str] = &[
 
 pub struct Req<'a> {
     pub method: &'a Method,
+    /// What the route's path names, as the client spelled it.
+    pub names: Names,
     pub segs: Vec<String>,
     pub lower: Vec<String>,
     pub query: HashMap<String, String>,
     pub headers: &'a HeaderMap,
     pub body: &'a [u8],
+}
+
+/// The names a route carries, captured once by the router; a field a
+/// route has no place for is empty.
+#[derive(Debug, Default, Clone)]
+pub struct Names {
+    pub tenant: String,
+    pub subscription: String,
+    pub group: String,
+    /// The service or storage account the path is under.
+    pub resource: String,
+    pub named_value: String,
+    pub container: String,
+    /// An operation's id (`…/operationresults/{id}`, `…/operations/{id}`).
+    pub operation: String,
+    /// A deleted service's location.
+    pub location: String,
+    /// The path below `service/{name}`, e.g. `apis/echo/operations/get`.
+    pub below: Vec<String>,
 }
 
 impl Req<'_> {

@@ -45,7 +45,7 @@ pub(crate) fn container_body(c: &Container) -> Value {
 
 impl App {
     pub(crate) fn account(&self, st: &mut State, r: &Req, sub: &str) -> Response {
-        let (group, name) = (r.segs[3].clone(), r.segs[7].clone());
+        let (group, name) = (r.names.group.clone(), r.names.resource.clone());
         let id = format!("/subscriptions/{sub}/resourceGroups/{group}/providers/Microsoft.Storage/storageAccounts/{name}");
         let k = key(&id);
         let now = now_ms();
@@ -181,12 +181,12 @@ impl App {
         };
         let id = format!(
             "/subscriptions/{sub}/resourceGroups/{}/providers/Microsoft.Storage/storageAccounts/{}",
-            r.segs[3], r.segs[7]
+            r.names.group, r.names.resource
         );
         if st.accounts.get(&key(&id)).is_none_or(|a| a.op.is_some()) {
-            return resource_not_found("Microsoft.Storage/storageAccounts", &r.segs[7], &r.segs[3]);
+            return resource_not_found("Microsoft.Storage/storageAccounts", &r.names.resource, &r.names.group);
         }
-        if self.config.blob_accounts.iter().any(|(n, _)| n == &r.segs[7]) {
+        if self.config.blob_accounts.iter().any(|(n, _)| n == &r.names.resource) {
             return error(
                 409,
                 "KeyRegenerationNotSupported",
@@ -204,7 +204,7 @@ impl App {
     pub(crate) fn list_keys(&self, st: &State, r: &Req, sub: &str) -> Response {
         let id = format!(
             "/subscriptions/{sub}/resourceGroups/{}/providers/Microsoft.Storage/storageAccounts/{}",
-            r.segs[3], r.segs[7]
+            r.names.group, r.names.resource
         );
         match st.accounts.get(&key(&id)).filter(|a| a.op.is_none()) {
             Some(a) => json(
@@ -214,7 +214,7 @@ impl App {
                     {"creationTime": rfc3339(a.created_ms), "keyName": "key2", "permissions": "FULL", "value": a.keys[1]},
                 ]}),
             ),
-            None => resource_not_found("Microsoft.Storage/storageAccounts", &r.segs[7], &r.segs[3]),
+            None => resource_not_found("Microsoft.Storage/storageAccounts", &r.names.resource, &r.names.group),
         }
     }
 
@@ -235,7 +235,7 @@ impl App {
 
     /// `GET …/blobServices/default/containers`.
     pub(crate) fn list_containers(&self, st: &State, r: &Req, sub: &str) -> Response {
-        let (group, account) = (r.segs[3].clone(), r.segs[7].clone());
+        let (group, account) = (r.names.group.clone(), r.names.resource.clone());
         let account_id = format!("/subscriptions/{sub}/resourceGroups/{group}/providers/Microsoft.Storage/storageAccounts/{account}");
         if st.accounts.get(&key(&account_id)).is_none_or(|a| a.op.is_some()) {
             return resource_not_found("Microsoft.Storage/storageAccounts", &account, &group);
@@ -251,7 +251,7 @@ impl App {
     }
 
     pub(crate) fn container(&self, st: &mut State, r: &Req, sub: &str) -> Response {
-        let (group, account, name) = (r.segs[3].clone(), r.segs[7].clone(), r.segs[11].clone());
+        let (group, account, name) = (r.names.group.clone(), r.names.resource.clone(), r.names.container.clone());
         let account_id = format!("/subscriptions/{sub}/resourceGroups/{group}/providers/Microsoft.Storage/storageAccounts/{account}");
         let Some(acc) = st.accounts.get(&key(&account_id)).filter(|a| a.op.is_none()).cloned() else {
             return resource_not_found("Microsoft.Storage/storageAccounts", &account, &group);
@@ -350,7 +350,7 @@ impl App {
         let Some(endpoint) = &self.config.blob_endpoint else {
             return Ok(());
         };
-        let (account, container) = (&r.segs[7], &r.segs[11]);
+        let (account, container) = (&r.names.resource, &r.names.container);
         if !blob_store::names::is_valid_container_name(container) {
             // Refused by the container's own check, with Azure's 400, before Azurite is asked.
             return Ok(());

@@ -33,11 +33,11 @@ impl App {
 
     /// `GET /subscriptions/{id}`.
     pub(crate) fn subscription(&self, r: &Req) -> Response {
-        if key(&r.segs[1]) != key(SUBSCRIPTION_ID) {
+        if key(&r.names.subscription) != key(SUBSCRIPTION_ID) {
             return error(
                 404,
                 "SubscriptionNotFound",
-                &format!("The subscription '{}' could not be found.", r.segs[1]),
+                &format!("The subscription '{}' could not be found.", r.names.subscription),
             );
         }
         json(200, &self.subscription_body())

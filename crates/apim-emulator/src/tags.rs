@@ -1,0 +1,23 @@
+//! Tags: the service's own, and links to them from APIs and products.
+
+use crate::entities::{any, display_name, Family};
+
+/// `apis/{a}/tags/{t}` and `products/{p}/tags/{t}`: links to `tags/{t}`.
+pub(crate) static API_TAGS: Family = Family {
+    name: "tags",
+    type_name: "tags",
+    children: &[],
+    link: true,
+    long_running: false,
+    singleton: None,
+    prepare: any,
+};
+pub(crate) static TAGS: Family = Family {
+    name: "tags",
+    type_name: "tags",
+    children: &[],
+    link: false,
+    long_running: false,
+    singleton: None,
+    prepare: display_name,
+};

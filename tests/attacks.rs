@@ -3,10 +3,8 @@
 //! that must not go where a document points, documents that must not be
 //! trusted over what Azure and the blobs themselves say.
 
-mod common;
-
+use crate::common::*;
 use apim_toolkit::{azurite_blob, with_azurite, FaultProxy};
-use common::*;
 use predicates::prelude::PredicateBooleanExt;
 use predicates::str::contains;
 use serde_json::{json, Value};

@@ -1,9 +1,7 @@
 //! Credentials through the real azure_identity code against the emulator's token endpoint.
 
-mod common;
-
+use crate::common::*;
 use apim_toolkit::{azurite_endpoint, bin_path, EmulatorProcess};
-use common::*;
 use predicates::str::contains;
 
 #[test]

@@ -1,10 +1,8 @@
 //! apim-backup and apim-restore end to end: the real binaries, the emulator,
 //! and the backup blobs really in Azurite.
 
-mod common;
-
+use crate::common::*;
 use apim_toolkit::azurite_blob;
-use common::*;
 use predicates::prelude::PredicateBooleanExt;
 use predicates::str::contains;
 use serde_json::{json, Value};

@@ -3,9 +3,7 @@
 //! Unknown fields in documents are accepted and ignored, so documents from
 //! a newer toolkit of the same schemaVersion still read (tested last).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 
 #[test]

@@ -1,10 +1,8 @@
 //! blob-store's data plane against Azurite, with Shared Key.
 
-mod common;
-
+use crate::common::unique_container;
 use apim_toolkit::{azurite_endpoint, FaultProxy, BLOB_ACCOUNTS};
 use blob_store::{BlobAuth, BlobClient, BlobError, TokenProvider};
-use common::unique_container;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};

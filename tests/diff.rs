@@ -1,9 +1,7 @@
 //! apim-diff end to end: the real binary against the emulator, with a copy
 //! made by the real backup and restore (blobs in Azurite).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 
 const OLD: &str = "api.src.example.com";

@@ -3,10 +3,8 @@
 //! no duplicate operation, and the state left in the emulator and Azurite.
 //! Also: runs killed outright (kill -9) and what a re-run makes of them.
 
-mod common;
-
+use crate::common::*;
 use apim_toolkit::azurite_blob;
-use common::*;
 use predicates::prelude::PredicateBooleanExt;
 use predicates::str::contains;
 use serde_json::json;

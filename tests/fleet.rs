@@ -1,10 +1,8 @@
 //! Fleets: `apim-provision list` finds the services, and a backup of all of
 //! them is started by one process and finished by another.
 
-mod common;
-
+use crate::common::*;
 use apim_toolkit::azurite_blob;
-use common::*;
 use serde_json::Value;
 
 fn provision(emu: &apim_toolkit::EmulatorProcess, group: &str, name: &str, env: &str) {

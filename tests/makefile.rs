@@ -1,9 +1,7 @@
 //! examples/Makefile, the runbook as make targets, end to end against the
 //! emulator and Azurite with the real binaries.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 use std::path::Path;
 

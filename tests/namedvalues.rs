@@ -1,8 +1,6 @@
 //! apim-namedvalues end to end: list | rewrite | apply against the emulator.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use predicates::prelude::PredicateBooleanExt;
 use predicates::str::contains;
 use serde_json::{json, Value};

@@ -1,8 +1,6 @@
 //! apim-provision end to end: the real binary against the emulator and Azurite.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use predicates::prelude::PredicateBooleanExt;
 use predicates::str::contains;
 use serde_json::{json, Value};

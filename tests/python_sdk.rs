@@ -3,10 +3,8 @@
 //! authority and the CA: a token, a service create, a backup and a named
 //! value update, checked in the emulator and in Azurite afterwards.
 
-mod common;
-
+use crate::common::*;
 use apim_toolkit::azurite_blob;
-use common::*;
 
 #[test]
 fn azure_identity_and_the_management_sdk_run_the_seed_flow() {

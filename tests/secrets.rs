@@ -3,10 +3,8 @@
 //! the plans they write) is searched for each secret, the key, any bearer
 //! token, and any SHA-256 digest of a secret or the key (hex or base64).
 
-mod common;
-
+use crate::common::*;
 use base64::Engine;
-use common::*;
 use serde_json::json;
 
 const SECRETS: [&str; 2] = ["Winter2025!", "Bearer s3cr3t-token for https://api.src.example.com/x"];

@@ -1,8 +1,6 @@
 //! `apim-provision delete`: the old instance is retired only with a way back.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 fn delete(rig: &Rig, args: &[&str], stdin: &Value) -> (i32, Vec<Value>, String) {

@@ -1,9 +1,7 @@
 //! ARM's throttling: the emulator's buckets, and the binaries pacing
 //! themselves by what ARM says is left.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 
 fn service(emu: &apim_toolkit::EmulatorProcess) -> Value {

@@ -54,8 +54,8 @@ struct BackupArgs {
     #[command(flatten)]
     storage: StorageArgs,
     /// A service to back up, by resource id; repeatable. Without it, apim.service documents are read from stdin.
-    #[arg(long = "service-id")]
-    service_ids: Vec<String>,
+    #[arg(long = "service-id", value_parser = pipeline::parse_service_id)]
+    service_ids: Vec<ResourceId>,
     /// Blob name (one service only). Default: <service>-<UTC timestamp>.apimbackup.
     #[arg(long)]
     blob: Option<String>,
@@ -197,15 +197,7 @@ fn storage_input(a: &StorageArgs) -> anyhow::Result<StorageInput> {
 
 fn service_input(b: &BackupArgs) -> anyhow::Result<Vec<ServiceInput>> {
     if !b.service_ids.is_empty() {
-        return b
-            .service_ids
-            .iter()
-            .map(|s| {
-                let id = s.parse::<ResourceId>().map_err(|e| usage(format!("--service-id: {e}")))?;
-                pipeline::documents::check_service_id(&id).map_err(|e| usage(format!("--service-id: {e}")))?;
-                Ok(ServiceInput::Id(id))
-            })
-            .collect();
+        return Ok(b.service_ids.iter().cloned().map(ServiceInput::Id).collect());
     }
     let docs = pipeline::read_stdin_documents()?;
     if docs.is_empty() {

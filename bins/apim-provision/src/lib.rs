@@ -161,10 +161,26 @@ async fn provision_services(session: &Session, requests: Vec<ServiceRequest>, po
     let work = requests.iter().map(|r| async move {
         let started = workflow::provision_service(&session.arm, &session.reporter, r, policies)
             .await
-            .map_err(classified)?;
+            .map_err(with_hint)?;
         started_or_follow(session, started).await
     });
     session.batch("apim-provision", work).await
+}
+
+/// A provisioning error with the flag that gets past it, where one does.
+fn with_hint(e: workflow::ProvisionError) -> anyhow::Error {
+    use apim_ops::OpsError;
+    let hint = match &e {
+        workflow::ProvisionError::Ops { source, .. } => match source.as_ref() {
+            OpsError::SoftDeleted { .. } => Some("pass --recover to undelete it, or --purge to delete it for good and create a new one"),
+            OpsError::Downgrade { .. } => Some("pass --allow-downgrade to do it"),
+            OpsError::Missing("publisher email") => Some("pass --publisher-email"),
+            OpsError::Missing(_) => Some("pass --publisher-name"),
+            _ => None,
+        },
+        _ => None,
+    };
+    pipeline::hinted(e, hint)
 }
 
 /// A result at once, or an operation followed to its end (or left, with --no-wait).

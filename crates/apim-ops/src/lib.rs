@@ -29,8 +29,14 @@ pub enum OpsError {
     #[error(transparent)]
     Arm(#[from] arm_client::Error),
     /// The name is held by a soft-deleted service.
-    #[error("service name '{name}' is held by a soft-deleted service ({arm}); pass --recover to undelete it, or --purge to delete it for good and create a new one")]
+    #[error("service name '{name}' is held by a soft-deleted service ({arm})")]
     SoftDeleted { name: String, arm: ArmError },
+    /// An update would lower the SKU or the units (a safety rail: exit 3).
+    #[error("{}", .changes.join(", "))]
+    Downgrade { name: String, changes: Vec<String> },
+    /// Creating a service needs this setting (exit 2).
+    #[error("creating a service needs its {0}")]
+    Missing(&'static str),
     #[error("{0}")]
     Invalid(String),
     /// Input that cannot work, found only once ARM was asked (exit 2).

@@ -42,12 +42,12 @@ impl ServiceSpec {
     pub fn body(&self) -> Result<Value, OpsError> {
         let sku = self.sku_name.clone().unwrap_or_else(|| "Developer".into());
         let capacity = self.capacity.unwrap_or(if sku.eq_ignore_ascii_case("Consumption") { 0 } else { 1 });
-        let need = |v: &Option<String>, flag: &str| v.clone().ok_or_else(|| OpsError::Usage(format!("creating a service needs {flag}")));
+        let need = |v: &Option<String>, what: &'static str| v.clone().ok_or(OpsError::Missing(what));
         Ok(json!({
             "location": self.location,
             "sku": {"name": sku, "capacity": capacity},
-            "properties": {"publisherEmail": need(&self.publisher_email, "--publisher-email")?,
-                "publisherName": need(&self.publisher_name, "--publisher-name")?},
+            "properties": {"publisherEmail": need(&self.publisher_email, "publisher email")?,
+                "publisherName": need(&self.publisher_name, "publisher name")?},
             "tags": self.tags,
         }))
     }
@@ -221,10 +221,10 @@ pub fn plan_existing(name: &str, spec: &ServiceSpec, existing: &Value, policy: E
         if !spec.differences(existing).is_empty() {
             let downgrades = spec.downgrades(existing);
             if !downgrades.is_empty() && !allow_downgrade {
-                return Err(OpsError::Refused(format!(
-                    "service {name}: {}; pass --allow-downgrade to do it",
-                    downgrades.join(", ")
-                )));
+                return Err(OpsError::Downgrade {
+                    name: name.to_string(),
+                    changes: downgrades,
+                });
             }
             return Ok(Existing::Update(spec.merged_body(existing)));
         }
@@ -332,7 +332,7 @@ mod tests {
         let spec = ServiceSpec::new("westeurope", "Developer", 1, "a@b.c", "P");
         let there = service("Premium", 2, "Succeeded");
         let e = plan_existing("s", &spec, &there, ExistingPolicy::Update { allow_downgrade: false }).unwrap_err();
-        assert!(matches!(&e, OpsError::Refused(m) if m.contains("--allow-downgrade")), "{e}");
+        assert!(matches!(&e, OpsError::Downgrade { changes, .. } if !changes.is_empty()), "{e}");
         assert!(matches!(
             plan_existing("s", &spec, &there, ExistingPolicy::Update { allow_downgrade: true }).unwrap(),
             Existing::Update(_)
@@ -369,7 +369,7 @@ mod tests {
             ..spec.clone()
         };
         assert_eq!(down.downgrades(&premium).len(), 2);
-        assert!(matches!(spec.body(), Err(OpsError::Usage(m)) if m.contains("--publisher-email")));
+        assert!(matches!(spec.body(), Err(OpsError::Missing("publisher email"))));
     }
 
     #[test]

@@ -111,6 +111,27 @@ where
     .into()
 }
 
+/// [`classified`], with a hint appended that names what gets past it (a
+/// flag, a command): libraries say what happened, binaries what to do.
+pub fn hinted<E>(e: E, hint: Option<&str>) -> anyhow::Error
+where
+    E: apim_documents::Classify + std::error::Error + Send + Sync + 'static,
+{
+    use apim_documents::Failure;
+    let Some(hint) = hint else { return classified(e) };
+    let kind = match e.failure() {
+        Failure::Azure => ExitKind::Azure,
+        Failure::BadInput => ExitKind::Usage,
+        Failure::Refused => ExitKind::Refused,
+        Failure::Stopped => ExitKind::Stopped,
+    };
+    Exit {
+        kind,
+        message: format!("{}; {hint}", render(&anyhow::Error::new(e))),
+    }
+    .into()
+}
+
 /// The exit code for an error that ended a run: the first cause that
 /// knows its code (an [`Exit`], or a document that was not what it should
 /// be), else 1.

@@ -62,8 +62,11 @@ impl Classify for ProvisionError {
             ProvisionError::BadInput(_) | ProvisionError::NotMine(_) => Failure::BadInput,
             ProvisionError::Refused(_) => Failure::Refused,
             ProvisionError::Interrupted(_) => Failure::Stopped,
-            ProvisionError::Ops { source, .. } if matches!(**source, OpsError::Refused(_)) => Failure::Refused,
-            ProvisionError::Ops { source, .. } if matches!(**source, OpsError::Usage(_)) => Failure::BadInput,
+            ProvisionError::Ops { source, .. } => match **source {
+                OpsError::Refused(_) | OpsError::Downgrade { .. } => Failure::Refused,
+                OpsError::Usage(_) | OpsError::Missing(_) => Failure::BadInput,
+                _ => Failure::Azure,
+            },
             _ => Failure::Azure,
         }
     }

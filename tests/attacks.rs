@@ -449,3 +449,99 @@ fn the_emulators_controls_need_its_token() {
     // The harness's own calls carry a token and still work.
     assert!(r.stat("requests") > 0);
 }
+
+/// Swaps every mention of one resource path for another, as a forger edits
+/// a resume document (ids, names, URLs).
+fn forge(doc: &Value, from: &str, to: &str) -> Value {
+    serde_json::from_str(&doc.to_string().replace(from, to)).unwrap()
+}
+
+#[test]
+fn a_forged_resume_document_is_refused_before_anything_is_written() {
+    let r = Rig::new();
+    let (src, dest) = (&r.services[0], &r.services[1]);
+    // A real --no-wait backup of apim-dest, the document a CI job hands on.
+    let out = r.backup_cmd(dest).arg("--no-wait").assert().success();
+    let op = docs(&out.get_output().stdout).remove(0);
+    assert_eq!(op["operation"], "backup");
+    r.emu.finish_operations().unwrap();
+    let src_id = src["id"].as_str().unwrap();
+    let dest_id = dest["id"].as_str().unwrap();
+
+    // Its context says apim-src: marking would call apim-dest's blob a backup of apim-src.
+    let mut context_only = op.clone();
+    context_only["context"]["service"] = json!({"id": src_id, "name": "apim-src", "sku": src["sku"], "location": src["location"]});
+    // Everything says apim-src except the operation it polls (still apim-dest's).
+    let mut all_but_poll = forge(&op, dest_id, src_id);
+    all_but_poll["location"] = op["location"].clone();
+    // Another group, another subscription, another origin.
+    let other_group = forge(&op, "/resourceGroups/apim-rg/", "/resourceGroups/other-rg/");
+    let sub = dest_id.split('/').nth(2).unwrap();
+    let other_sub = forge(&op, sub, "00000000-0000-4000-8000-00000000f0f0");
+    let mut other_origin = op.clone();
+    let loc = op["location"].as_str().unwrap();
+    let path_at = loc.find("/subscriptions/").unwrap();
+    other_origin["location"] = json!(format!("https://127.0.0.1:9{}", &loc[path_at..]));
+
+    let writes = r.stat("writes");
+    for (what, forged, says) in [
+        ("context of another service", context_only, "its context names"),
+        ("another service's operation", all_but_poll, "not an operation of"),
+        ("another origin", other_origin, "not on the ARM endpoint"),
+    ] {
+        let out = bin("apim-backup", &r.emu)
+            .arg("--resume")
+            .write_stdin(forged.to_string())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{what}: {err}");
+        assert!(err.contains(says), "{what}: {err}");
+        assert!(out.stdout.is_empty(), "{what}");
+    }
+    // Consistent forgeries (every id moved together) point at an operation
+    // that is not there: Azure says no, and nothing is marked.
+    for (what, forged) in [("another group", other_group), ("another subscription", other_sub)] {
+        let out = bin("apim-backup", &r.emu)
+            .arg("--resume")
+            .write_stdin(forged.to_string())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_ne!(out.status.code(), Some(0), "{what}: {err}");
+        assert!(out.stdout.is_empty(), "{what}");
+    }
+    assert_eq!(r.stat("writes"), writes, "no forgery wrote anything");
+    // apim-dest's blob was never marked as anyone's backup.
+    let blob = op["context"]["blob"].as_str().unwrap();
+    let props = azurite_blob("apimbackups", &r.container, blob).unwrap().unwrap();
+    assert!(!props.metadata.contains_key("apimtoolkit_status"), "{:?}", props.metadata);
+    // The genuine document still records the genuine backup.
+    let out = bin("apim-backup", &r.emu)
+        .arg("--resume")
+        .write_stdin(op.to_string())
+        .assert()
+        .success();
+    let done = docs(&out.get_output().stdout).remove(0);
+    assert_eq!(done["service"]["id"], json!(dest_id));
+
+    // A restore document edited to name another target: refused too.
+    let backup = r.backup(src, &[]);
+    let out = bin("apim-restore", &r.emu)
+        .args(["--target", &r.path("dest.json"), "--no-safety-backup", "--no-wait"])
+        .write_stdin(backup.to_string())
+        .assert()
+        .success();
+    let rop = docs(&out.get_output().stdout).remove(0);
+    r.emu.finish_operations().unwrap();
+    let mut retarget = rop.clone();
+    retarget["context"]["restore"]["target"]["id"] = json!(src_id);
+    let out = bin("apim-restore", &r.emu)
+        .arg("--resume")
+        .write_stdin(retarget.to_string())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("its context names"), "{err}");
+}

@@ -62,6 +62,35 @@ fn delete_refuses_without_a_recent_good_backup() {
     let (code, _, err) = delete(&rig, &["--backups", &backups_gone], src);
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("no longer exists"), "{err}");
+
+    // Nor another service's blob marked by an older toolkit (no service id
+    // recorded), whose document was edited to name this service: only the
+    // exact name <service>-<timestamp> would say whose it is, as for prune.
+    let dest_backup = rig.backup(&rig.services[1], &["--blob", "nightly.apimbackup"]);
+    let container = rig.container.clone();
+    apim_toolkit::with_azurite("apimbackups", async |c| {
+        c.set_metadata(
+            &container,
+            "nightly.apimbackup",
+            &[
+                ("apimtoolkit_status", "Succeeded"),
+                ("apimtoolkit_completedat", &mine["completedAt"].as_str().unwrap().to_string()),
+            ],
+        )
+        .await
+    })
+    .unwrap();
+    let etag = apim_toolkit::azurite_blob("apimbackups", &rig.container, "nightly.apimbackup")
+        .unwrap()
+        .unwrap()
+        .etag;
+    let mut claimed = dest_backup.clone();
+    claimed["service"] = mine["service"].clone();
+    claimed["etag"] = Value::from(etag);
+    let backups_old = rig.write("old-mark.ndjson", &[claimed]);
+    let (code, _, err) = delete(&rig, &["--backups", &backups_old], src);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("records no service"), "{err}");
     assert!(exists(&rig, "apim-src"), "nothing was deleted by a refusal");
 
     // With it: soft-deleted, and a second run is a no-op.
@@ -128,14 +157,47 @@ fn a_busy_service_is_not_deleted_and_a_delete_can_be_resumed() {
     assert_eq!(ops[0]["kind"], "apim.operation");
     assert_eq!(ops[0]["operation"], "service.delete");
     rig.emu.finish_operations().unwrap();
+    // A purge is the point of no return: a resumed delete asks the backup
+    // rail again, and a document alone (it may have been edited to say
+    // "purge") proves nothing.
     let out = bin("apim-provision", &rig.emu)
         .arg("--resume")
+        .write_stdin(ndjson(&ops))
+        .assert()
+        .code(3);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(err.contains("not purged") && err.contains("--backups"), "{err}");
+    assert!(soft_deleted(&rig, "apim-src"), "deleted, not purged: it can still be recovered");
+    let out = bin("apim-provision", &rig.emu)
+        .args(["delete", "--resume", "--backups", &backups])
         .write_stdin(ndjson(&ops))
         .assert()
         .success();
     let out = docs(&out.get_output().stdout);
     assert_eq!(out[0]["status"], "purged");
     assert!(!exists(&rig, "apim-src") && !soft_deleted(&rig, "apim-src"));
+}
+
+#[test]
+fn a_delete_document_edited_to_purge_purges_nothing_without_a_backup() {
+    let rig = Rig::new();
+    let dest = &rig.services[1];
+    // A delete without purge, no backup check, left running.
+    let (code, mut ops, err) = delete(&rig, &["--no-backup-check", "--no-wait"], dest);
+    assert_eq!(code, 0, "{err}");
+    rig.emu.finish_operations().unwrap();
+    ops[0]["context"]["purge"] = serde_json::json!(true);
+    let writes = rig.emu.stats().unwrap()["writes"].as_u64().unwrap();
+    let out = bin("apim-provision", &rig.emu)
+        .arg("--resume")
+        .write_stdin(ndjson(&ops))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("not purged"), "{err}");
+    assert!(soft_deleted(&rig, "apim-dest"), "still recoverable");
+    assert_eq!(rig.emu.stats().unwrap()["writes"].as_u64().unwrap(), writes, "nothing written");
 }
 
 #[test]

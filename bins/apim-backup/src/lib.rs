@@ -93,7 +93,7 @@ struct PruneArgs {
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     if cli.wait.resume {
-        let ops = pipeline::read_operations("apim-backup")?;
+        let ops = cli.connect.read_operations("apim-backup")?;
         let session = cli.connect.connect_waiting(&cli.wait)?;
         let work = ops.into_iter().map(|op| finish(&session, op, None));
         return session.batch("apim-backup", work).await;

@@ -23,12 +23,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Cmd::Get(_)) | Some(Cmd::List(_)) | None => cli.wait.clone(),
     };
     if wait.resume {
-        let ops: Vec<OperationDoc> = pipeline::read_operations("apim-provision")?;
+        let ops: Vec<OperationDoc> = common.read_operations("apim-provision")?;
         for op in &ops {
             workflow::check_resumable(op).map_err(classified)?;
         }
+        // A resumed delete that purges asks the backup rail again: with
+        // `delete --resume --backups FILE` (or --no-backup-check).
+        let rail = match &cli.cmd {
+            Some(Cmd::Delete(a)) => deletion_rail(a)?,
+            _ => DeletionRail::NoneGiven,
+        };
         let session = common.connect_waiting(&wait)?;
-        let work = ops.into_iter().map(|op| follow(&session, op));
+        let work = ops.into_iter().map(|op| follow(&session, op, &rail));
         return session.batch("apim-provision", work).await;
     }
     match cli.cmd {
@@ -84,21 +90,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Some(Cmd::Delete(a)) => {
             let ids = delete_ids(&a)?;
-            let backups: Vec<BackupDoc> = match &a.backups {
-                Some(p) => expect_all(
-                    &pipeline::read_file_documents(p, "--backups")?,
-                    &format!("--backups {}", p.display()),
-                )?,
-                None => Vec::new(),
-            };
-            let rail = match (a.no_backup_check, a.backups.is_some()) {
-                (true, _) => DeletionRail::Waived,
-                (false, true) => DeletionRail::Backups {
-                    docs: backups,
-                    max_age: a.max_backup_age,
-                },
-                (false, false) => DeletionRail::NoneGiven,
-            };
+            let rail = deletion_rail(&a)?;
             let session = common.connect_waiting(&wait)?;
             delete_services(&session, &a, ids, &rail).await
         }
@@ -112,7 +104,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             let work = requests.iter().map(|r| async {
                 let started = workflow::provision_storage(&session.arm, r).await.map_err(classified)?;
-                started_or_follow(&session, started).await
+                started_or_follow(&session, started, &DeletionRail::NoneGiven).await
             });
             session.batch("apim-provision", work).await
         }
@@ -129,10 +121,10 @@ async fn delete_services(session: &Session, a: &DeleteArgs, ids: Vec<ResourceId>
     }))
     .await?;
     let work = ids.iter().zip(plans).map(|(id, plan): (&ResourceId, Deletion)| async move {
-        let started = workflow::delete_service(&session.arm, &session.reporter, id, plan, a.purge)
+        let started = workflow::delete_service(&session.arm, &session.reporter, id, plan, a.purge, rail)
             .await
-            .map_err(classified)?;
-        started_or_follow(session, started).await
+            .map_err(with_hint)?;
+        started_or_follow(session, started, rail).await
     });
     session.batch("apim-provision", work).await
 }
@@ -162,9 +154,24 @@ async fn provision_services(session: &Session, requests: Vec<ServiceRequest>, po
         let started = workflow::provision_service(&session.arm, &session.reporter, r, policies)
             .await
             .map_err(with_hint)?;
-        started_or_follow(session, started).await
+        started_or_follow(session, started, &DeletionRail::NoneGiven).await
     });
     session.batch("apim-provision", work).await
+}
+
+/// What a delete (or a resumed one) must prove before it deletes or purges.
+fn deletion_rail(a: &DeleteArgs) -> anyhow::Result<DeletionRail> {
+    Ok(match (a.no_backup_check, &a.backups) {
+        (true, _) => DeletionRail::Waived,
+        (false, Some(p)) => DeletionRail::Backups {
+            docs: expect_all::<BackupDoc>(
+                &pipeline::read_file_documents(p, "--backups")?,
+                &format!("--backups {}", p.display()),
+            )?,
+            max_age: a.max_backup_age,
+        },
+        (false, None) => DeletionRail::NoneGiven,
+    })
 }
 
 /// A provisioning error with the flag that gets past it, where one does.
@@ -178,25 +185,28 @@ fn with_hint(e: workflow::ProvisionError) -> anyhow::Error {
             OpsError::Missing(_) => Some("pass --publisher-name"),
             _ => None,
         },
+        workflow::ProvisionError::PurgeRefused { .. } => Some(
+            "purge it with apim-provision delete --purge (or delete --resume) and --backups FILE holding a recent apim.backup of it, or --no-backup-check",
+        ),
         _ => None,
     };
     pipeline::hinted(e, hint)
 }
 
 /// A result at once, or an operation followed to its end (or left, with --no-wait).
-async fn started_or_follow(session: &Session, started: workflow::Started) -> anyhow::Result<Outcome<Provisioned>> {
+async fn started_or_follow(session: &Session, started: workflow::Started, rail: &DeletionRail) -> anyhow::Result<Outcome<Provisioned>> {
     match started {
         arm_client::Progress::Done(p) => Ok(arm_client::Progress::Done(p)),
-        arm_client::Progress::Pending(op) => follow(session, op).await,
+        arm_client::Progress::Pending(op) => follow(session, op, rail).await,
     }
 }
 
-async fn follow(session: &Session, op: OperationDoc) -> anyhow::Result<Outcome<Provisioned>> {
+async fn follow(session: &Session, op: OperationDoc, rail: &DeletionRail) -> anyhow::Result<Outcome<Provisioned>> {
     session
         .follow(op, |op, result| async move {
-            workflow::finish(&session.arm, &session.reporter, op, result)
+            workflow::finish(&session.arm, &session.reporter, op, result, rail)
                 .await
-                .map_err(classified)
+                .map_err(with_hint)
         })
         .await
 }

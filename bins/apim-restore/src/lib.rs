@@ -71,7 +71,7 @@ pub const RENAMED: &[pipeline::Renamed] = &[pipeline::Renamed {
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     if cli.wait.resume {
-        let ops: Vec<OperationDoc> = pipeline::read_operations("apim-restore")?;
+        let ops: Vec<OperationDoc> = cli.connect.read_operations("apim-restore")?;
         for op in &ops {
             restore_of(op)?;
         }
@@ -286,7 +286,13 @@ fn restore_of(op: &OperationDoc) -> anyhow::Result<&RestoreDoc> {
 async fn follow(session: &Session, op: OperationDoc) -> anyhow::Result<pipeline::Outcome<RestoreDoc>> {
     let mut doc = restore_of(&op)?.clone();
     session
-        .follow(op, |_, _| async move {
+        .follow(op, |_, result| async move {
+            if let Some(other) = backup_workflow::reported_other(&result, &doc.target.id) {
+                return Err(usage(format!(
+                    "the restore's operation reports {other}, not the target {}; it was not recorded as a restore onto it",
+                    doc.target.name
+                )));
+            }
             let completed = pipeline::documents::now_rfc3339();
             doc.duration_seconds = doc
                 .started_at

@@ -273,6 +273,77 @@ impl OperationDoc {
             pending,
         }
     }
+
+    /// The resource the work is about, as its context names it: the
+    /// service backed up, the restore's target, else `resource_id`.
+    pub fn subject(&self) -> &ResourceId {
+        match &self.work {
+            Resume::Backup(c) => &c.service.id,
+            Resume::Restore { restore } => &restore.target.id,
+            _ => &self.resource_id,
+        }
+    }
+
+    /// Why this document does not bind to the operation it claims to
+    /// resume (`None` when it does). A resume document travels (CI
+    /// artifacts, files) and is believed by what finishing it writes (a
+    /// backup's mark records the service it names), so: its context and
+    /// its resource are one resource; every URL it polls is on `arm` (the
+    /// ARM endpoint in use); the URL it started on is that resource's; and
+    /// a backup's or restore's status URL is one of that service's
+    /// operations, as APIM answers them (`…/service/{name}/operationresults/…`).
+    pub fn unbound(&self, arm: &url::Url) -> Option<String> {
+        let subject = self.subject();
+        if subject != &self.resource_id {
+            return Some(format!(
+                "its context names {subject} but its operation runs on {}",
+                self.resource_id
+            ));
+        }
+        let under = |u: &str, what: &str| -> Option<String> {
+            let parsed = match url::Url::parse(u) {
+                Ok(p) => p,
+                Err(e) => return Some(format!("its {what} '{u}' is not a URL ({e})")),
+            };
+            if parsed.origin() != arm.origin() {
+                return Some(format!(
+                    "its {what} is on {}, not on the ARM endpoint {}",
+                    parsed.origin().ascii_serialization(),
+                    arm.origin().ascii_serialization()
+                ));
+            }
+            let (path, id) = (parsed.path().to_ascii_lowercase(), subject.to_string().to_ascii_lowercase());
+            let inside = path == id || path.starts_with(&format!("{id}/"));
+            (!inside).then(|| format!("its {what} is not an operation of {subject}"))
+        };
+        let bound_status = matches!(self.work, Resume::Backup(_) | Resume::Restore { .. });
+        under(&self.pending.resource_url, "resource URL")
+            .or_else(|| {
+                self.pending
+                    .location
+                    .as_deref()
+                    .filter(|_| bound_status)
+                    .and_then(|l| under(l, "status URL (Location)"))
+            })
+            .or_else(|| {
+                self.pending
+                    .azure_async_operation
+                    .as_deref()
+                    .filter(|_| bound_status)
+                    .and_then(|a| under(a, "status URL (Azure-AsyncOperation)"))
+            })
+            .or_else(|| {
+                // Other operations report status where ARM chooses; it must still be ARM.
+                [&self.pending.location, &self.pending.azure_async_operation]
+                    .into_iter()
+                    .flatten()
+                    .filter(|_| !bound_status)
+                    .find_map(|u| match url::Url::parse(u) {
+                        Ok(p) if p.origin() == arm.origin() => None,
+                        _ => Some(format!("its status URL '{u}' is not on the ARM endpoint")),
+                    })
+            })
+    }
 }
 
 /// What an operation started, with what the tool that started it needs to
@@ -718,6 +789,77 @@ mod tests {
         assert_eq!(v["context"]["container"], "apim-backups");
         let back: OperationDoc = serde_json::from_value(v).unwrap();
         assert!(matches!(back.work, Resume::StorageCreate { container } if container == "apim-backups"));
+    }
+
+    fn backup_op(service: &str, location: &str) -> OperationDoc {
+        let svc = format!("/subscriptions/s/resourceGroups/g/providers/Microsoft.ApiManagement/service/{service}");
+        let id: ResourceId = svc.parse().unwrap();
+        let account: ResourceId = "/subscriptions/s/resourceGroups/g/providers/Microsoft.Storage/storageAccounts/b"
+            .parse()
+            .unwrap();
+        let ctx = BackupContext {
+            service: ServiceRef {
+                id: id.clone(),
+                name: service.into(),
+                sku: Sku {
+                    name: "Developer".into(),
+                    capacity: 1,
+                },
+                location: "westeurope".into(),
+            },
+            storage: StorageRef {
+                account_id: account,
+                account: "b".into(),
+                container: "c".into(),
+                blob_endpoint: "https://b.blob.core.windows.net/".into(),
+            },
+            blob: format!("{service}-20261207T000000Z.apimbackup"),
+            access_type: AccessType::AccessKey,
+            identity_client_id: None,
+        };
+        let pending = PendingOperation {
+            resource_url: format!("https://arm.example{svc}/backup?api-version=2024-05-01"),
+            azure_async_operation: None,
+            location: Some(location.replace("{svc}", &svc)),
+            final_state_via: arm_types::FinalStateVia::Location,
+            retry_after_seconds: None,
+        };
+        OperationDoc::new(Resume::Backup(Box::new(ctx)), id, pending)
+    }
+
+    #[test]
+    fn a_resume_document_binds_to_its_own_service_on_the_arm_endpoint() {
+        let arm = url::Url::parse("https://arm.example/").unwrap();
+        let good = backup_op("apim-src", "https://arm.example{svc}/operationresults/abc?api-version=2024-05-01");
+        assert_eq!(good.unbound(&arm), None);
+        // The context swapped to another service: the mark would name it.
+        let mut forged = good.clone();
+        if let Resume::Backup(c) = &mut forged.work {
+            c.service.id = "/subscriptions/s/resourceGroups/g/providers/Microsoft.ApiManagement/service/apim-dest"
+                .parse()
+                .unwrap();
+        }
+        assert!(
+            forged.unbound(&arm).unwrap().contains("its context names"),
+            "{:?}",
+            forged.unbound(&arm)
+        );
+        // Another service's operation under this context.
+        let other = backup_op(
+            "apim-src",
+            "https://arm.example/subscriptions/s/resourceGroups/g/providers/Microsoft.ApiManagement/service/apim-dest/operationresults/abc",
+        );
+        assert!(other.unbound(&arm).unwrap().contains("not an operation of"));
+        let prefix = backup_op("apim-src", "https://arm.example{svc}-eu/operationresults/abc");
+        assert!(prefix.unbound(&arm).is_some(), "apim-src-eu is not apim-src");
+        let elsewhere = backup_op("apim-src", "https://evil.example{svc}/operationresults/abc");
+        assert!(elsewhere.unbound(&arm).unwrap().contains("not on the ARM endpoint"));
+        let other_sub = backup_op(
+            "apim-src",
+            "https://arm.example/subscriptions/t/resourceGroups/g/providers/Microsoft.ApiManagement/service/apim-src/operationresults/x",
+        );
+        assert!(other_sub.unbound(&arm).is_some(), "another subscription");
+        assert!(backup_op("apim-src", "not a url").unbound(&arm).is_some());
     }
 
     #[test]

@@ -43,15 +43,28 @@ pub enum BackupError {
     /// The safety backup goes on in Azure; the document resumes it.
     #[error("stopped waiting for the safety backup; nothing was restored")]
     SafetyPending(Box<OperationDoc>),
+    /// The operation reported another resource than the document's service:
+    /// nothing is marked.
+    #[error("the operation reports {reported}, not {service}; nothing was recorded")]
+    NotThatService { service: String, reported: String },
     #[error(transparent)]
     Blob(#[from] BlobError),
+}
+
+/// The id an operation's result reports, when it is not `expected`.
+pub fn reported_other(result: &serde_json::Value, expected: &ResourceId) -> Option<String> {
+    let id = result.get("id").and_then(serde_json::Value::as_str)?;
+    match id.parse::<ResourceId>() {
+        Ok(r) if &r == expected => None,
+        _ => Some(id.to_string()),
+    }
 }
 
 impl Classify for BackupError {
     fn failure(&self) -> Failure {
         match self {
             BackupError::Interrupted(_) | BackupError::SafetyPending(_) => Failure::Stopped,
-            BackupError::NotABackup(_) => Failure::BadInput,
+            BackupError::NotABackup(_) | BackupError::NotThatService { .. } => Failure::BadInput,
             _ => Failure::Azure,
         }
     }
@@ -140,10 +153,21 @@ pub async fn why_unproven(
     if !r.marked {
         return Ok(Some(format!("its blob '{}' has no success mark", d.blob)));
     }
-    if let Some(id) = &r.service_id {
-        if id != service {
+    match &r.service_id {
+        Some(id) if id != service => {
             return Ok(Some(format!("its blob '{}' is a backup of {id}, not of {service}", d.blob)));
         }
+        Some(_) => {}
+        // Marked by an older toolkit: its name is all that says whose it is,
+        // and prune's rule is the one that counts.
+        None if !is_backup_of(&p, service.name().unwrap_or_default()) => {
+            return Ok(Some(format!(
+                "its blob '{}' records no service and is not named {}-<timestamp>.apimbackup",
+                d.blob,
+                service.name().unwrap_or_default()
+            )));
+        }
+        None => {}
     }
     let Some(completed) = r.completed else {
         return Ok(Some(format!("its blob '{}' records no completion time", d.blob)));
@@ -229,7 +253,14 @@ pub async fn finish(
     let label = format!("{} backup", ctx.service.name);
     let started_at = op.started_at.clone();
     match arm.wait_watched(op.pending.clone(), observer, &label).await {
-        Ok(_) => {}
+        Ok(result) => {
+            if let Some(other) = reported_other(&result, &ctx.service.id) {
+                return Err(BackupError::NotThatService {
+                    service: ctx.service.id.to_string(),
+                    reported: other,
+                });
+            }
+        }
         Err(WaitError::Stopped(pending)) => return Ok(Progress::Pending(Box::new(OperationDoc { pending, ..op }))),
         Err(WaitError::Failed(source)) => return Err(BackupError::Failed { label, source }),
     }

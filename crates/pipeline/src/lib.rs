@@ -37,5 +37,4 @@ pub use args::{parse, parse_service_id, parse_tag, warn_renamed, Renamed, Servic
 pub use arm_client::Progress;
 pub use exit::{classified, code_of, compare_failed, differ, finish, hinted, refused, render, stopped, usage, Exit, ExitKind};
 pub use progress::Reporter;
-pub use session::read_operations;
 pub use session::{http_client, report, stopped_error, ConnectArgs, Outcome, Session, TimeoutArg, WaitArgs, Waited};

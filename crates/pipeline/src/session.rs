@@ -280,15 +280,30 @@ pub fn stopped_error(count: usize, binary: &str) -> anyhow::Error {
     ))
 }
 
-/// The `apim.operation` documents `--resume` waits for: at least one.
-pub fn read_operations(binary: &str) -> anyhow::Result<Vec<OperationDoc>> {
-    let ops: Vec<OperationDoc> = apim_documents::expect_all(&apim_documents::read_stdin_documents()?, "stdin")?;
-    if ops.is_empty() {
-        return Err(usage(format!(
-            "--resume: no apim.operation documents on stdin; pipe in those {binary} printed after --no-wait, --timeout or Ctrl-C"
-        )));
+impl ConnectArgs {
+    /// The `apim.operation` documents `--resume` waits for: at least one,
+    /// each bound to the operation it claims (its own resource, polled on
+    /// this ARM endpoint): a document edited to name another service is
+    /// bad input, refused before any request.
+    pub fn read_operations(&self, binary: &str) -> anyhow::Result<Vec<OperationDoc>> {
+        let ops: Vec<OperationDoc> = apim_documents::expect_all(&apim_documents::read_stdin_documents()?, "stdin")?;
+        if ops.is_empty() {
+            return Err(usage(format!(
+                "--resume: no apim.operation documents on stdin; pipe in those {binary} printed after --no-wait, --timeout or Ctrl-C"
+            )));
+        }
+        let arm = url::Url::parse(&self.arm_endpoint).map_err(|e| usage(format!("--arm-endpoint: {e}")))?;
+        for op in &ops {
+            if let Some(why) = op.unbound(&arm) {
+                return Err(usage(format!(
+                    "stdin: the {} document of {} does not hold together: {why}; resume only documents this toolkit printed",
+                    op.work.name(),
+                    op.resource_id.name().unwrap_or_default()
+                )));
+            }
+        }
+        Ok(ops)
     }
-    Ok(ops)
 }
 
 /// The binary that resumes an `apim.operation` document, by its operation.

@@ -81,19 +81,9 @@ pub async fn plan_deletion(
             }
         }
     };
-    let backup = match rail {
-        DeletionRail::Waived => None,
-        DeletionRail::NoneGiven => return Ok(Err(Unproven::NoneGiven)),
-        DeletionRail::Backups { docs, max_age } => {
-            let Some(b) = backup_for(docs, id) else {
-                return Ok(Err(Unproven::NoBackupOfIt));
-            };
-            let now = time::OffsetDateTime::now_utc();
-            if let Some(why) = backup_workflow::why_unproven(arm, b, id, (*max_age, "--max-backup-age"), now).await? {
-                return Ok(Err(Unproven::Blob(why)));
-            }
-            Some(format!("{}/{}/{}", b.storage.account, b.storage.container, b.blob))
-        }
+    let backup = match prove_backup(arm, id, rail).await? {
+        Ok(b) => b,
+        Err(why) => return Ok(Err(why)),
     };
     Ok(Ok(if soft_deleted {
         Deletion::PurgeOnly { location, backup }
@@ -102,12 +92,40 @@ pub async fn plan_deletion(
     }))
 }
 
+/// The rail itself: `Ok(Some(blob))` with the backup that proves `id` can
+/// be brought back, `Ok(None)` when the check was waived. Asked before a
+/// delete and again right before every purge (a delete may have taken
+/// long, a resumed one carries only what its document says).
+pub async fn prove_backup(arm: &ArmClient, id: &ResourceId, rail: &DeletionRail) -> Result<std::result::Result<Option<String>, Unproven>> {
+    match rail {
+        DeletionRail::Waived => Ok(Ok(None)),
+        DeletionRail::NoneGiven => Ok(Err(Unproven::NoneGiven)),
+        DeletionRail::Backups { docs, max_age } => {
+            let Some(b) = backup_for(docs, id) else {
+                return Ok(Err(Unproven::NoBackupOfIt));
+            };
+            let now = time::OffsetDateTime::now_utc();
+            if let Some(why) = backup_workflow::why_unproven(arm, b, id, (*max_age, "--max-backup-age"), now).await? {
+                return Ok(Err(Unproven::Blob(why)));
+            }
+            Ok(Ok(Some(format!("{}/{}/{}", b.storage.account, b.storage.container, b.blob))))
+        }
+    }
+}
+
 fn location_of(body: &Value) -> String {
     body.get("location").and_then(Value::as_str).unwrap_or_default().to_string()
 }
 
 /// Carries out one planned deletion: done, or the delete operation to follow.
-pub async fn delete_service(arm: &ArmClient, observer: &dyn Observer, id: &ResourceId, plan: Deletion, purge_too: bool) -> Result<Started> {
+pub async fn delete_service(
+    arm: &ArmClient,
+    observer: &dyn Observer,
+    id: &ResourceId,
+    plan: Deletion,
+    purge_too: bool,
+    rail: &DeletionRail,
+) -> Result<Started> {
     let name = id.name().unwrap_or_default().to_string();
     if arm.stop().interrupted() {
         return Err(ProvisionError::Interrupted(format!("deleting {name}")));
@@ -119,12 +137,12 @@ pub async fn delete_service(arm: &ArmClient, observer: &dyn Observer, id: &Resou
             done(DeletionStatus::AlreadyGone, None)
         }
         Deletion::PurgeOnly { location, backup } => {
-            purge(arm, observer, id, &location).await?;
+            purge(arm, observer, id, &location, rail).await?;
             done(DeletionStatus::Purged, backup)
         }
         Deletion::Delete { location, backup } => match apim_ops::delete_service(arm, id).await.map_err(ops(format!("deleting {name}")))? {
             None if purge_too => {
-                purge(arm, observer, id, &location).await?;
+                purge(arm, observer, id, &location, rail).await?;
                 done(DeletionStatus::Purged, backup)
             }
             None => done(DeletionStatus::Deleted, backup),
@@ -140,9 +158,16 @@ pub async fn delete_service(arm: &ArmClient, observer: &dyn Observer, id: &Resou
     }
 }
 
-/// Purges a soft-deleted service: its name is free again, and nothing brings it back.
-pub async fn purge(arm: &ArmClient, observer: &dyn Observer, id: &ResourceId, location: &str) -> Result<()> {
+/// Purges a soft-deleted service: its name is free again, and nothing
+/// brings it back; so the backup rail is asked again first, whoever asks.
+pub async fn purge(arm: &ArmClient, observer: &dyn Observer, id: &ResourceId, location: &str, rail: &DeletionRail) -> Result<()> {
     let name = id.name().unwrap_or_default();
+    if let Err(why) = prove_backup(arm, id, rail).await? {
+        return Err(ProvisionError::PurgeRefused {
+            service: name.to_string(),
+            why,
+        });
+    }
     observer.info(&format!("{name}: purging the soft-deleted service"));
     apim_ops::purge_deleted(arm, id.subscription_id(), location, name)
         .await

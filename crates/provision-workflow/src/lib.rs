@@ -14,7 +14,7 @@
 
 mod delete;
 
-pub use delete::{backup_for, delete_service, plan_deletion, purge, Deletion, DeletionRail, Unproven};
+pub use delete::{backup_for, delete_service, plan_deletion, prove_backup, purge, Deletion, DeletionRail, Unproven};
 
 use apim_documents::{Classify, ContainerDoc, DeletedDoc, DeletionStatus, Emit, Failure, OperationDoc, Resume, ServiceDoc};
 use apim_ops::{ExistingPolicy, OpsError, ServiceSpec, SoftDeletePolicy};
@@ -48,6 +48,9 @@ pub enum ProvisionError {
     },
     #[error(transparent)]
     Blob(#[from] blob_store::BlobError),
+    /// The backup rail refused a purge (the service stays soft-deleted).
+    #[error("service {service}: not purged: {why}; it stays soft-deleted and can be recovered for 48 hours")]
+    PurgeRefused { service: String, why: Unproven },
     /// ARM answered with a resource this toolkit cannot read.
     #[error("{0}")]
     Unreadable(String),
@@ -60,7 +63,7 @@ impl Classify for ProvisionError {
     fn failure(&self) -> Failure {
         match self {
             ProvisionError::BadInput(_) | ProvisionError::NotMine(_) => Failure::BadInput,
-            ProvisionError::Refused(_) => Failure::Refused,
+            ProvisionError::Refused(_) | ProvisionError::PurgeRefused { .. } => Failure::Refused,
             ProvisionError::Interrupted(_) => Failure::Stopped,
             ProvisionError::Ops { source, .. } => match **source {
                 OpsError::Refused(_) | OpsError::Downgrade { .. } => Failure::Refused,
@@ -245,7 +248,13 @@ pub fn check_resumable(op: &OperationDoc) -> Result<()> {
 /// Turns a finished operation (`result` is what ARM returned) into the
 /// document the user expects; a delete that asked for it is purged, the
 /// backup rail checked again right before.
-pub async fn finish(arm_client: &ArmClient, observer: &dyn Observer, op: OperationDoc, result: Value) -> Result<Provisioned> {
+pub async fn finish(
+    arm_client: &ArmClient,
+    observer: &dyn Observer,
+    op: OperationDoc,
+    result: Value,
+    rail: &DeletionRail,
+) -> Result<Provisioned> {
     match &op.work {
         Resume::ServiceCreate | Resume::ServiceUpdate => {
             let body = if result.is_null() {
@@ -275,7 +284,7 @@ pub async fn finish(arm_client: &ArmClient, observer: &dyn Observer, op: Operati
         } => {
             let id = &op.resource_id;
             let status = if *p {
-                purge(arm_client, observer, id, location).await?;
+                purge(arm_client, observer, id, location, rail).await?;
                 DeletionStatus::Purged
             } else {
                 DeletionStatus::Deleted

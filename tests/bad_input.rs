@@ -290,4 +290,22 @@ fn a_line_over_the_cap_is_refused_with_exit_2() {
         assert!(err.contains("longer than 16 MiB"), "{args:?}: {err}");
         assert!(out.stdout.is_empty());
     }
+    // A file named by a flag is capped as stdin is.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("huge.ndjson");
+    std::fs::write(&file, &huge).unwrap();
+    let out = assert_cmd::Command::new(apim_toolkit::bin_path("apim-provision", "debug"))
+        .args([
+            "delete",
+            "--service-id",
+            "/subscriptions/s/resourceGroups/g/providers/Microsoft.ApiManagement/service/x",
+        ])
+        .arg("--backups")
+        .arg(&file)
+        .env("AZURE_SUBSCRIPTION_ID", "00000000-0000-0000-0000-000000000000")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("--backups") && err.contains("longer than 16 MiB"), "{err}");
 }

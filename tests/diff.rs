@@ -392,7 +392,12 @@ fn bad_input_is_refused_with_exit_2() {
     let store = rig.path("store.json");
     let bad = rig.write("bad.ndjson", &[]);
     std::fs::write(&bad, "{not json").unwrap();
+    let entity = serde_json::json!({"kind": "apim.entity", "schemaVersion": 1, "path": "backends/b", "properties": {"url": "https://a.example.com"}});
+    let mut again = entity.clone();
+    again["properties"]["url"] = serde_json::json!("https://b.example.com");
+    let twice = rig.write("twice.ndjson", &[entity, again]);
     for (args, says) in [
+        (vec![twice.as_str(), twice.as_str()], "'backends/b' is in it twice"),
         (vec![src.as_str()], "give two sides"),
         (vec![src.as_str(), store.as_str()], "storage.container"),
         (vec![src.as_str(), bad.as_str()], "B"),

@@ -74,7 +74,7 @@ fn delete_refuses_without_a_recent_good_backup() {
             "nightly.apimbackup",
             &[
                 ("apimtoolkit_status", "Succeeded"),
-                ("apimtoolkit_completedat", &mine["completedAt"].as_str().unwrap().to_string()),
+                ("apimtoolkit_completedat", mine["completedAt"].as_str().unwrap()),
             ],
         )
         .await

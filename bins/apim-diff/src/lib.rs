@@ -55,7 +55,12 @@ fn read_side(path: &Path, what: &str) -> anyhow::Result<Side> {
         Some("apim.service") => Ok(Side::Service(Box::new(pipeline::expect_one(&docs, &source)?))),
         Some("apim.entity") => {
             let entities: Vec<EntityDoc> = pipeline::expect_all(&docs, &source)?;
-            Ok(Side::Snapshot(Snapshot::from_documents(entities)))
+            let snap = Snapshot::from_documents(entities).map_err(|path| {
+                usage(format!(
+                    "{source}: the path '{path}' is in it twice; a snapshot holds each entity once"
+                ))
+            })?;
+            Ok(Side::Snapshot(snap))
         }
         Some(k) => Err(usage(format!(
             "{source}: a '{k}' document; give an apim.service document or a snapshot file (apim-diff --inventory)"
@@ -114,9 +119,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         let side = read_side(path, "service")?;
         let snap = load(&cli, side, None).await?;
         let (refs, unchecked) = apim_inventory::scan(&snap, host);
-        if unchecked > 0 {
+        if unchecked.snapshot > 0 {
             eprintln!(
-                "apim-diff: {unchecked} secret value(s) not scanned: a snapshot file holds none; scan the live service to include them"
+                "apim-diff: {} secret value(s) not scanned: a snapshot file holds none; scan the live service to include them",
+                unchecked.snapshot
+            );
+        }
+        if unchecked.key_vault > 0 {
+            eprintln!(
+                "apim-diff: {} secret value(s) not scanned: they are held in Key Vault (the instance keeps only the reference); check those secrets in their vault",
+                unchecked.key_vault
             );
         }
         for r in &refs {

@@ -226,8 +226,14 @@ pub fn read_file_documents(path: &std::path::Path, flag: &str) -> Result<Vec<Val
     if path == std::path::Path::new("-") {
         return read_stdin_documents();
     }
-    let text = std::fs::read_to_string(path).map_err(|e| invalid(format!("{flag} {}: {e}", path.display())))?;
-    parse_documents(&text, &format!("{flag} {}", path.display()))
+    let file = std::fs::File::open(path).map_err(|e| invalid(format!("{flag} {}: {e}", path.display())))?;
+    // Capped as stdin is: a file is no safer a place for a 2 GB line.
+    let capped = LineCapped {
+        inner: file,
+        cap: MAX_LINE_BYTES,
+        run: 0,
+    };
+    stream_documents(std::io::BufReader::new(capped), format!("{flag} {}", path.display())).collect()
 }
 
 #[cfg(test)]

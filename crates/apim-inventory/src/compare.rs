@@ -104,13 +104,22 @@ fn changed_properties(path: &str, x: &Value, y: &Value, out: &mut Vec<Difference
     }
 }
 
+/// Secret values a scan could not look into, by why.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Unscanned {
+    /// A snapshot file holds no secret values.
+    pub snapshot: usize,
+    /// Held in Key Vault: the instance keeps only a reference.
+    pub key_vault: usize,
+}
+
 /// Every place `host` is still used in `s`, as a whole hostname: in any
 /// property of any entity (URLs, policy XML, logger settings, named
-/// values) and in secret values (checked here, never shown). The second
-/// value is how many secrets could not be checked (a snapshot file).
-pub fn scan(s: &Snapshot, host_name: &str) -> (Vec<HostRefDoc>, usize) {
+/// values) and in secret values (checked here, never shown); with the
+/// secret values it could not look into.
+pub fn scan(s: &Snapshot, host_name: &str) -> (Vec<HostRefDoc>, Unscanned) {
     let mut refs = Vec::new();
-    let mut unchecked = 0;
+    let mut unchecked = Unscanned::default();
     for (path, props) in &s.entities {
         let mut found = BTreeMap::new();
         pointers(props, String::new(), &mut |ptr, text| {
@@ -137,8 +146,10 @@ pub fn scan(s: &Snapshot, host_name: &str) -> (Vec<HostRefDoc>, usize) {
                     value: None,
                 }),
                 Some(_) => {}
-                None => unchecked += 1,
+                None => unchecked.snapshot += 1,
             }
+        } else if props.get("secret").and_then(Value::as_bool) == Some(true) {
+            unchecked.key_vault += 1;
         }
     }
     (refs, unchecked)
@@ -286,6 +297,15 @@ mod tests {
         );
         s.entities
             .insert("backends/unrelated".into(), json!({"url": "https://myapi.src.example.com/"}));
+        s.entities.insert(
+            "namedValues/kv".into(),
+            json!({"displayName": "kv", "secret": true, "keyVault": {"secretIdentifier": "https://v.vault.azure.net/secrets/s"}}),
+        );
+        // Encoded into a query string, or a cookie's domain: still the host.
+        s.entities.insert(
+            "policies/policy".into(),
+            json!({"value": "<set-header name=\"Set-Cookie\"><value>s=1; Domain=.api.src.example.com</value></set-header><rewrite-uri template=\"/login?r=https%3A%2F%2Fapi.src.example.com%2Fcb\" />"}),
+        );
         let (refs, unchecked) = scan(&s, "API.src.example.com");
         let found: Vec<(&str, &str, bool)> = refs.iter().map(|r| (r.path.as_str(), r.property.as_str(), r.secret)).collect();
         assert_eq!(
@@ -297,9 +317,14 @@ mod tests {
                 ("loggers/l", "/credentials/endpointAddress", false),
                 ("namedValues/host", "/value", false),
                 ("namedValues/key", "/value", true),
+                ("policies/policy", "/value", false),
             ]
         );
-        assert_eq!(unchecked, 0);
+        assert_eq!(
+            unchecked,
+            Unscanned { snapshot: 0, key_vault: 1 },
+            "a Key Vault secret is counted as not scanned"
+        );
         assert!(refs.iter().all(|r| r.secret == r.value.is_none()));
         assert!(scan(&s, "nowhere.example.com").0.is_empty());
     }

@@ -18,7 +18,7 @@ mod compare;
 mod normalize;
 mod read;
 
-pub use compare::{diff, scan, Diff};
+pub use compare::{diff, scan, Diff, Unscanned};
 pub use normalize::{normalize_policy_xml, normalize_properties};
 pub use read::{read, read_only, Error, FAMILIES};
 
@@ -51,12 +51,19 @@ pub struct Snapshot {
 
 impl Snapshot {
     /// A snapshot as `apim-diff --inventory` writes it: no secret values.
-    pub fn from_documents(docs: Vec<EntityDoc>) -> Snapshot {
-        Snapshot {
-            entities: docs.into_iter().map(|d| (d.path, d.properties)).collect(),
+    /// A path given twice is refused (which one would count?): the path.
+    pub fn from_documents(docs: Vec<EntityDoc>) -> Result<Snapshot, String> {
+        let mut entities = BTreeMap::new();
+        for d in docs {
+            if entities.insert(d.path.clone(), d.properties).is_some() {
+                return Err(d.path);
+            }
+        }
+        Ok(Snapshot {
+            entities,
             secrets: None,
             requests: 0,
-        }
+        })
     }
 
     /// The documents of a snapshot file, in path order.

@@ -93,9 +93,10 @@ fn names_for_ids(s: &str, nv_names: &BTreeMap<String, String>) -> String {
 }
 
 /// Policy XML in one canonical form: line endings and whitespace between
-/// elements dropped, text trimmed, attributes of each element in name
-/// order with double quotes. Comments, CDATA and expressions are kept as
-/// written: they can change what a policy does.
+/// elements dropped, attributes of each element in name order with double
+/// quotes. Text that is more than whitespace is kept as written (a
+/// `<set-body>` sends it byte for byte), and so are comments, CDATA and
+/// expressions: they can change what a policy does.
 pub fn normalize_policy_xml(xml: &str) -> String {
     let xml = xml.replace("\r\n", "\n");
     let b = xml.as_str();
@@ -117,7 +118,10 @@ pub fn normalize_policy_xml(xml: &str) -> String {
             i += end;
         } else {
             let end = rest.find('<').unwrap_or(rest.len());
-            out.push_str(rest[..end].trim());
+            let text = &rest[..end];
+            if !text.trim().is_empty() {
+                out.push_str(text);
+            }
             i += end;
         }
     }
@@ -200,6 +204,18 @@ mod tests {
         );
         let expr = "<policies><inbound><set-header name=\"x\"><value>@(context.Request.Method == \"POST\" ? \"a\" : \"b\")</value></set-header></inbound></policies>";
         assert!(normalize_policy_xml(expr).contains("@(context.Request.Method == \"POST\" ? \"a\" : \"b\")"));
+        // A body is sent as written: a space more is another body.
+        let body = |text: &str| format!("<policies><outbound><set-body>{text}</set-body></outbound></policies>");
+        assert_ne!(
+            normalize_policy_xml(&body("{\"a\": 1}")),
+            normalize_policy_xml(&body("{\"a\":  1}"))
+        );
+        assert_ne!(normalize_policy_xml(&body("ok")), normalize_policy_xml(&body(" ok\n")));
+        assert_eq!(
+            normalize_policy_xml(&body("ok\r\n")),
+            normalize_policy_xml(&body("ok\n")),
+            "line endings are layout"
+        );
     }
 
     #[test]

@@ -28,8 +28,7 @@ pub fn find(text: &str, host: &str) -> Vec<(usize, usize)> {
     while i + h.len() <= t.len() {
         let j = i + h.len();
         let same = t[i..j].eq_ignore_ascii_case(h);
-        // Before: not part of a longer name (a label character or a dot joining a label).
-        let before_ok = i == 0 || !(is_label_char(t[i - 1]) || t[i - 1] == b'.');
+        let before_ok = i == 0 || starts_a_name(t, i);
         // After: not followed by more of a name (label character, or a dot then a label).
         let after_ok = j == t.len() || !(is_label_char(t[j]) || (t[j] == b'.' && j + 1 < t.len() && is_label_char(t[j + 1])));
         if same && before_ok && after_ok && text.is_char_boundary(i) && text.is_char_boundary(j) {
@@ -40,6 +39,17 @@ pub fn find(text: &str, host: &str) -> Vec<(usize, usize)> {
         }
     }
     out
+}
+
+/// Whether a name may start at `i`: the byte before is not part of a
+/// longer name (a label character, or a dot joining a label), or is a
+/// leading dot (a cookie's `Domain=.host`), or ends a percent-encoded byte
+/// (`https%3A%2F%2Fhost`: the `F` of `%2F` is not a label's).
+fn starts_a_name(t: &[u8], i: usize) -> bool {
+    let prev = t[i - 1];
+    let encoded = i >= 3 && t[i - 3] == b'%' && t[i - 2].is_ascii_hexdigit() && prev.is_ascii_hexdigit();
+    let leading_dot = prev == b'.' && (i < 2 || !is_label_char(t[i - 2]));
+    encoded || leading_dot || !(is_label_char(prev) || prev == b'.')
 }
 
 /// `text` with every whole-hostname occurrence of `old` replaced by `new`.
@@ -89,6 +99,23 @@ mod tests {
             "api.src.example.community",
             "api-api.src.example.com",
         ] {
+            assert_eq!(replace(no, OLD, "h"), None, "{no}");
+        }
+    }
+
+    #[test]
+    fn encoded_urls_and_cookie_domains_are_boundaries() {
+        assert_eq!(
+            replace("redirect_uri=https%3A%2F%2Fapi.src.example.com%2Fcb", OLD, "h").unwrap(),
+            "redirect_uri=https%3A%2F%2Fh%2Fcb"
+        );
+        assert_eq!(replace("x%2fapi.src.example.com", OLD, "h").unwrap(), "x%2fh", "lower-case hex too");
+        assert_eq!(
+            replace("Set-Cookie: a=b; Domain=.api.src.example.com; Path=/", OLD, "h").unwrap(),
+            "Set-Cookie: a=b; Domain=.h; Path=/"
+        );
+        assert_eq!(replace(".api.src.example.com", OLD, "h").unwrap(), ".h");
+        for no in ["x.api.src.example.com", "%2Fmyapi.src.example.com", "AF2api.src.example.com"] {
             assert_eq!(replace(no, OLD, "h"), None, "{no}");
         }
     }

@@ -147,10 +147,23 @@ pub fn code_of(err: &anyhow::Error) -> u8 {
     ExitKind::Azure as u8
 }
 
-/// One line: the chain of contexts, joined, with newlines folded.
+/// One line: the chain of contexts, joined, with newlines folded and
+/// other control characters escaped (text from a document must not drive
+/// the terminal it is shown on).
 pub fn render(err: &anyhow::Error) -> String {
     let text = format!("{err:#}");
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+    text.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// Runs a binary's body and maps its end to an exit code: the one place
@@ -202,5 +215,13 @@ mod tests {
     fn renders_one_line() {
         let e = anyhow::anyhow!("line one\nline two").context("reading stdin");
         assert_eq!(render(&e), "reading stdin: line one line two");
+    }
+
+    #[test]
+    fn control_characters_from_documents_are_escaped() {
+        let e = anyhow::anyhow!("'apim\u{1b}[2Jsrc' is not a service name\u{7}");
+        let shown = render(&e);
+        assert!(!shown.chars().any(char::is_control), "{shown:?}");
+        assert_eq!(shown, "'apim\\u{1b}[2Jsrc' is not a service name\\u{7}");
     }
 }

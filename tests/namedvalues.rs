@@ -567,16 +567,50 @@ fn import_creates_and_never_overwrites() {
     assert!(!String::from_utf8_lossy(&out.get_output().stdout).contains("imp0rted"));
     assert_eq!(get(&emu, "new-host")["properties"]["value"], "https://api.src.example.com/new");
     assert_eq!(secret(&emu, "new-secret"), "imp0rted-s3cret");
-    // Again, with another value: what exists is left alone, exit 3.
+    // The same import again (its answer lost, or run twice): what is there
+    // as described counts as imported; a corrected re-run finishes the rest.
+    let third =
+        json!({"kind": "apim.namedvalue", "schemaVersion": 1, "name": "third", "displayName": "third", "value": "3", "secret": false});
+    let writes = emu.stats().unwrap()["writes"].as_u64().unwrap();
+    let out = bin("apim-namedvalues", &emu)
+        .args(["import", "--service", dest.to_str().unwrap()])
+        .write_stdin(ndjson(&[input[0].clone(), input[1].clone(), third.clone()]))
+        .assert()
+        .success();
+    let again = docs(&out.get_output().stdout);
+    assert_eq!(
+        again.iter().map(|d| d["name"].as_str().unwrap()).collect::<Vec<_>>(),
+        ["new-host", "new-secret", "third"]
+    );
+    assert_eq!(
+        emu.stats().unwrap()["writes"].as_u64().unwrap(),
+        writes + 1,
+        "only the missing one is written"
+    );
+    // Again, with another value: what exists is left alone, exit 3, and
+    // nothing else of the import is written either.
     let mut changed = input[0].clone();
     changed["value"] = json!("https://other.example.com/");
+    let fourth =
+        json!({"kind": "apim.namedvalue", "schemaVersion": 1, "name": "fourth", "displayName": "fourth", "value": "4", "secret": false});
     bin("apim-namedvalues", &emu)
         .args(["import", "--service", dest.to_str().unwrap()])
-        .write_stdin(changed.to_string())
+        .write_stdin(ndjson(&[fourth, changed]))
         .assert()
         .code(3)
         .stderr(contains("exist already").and(contains("new-host")));
     assert_eq!(get(&emu, "new-host")["properties"]["value"], "https://api.src.example.com/new");
+    let (status, _, _) = emu.arm("GET", &nv_path("apim-dest", "namedValues", "fourth"), None).unwrap();
+    assert_eq!(status, 404, "checked before anything was written");
+    // A display name another named value holds is taken too.
+    let mut clash = third.clone();
+    clash["name"] = json!("third-again");
+    bin("apim-namedvalues", &emu)
+        .args(["import", "--service", dest.to_str().unwrap()])
+        .write_stdin(clash.to_string())
+        .assert()
+        .code(3)
+        .stderr(contains("display name 'third' is taken"));
     // A secret without its value is bad input.
     let mut empty = input[1].clone();
     empty["value"] = Value::Null;

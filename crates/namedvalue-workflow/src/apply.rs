@@ -262,32 +262,131 @@ pub fn check_importable(d: &NamedValueDoc) -> Result<()> {
     }
 }
 
-/// Creates each named value unless one of that name exists (If-None-Match),
-/// handing each created one to `created` (a secret's value as null);
-/// refuses at the end when some existed and were left alone.
+/// Whether the named value `now` (ARM's body) is what `d` asks for: the
+/// same display name, secret flag, tags, Key Vault reference and value (a
+/// secret's compared here, in the process).
+async fn holds(arm: &ArmClient, d: &NamedValueDoc, body: &Value) -> Result<bool> {
+    let now = NamedValueDoc::from_arm(&d.service_id, body, None);
+    let sorted = |t: &[String]| {
+        let mut t = t.to_vec();
+        t.sort();
+        t
+    };
+    if now.display_name != d.display_name
+        || now.secret != d.secret
+        || sorted(&now.tags) != sorted(&d.tags)
+        || !apim_documents::KeyVaultDoc::same_reference(now.key_vault.as_ref(), d.key_vault.as_ref())
+    {
+        return Ok(false);
+    }
+    if d.key_vault.is_some() {
+        return Ok(true);
+    }
+    let value = if now.secret {
+        Some(apim_ops::secret_value(arm, &d.service_id, &d.name).await?.0)
+    } else {
+        now.value
+    };
+    Ok(value == d.value)
+}
+
+/// What an import finds for one document before it writes anything.
+enum Found {
+    /// Nothing of that name or display name: create it.
+    Missing,
+    /// There already, as the document says (an earlier, partly failed run): done.
+    InPlace,
+    /// Something else holds the name or the display name: left alone.
+    Other(String),
+}
+
+/// Creates the named values `docs` describe. Every name and display name
+/// is checked first: if something else holds one, nothing is written
+/// (exit 3); one already there as described counts as imported, so a
+/// re-run of a partly failed import finishes it. Each create carries
+/// If-None-Match, and one that meets its own result (a lost answer, sent
+/// again) counts as done. Each imported one is handed to `created` (a
+/// secret's value as null).
 pub async fn import(
     arm: &ArmClient,
     docs: Vec<NamedValueDoc>,
     mut created: impl FnMut(&NamedValueDoc) -> std::io::Result<()>,
 ) -> std::result::Result<(), ApplyError> {
-    let mut existed = Vec::new();
-    for d in docs {
-        let written = apim_ops::create_named_value(arm, &d.service_id, &d.name, NamedValueWrite::create(&d).to_value())
-            .await
-            .map_err(|e| ApplyError::Apply(context(format!("creating '{}'", d.name))(e)))?;
-        match written {
-            Written::Conflict => existed.push(d.name.clone()),
-            Written::Done(etag) | Written::Accepted(etag) => created(&NamedValueDoc {
-                value: if d.secret { None } else { d.value.clone() },
-                etag: Some(etag),
-                ..d
-            })
-            .map_err(ApplyError::Output)?,
+    let fail = |e: Error| ApplyError::Apply(e);
+    let mut listed: std::collections::HashMap<String, Vec<Value>> = std::collections::HashMap::new();
+    let mut found = Vec::with_capacity(docs.len());
+    for d in &docs {
+        let key = d.service_id.to_string().to_ascii_lowercase();
+        if !listed.contains_key(&key) {
+            let all = apim_ops::list_named_values(arm, &d.service_id, None)
+                .await
+                .map_err(|e| fail(e.into()))?;
+            listed.insert(key.clone(), all);
         }
+        let same_name = |b: &&Value| {
+            b.get("name")
+                .and_then(Value::as_str)
+                .is_some_and(|n| n.eq_ignore_ascii_case(&d.name))
+        };
+        let same_display = |b: &&Value| b.pointer("/properties/displayName").and_then(Value::as_str) == Some(d.display_name.as_str());
+        let existing = &listed[&key];
+        found.push(match existing.iter().find(same_name) {
+            Some(b) if holds(arm, d, b).await.map_err(fail)? => Found::InPlace,
+            Some(_) => Found::Other(d.name.clone()),
+            None => match existing.iter().find(same_display) {
+                Some(_) => Found::Other(format!("{} (its display name '{}' is taken)", d.name, d.display_name)),
+                None => Found::Missing,
+            },
+        });
+    }
+    let others: Vec<&str> = found
+        .iter()
+        .filter_map(|f| match f {
+            Found::Other(n) => Some(n.as_str()),
+            _ => None,
+        })
+        .collect();
+    if !others.is_empty() {
+        return Err(fail(Error::Refused(format!(
+            "{} named value(s) exist already with other values and were left alone: {}; nothing was imported; change them with rewrite and apply",
+            others.len(),
+            others.join(", ")
+        ))));
+    }
+    let mut existed = Vec::new();
+    for (d, f) in docs.into_iter().zip(found) {
+        let etag = match f {
+            Found::InPlace => apim_ops::get_named_value(arm, &d.service_id, &d.name)
+                .await
+                .map_err(|e| fail(e.into()))?
+                .map(|(_, e)| e),
+            _ => match apim_ops::create_named_value(arm, &d.service_id, &d.name, NamedValueWrite::create(&d).to_value())
+                .await
+                .map_err(|e| fail(context(format!("creating '{}'", d.name))(e)))?
+            {
+                Written::Done(etag) | Written::Accepted(etag) => Some(etag),
+                Written::Conflict => match apim_ops::get_named_value(arm, &d.service_id, &d.name)
+                    .await
+                    .map_err(|e| fail(e.into()))?
+                {
+                    Some((body, etag)) if holds(arm, &d, &body).await.map_err(fail)? => Some(etag),
+                    _ => {
+                        existed.push(d.name.clone());
+                        continue;
+                    }
+                },
+            },
+        };
+        created(&NamedValueDoc {
+            value: if d.secret { None } else { d.value.clone() },
+            etag,
+            ..d
+        })
+        .map_err(ApplyError::Output)?;
     }
     if !existed.is_empty() {
-        return Err(ApplyError::Apply(Error::Refused(format!(
-            "{} named value(s) exist already and were left alone: {}; change them with rewrite and apply",
+        return Err(fail(Error::Refused(format!(
+            "{} named value(s) appeared meanwhile with other values and were left alone: {}; change them with rewrite and apply",
             existed.len(),
             existed.join(", ")
         ))));

@@ -104,11 +104,44 @@ fn the_workflows_pass_actionlint_and_run_only_makefile_targets() {
     }
     let fleet = std::fs::read_to_string(root().join("examples/github-actions/fleet-backup.yml")).unwrap();
     assert!(fleet.contains("fleet-start") && fleet.contains("fleet-finish") && fleet.contains("upload-artifact"));
+    // One service that cannot be backed up must not strand the others:
+    // what started is uploaded, and finished, whatever failed.
+    let wf = yaml_as_json(&root().join("examples/github-actions/fleet-backup.yml"));
+    let jobs = &wf[0]["jobs"];
+    let uploads = |job: &str| -> Vec<serde_json::Value> {
+        jobs[job]["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["uses"].as_str().is_some_and(|u| u.starts_with("actions/upload-artifact")))
+            .cloned()
+            .collect()
+    };
+    for job in ["start", "finish"] {
+        assert!(uploads(job).iter().all(|s| s["if"] == "always()"), "{job}: {:?}", uploads(job));
+    }
+    assert_eq!(jobs["finish"]["if"], "${{ !cancelled() }}", "finish runs where a start leg failed");
     let runbook = std::fs::read_to_string(root().join("examples/github-actions/seed-runbook.yml")).unwrap();
     assert!(
         runbook.contains("environment: apim-production"),
         "an approval gate between plan and apply"
     );
+}
+
+/// A YAML file's documents as JSON, read by the pinned tool environment's
+/// YAML parser (PyYAML, which kubernetes-validate brings).
+fn yaml_as_json(file: &Path) -> Vec<serde_json::Value> {
+    let bin = apim_toolkit::pypi_tool("kubernetes-validate").expect("kubernetes-validate installs from PyPI");
+    let json = Command::new(bin.join("python"))
+        .args([
+            "-c",
+            "import json,sys,yaml; print(json.dumps(list(yaml.safe_load_all(open(sys.argv[1])))))",
+        ])
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(json.status.success(), "{}", String::from_utf8_lossy(&json.stderr));
+    serde_json::from_slice(&json.stdout).unwrap()
 }
 
 #[test]
@@ -127,16 +160,7 @@ fn the_cronjob_is_valid_kubernetes_and_uses_workload_identity() {
         String::from_utf8_lossy(&out.stderr)
     );
     // The fields the toolkit depends on, read with the same environment's YAML parser.
-    let json = Command::new(bin.join("python"))
-        .args([
-            "-c",
-            "import json,sys,yaml; print(json.dumps(list(yaml.safe_load_all(open(sys.argv[1])))))",
-        ])
-        .arg(&manifest)
-        .output()
-        .unwrap();
-    assert!(json.status.success());
-    let docs: Vec<serde_json::Value> = serde_json::from_slice(&json.stdout).unwrap();
+    let docs = yaml_as_json(&manifest);
     let sa = docs.iter().find(|d| d["kind"] == "ServiceAccount").unwrap();
     let cron = docs.iter().find(|d| d["kind"] == "CronJob").unwrap();
     assert!(sa["metadata"]["annotations"]["azure.workload.identity/client-id"].is_string());

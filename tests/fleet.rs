@@ -115,3 +115,107 @@ fn a_fleet_backup_is_started_by_one_process_and_finished_by_another() {
         assert!(blob.is_some_and(|p| p.size > 0), "the blob of {b} is in Azurite");
     }
 }
+
+#[test]
+fn a_fleet_backs_up_what_it_can_and_says_what_it_could_not() {
+    let emu = emulator(0.0);
+    for s in ["fleet-a", "fleet-b", "fleet-busy"] {
+        provision(&emu, "apim-rg", s, "prod");
+    }
+    bin("apim-provision", &emu)
+        .args([
+            "service",
+            "-g",
+            "apim-rg",
+            "-l",
+            "westeurope",
+            "--name",
+            "fleet-cons",
+            "--sku",
+            "Consumption",
+        ])
+        .args([
+            "--publisher-email",
+            "ops@example.com",
+            "--publisher-name",
+            "Ops",
+            "--tag",
+            "env=prod",
+        ])
+        .assert()
+        .success();
+    let container = unique_container();
+    let dir = tempfile::tempdir().unwrap();
+    let store_file = dir.path().join("store.json");
+    std::fs::write(&store_file, storage(&emu, &container).to_string()).unwrap();
+    let store_file = store_file.to_str().unwrap();
+    let listed = bin("apim-provision", &emu).args(["list", "--tag", "env=prod"]).assert().success();
+    let fleet = docs(&listed.get_output().stdout);
+    let one = |name: &str| fleet.iter().find(|d| d["name"] == name).unwrap().to_string();
+    // fleet-busy is in the middle of a (slow) backup of its own.
+    emu.set_time_scale(1.0).unwrap();
+    bin("apim-backup", &emu)
+        .args(["--storage", store_file, "--no-wait"])
+        .write_stdin(one("fleet-busy"))
+        .assert()
+        .success();
+    emu.set_time_scale(0.0).unwrap();
+    // And one of the backups that start will fail in Azure.
+    emu.fault("fail-next-operation=backup").unwrap();
+
+    let out = bin("apim-backup", &emu)
+        .args(["--storage", store_file])
+        .write_stdin(listed.get_output().stdout.clone())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "some failed: {err}");
+    let done = docs(&out.stdout);
+    let backed_up: Vec<&str> = done.iter().map(|d| d["service"]["name"].as_str().unwrap()).collect();
+    assert_eq!(backed_up.len(), 1, "one of fleet-a and fleet-b, the other failed: {err}");
+    assert!(["fleet-a", "fleet-b"].contains(&backed_up[0]));
+    let blob = azurite_blob("apimbackups", &container, done[0]["blob"].as_str().unwrap()).unwrap();
+    assert!(blob.is_some_and(|p| p.size > 0));
+    assert!(err.contains("fleet-cons: skipped: the Consumption tier has no backup"), "{err}");
+    assert!(err.contains("fleet-busy is Updating"), "{err}");
+    assert!(err.contains("2 of 3 failed"), "the summary counts what was tried: {err}");
+
+    // Prune over the fleet: a service whose newest backup did not succeed
+    // is refused, and the others' retention still runs.
+    let ok = backed_up[0].to_string();
+    let failed = if ok == "fleet-a" { "fleet-b" } else { "fleet-a" };
+    for i in 1..=2 {
+        let blob = format!("{ok}-2026010{i}T000000Z.apimbackup");
+        let c = container.clone();
+        apim_toolkit::with_azurite("apimbackups", async |b| {
+            b.put_blob(&c, &blob, b"old".to_vec(), "application/octet-stream", false).await?;
+            b.set_metadata(&c, &blob, &[("apimtoolkit_status", "Succeeded")]).await
+        })
+        .unwrap();
+    }
+    let c = container.clone();
+    let newest_failed = format!("{failed}-20991231T000000Z.apimbackup");
+    apim_toolkit::with_azurite("apimbackups", async |b| {
+        b.put_blob(&c, &newest_failed, b"partial".to_vec(), "application/octet-stream", false)
+            .await
+    })
+    .unwrap();
+    let out = bin("apim-backup", &emu)
+        .args(["prune", "--storage", store_file, "--keep", "1"])
+        .write_stdin(listed.get_output().stdout.clone())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{failed} refused: {err}");
+    assert!(err.contains("did not succeed"), "{err}");
+    let pruned = docs(&out.stdout);
+    assert_eq!(pruned.len(), 2, "{ok}'s two old backups go all the same: {pruned:?}");
+    assert!(pruned.iter().all(|p| p["service"] == ok.as_str()));
+
+    // An empty fleet (none match) is a fleet of none, for backup and prune.
+    for args in [vec!["--storage", store_file], vec!["prune", "--storage", store_file, "--keep", "1"]] {
+        let out = bin("apim-backup", &emu).args(&args).write_stdin("").output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("nothing to"));
+    }
+}

@@ -126,7 +126,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     .collect(),
             };
             if services.is_empty() {
-                return Err(usage("name the service: --name NAME, or apim.service documents on stdin"));
+                // Documents were piped, and none: a fleet of none.
+                eprintln!("apim-backup: no apim.service documents on stdin: nothing to prune");
+                return Ok(());
             }
             for name in &services {
                 if !apim_rules::is_valid_service_name(name) {
@@ -135,10 +137,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             let session = cli.connect.connect()?;
             let storage = resolve_storage(&session, storage).await?;
+            // One service refused (its newest backup failed) leaves the
+            // others' retention to run: each is its own.
+            let mut results = Vec::new();
             for name in &services {
-                prune(&storage, name, &p).await?;
+                results.push(prune(&storage, name, &p).await.map(|()| arm_client::Progress::Done(Pruned)));
             }
-            Ok(())
+            pipeline::report(results, "apim-backup", false)
         }
         None => {
             let b = cli.backup;
@@ -151,6 +156,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 (AccessType::SystemIdentity, None) => BackupAccess::SystemIdentity,
                 (AccessType::AccessKey, None) => BackupAccess::AccessKey(String::new()),
             };
+            if services.is_empty() {
+                // Documents were piped, and none: a fleet of none.
+                eprintln!("apim-backup: no apim.service documents on stdin: nothing to back up");
+                return Ok(());
+            }
             if b.blob.is_some() && services.len() != 1 {
                 return Err(usage(format!(
                     "--blob names one blob, but {} services were given; leave it out to get one blob per service",
@@ -200,9 +210,6 @@ fn service_input(b: &BackupArgs) -> anyhow::Result<Vec<ServiceInput>> {
         return Ok(b.service_ids.iter().cloned().map(ServiceInput::Id).collect());
     }
     let docs = pipeline::read_stdin_documents()?;
-    if docs.is_empty() {
-        return Err(usage("no services: pipe apim.service documents in, or pass --service-id"));
-    }
     let services = expect_all::<ServiceDoc>(&docs, "stdin")?;
     // The same service twice would start a second backup into a second blob.
     let mut seen = std::collections::HashSet::new();
@@ -309,25 +316,24 @@ async fn backup(
         })?),
         other => other,
     };
-    let mut targets = Vec::new();
-    for s in services {
-        targets.push(resolve_service(session, s).await?);
-    }
-    // Every rail is checked before anything starts.
+    // Every rail is checked before anything starts. One service is all or
+    // nothing; in a fleet a service that fails its rails is reported and
+    // the others go on, and a tier that has no backup is skipped.
+    let fleet = services.len() > 1;
     let mut plans = Vec::new();
-    for t in targets {
-        let name = blob.clone().unwrap_or_else(|| backup_workflow::default_blob_name(&t.name));
-        if !overwrite && storage.blobs.properties(&storage.r.container, &name).await?.is_some() {
-            return Err(refused(format!(
-                "blob '{name}' already exists in container '{}'; pass --overwrite to replace it",
-                storage.r.container
-            )));
-        }
-        plans.push((t, name));
+    for s in services {
+        let plan = match plan_one(session, &storage, s, &blob, overwrite).await {
+            Ok(Some(p)) => Ok(p),
+            Ok(None) => continue,
+            Err(e) if fleet => Err(e),
+            Err(e) => return Err(e),
+        };
+        plans.push(plan);
     }
-    let work = plans.into_iter().map(|(service, blob)| {
+    let work = plans.into_iter().map(|plan| {
         let (storage, access) = (&storage, &access);
         async move {
+            let (service, blob) = plan?;
             let op = backup_workflow::start(&session.arm, &session.reporter, &storage.r, &service, blob, access)
                 .await
                 .map_err(pipeline::classified)?;
@@ -340,6 +346,33 @@ async fn backup(
     session.batch("apim-backup", work).await
 }
 
+/// One service's rails: the service and the blob it would write. `None`
+/// for a tier that has no backup (said on stderr).
+async fn plan_one(
+    session: &Session,
+    storage: &Storage,
+    s: ServiceInput,
+    blob: &Option<String>,
+    overwrite: bool,
+) -> anyhow::Result<Option<(ServiceRef, String)>> {
+    let t = resolve_service(session, s).await?;
+    if !apim_rules::can_back_up(&t.sku.name) {
+        session.reporter.info(&format!(
+            "{}: skipped: the {} tier has no backup and restore (copy it with the management API instead)",
+            t.name, t.sku.name
+        ));
+        return Ok(None);
+    }
+    let name = blob.clone().unwrap_or_else(|| backup_workflow::default_blob_name(&t.name));
+    if !overwrite && storage.blobs.properties(&storage.r.container, &name).await?.is_some() {
+        return Err(refused(format!(
+            "blob '{name}' already exists in container '{}'; pass --overwrite to replace it",
+            storage.r.container
+        )));
+    }
+    Ok(Some((t, name)))
+}
+
 /// Waits for a backup and records it (a resume document of another tool is bad input).
 async fn finish(
     session: &Session,
@@ -349,6 +382,15 @@ async fn finish(
     backup_workflow::finish(&session.arm, &session.reporter, op, blobs)
         .await
         .map_err(pipeline::classified)
+}
+
+/// One service's retention ran (its deletions were printed as they went).
+struct Pruned;
+
+impl pipeline::Emit for Pruned {
+    fn emit(&self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Prunes the backups of the service named `service` in `storage`,

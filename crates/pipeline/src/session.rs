@@ -244,6 +244,7 @@ pub type Outcome<T> = Progress<T, Box<OperationDoc>>;
 /// (the others on stderr), or exits 4 when operations were left running
 /// without --no-wait having asked for that.
 pub fn report<T: Emit>(results: Vec<anyhow::Result<Outcome<T>>>, binary: &str, no_wait: bool) -> anyhow::Result<()> {
+    let total = results.len();
     let mut errors = Vec::new();
     let (mut stopped, mut pending) = (0, 0);
     for r in results {
@@ -257,10 +258,15 @@ pub fn report<T: Emit>(results: Vec<anyhow::Result<Outcome<T>>>, binary: &str, n
             Err(e) => errors.push(e),
         }
     }
+    let failed = errors.len();
     let mut errors = errors.into_iter();
     if let Some(first) = errors.next() {
         for e in errors {
             eprintln!("{binary}: error: {}", crate::render(&e));
+        }
+        // In a batch, the others went on: say how many did not.
+        if total > 1 {
+            return Err(first.context(format!("{failed} of {total} failed (each named above or here)")));
         }
         return Err(first);
     }

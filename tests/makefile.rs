@@ -191,3 +191,169 @@ fn the_fleet_targets_start_every_backup_finish_them_elsewhere_and_prune() {
         assert!(first.contains(p["blob"].as_str().unwrap()), "the first night's backup went: {p}");
     }
 }
+
+/// Stand-ins for the binaries that record each call (arguments separated
+/// by NUL, calls by RS) and print an empty document, so every target runs
+/// without Azure and a test sees exactly what each command received.
+fn stubs(dir: &Path) -> std::path::PathBuf {
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    for name in ["apim-provision", "apim-backup", "apim-restore", "apim-namedvalues", "apim-diff"] {
+        let path = bin.join(name);
+        std::fs::write(
+            &path,
+            "#!/bin/sh\n{ printf '%s\\0' \"$(basename \"$0\")\" \"$@\"; printf '\\036'; } >> \"$STUB_LOG\"\necho '{}'\n",
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    bin
+}
+
+const TARGETS: &[&str] = &[
+    "provision",
+    "storage",
+    "backup-both",
+    "restore",
+    "rewrite",
+    "apply",
+    "verify",
+    "scan",
+    "teardown",
+    "fleet-start",
+    "fleet-finish",
+    "fleet-prune",
+];
+
+/// Runs every target with `vars` (and good values for the rest) against the
+/// stubs; the calls the stubs saw, each a list of arguments, and stderr.
+fn make_with(dir: &Path, vars: &[(&str, &str)]) -> (Vec<Vec<String>>, String) {
+    let bin = stubs(dir);
+    let out = dir.join("out");
+    let log = dir.join("calls");
+    let _ = std::fs::remove_dir_all(&out);
+    let _ = std::fs::remove_file(&log);
+    let mut cmd = std::process::Command::new("make");
+    cmd.current_dir(dir)
+        .env("STUB_LOG", &log)
+        .arg("-k")
+        .arg("-f")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/Makefile"))
+        .arg(format!("OUT={}", out.display()))
+        .arg(format!("APIM_BIN={}/", bin.display()));
+    for (k, v) in [
+        ("RG", "apim-rg"),
+        ("SRC", "apim-src"),
+        ("DEST", "apim-dest"),
+        ("OLD_HOST", OLD),
+        ("NEW_HOST", NEW),
+    ] {
+        if !vars.iter().any(|(name, _)| *name == k) {
+            cmd.arg(format!("{k}={v}"));
+        }
+    }
+    for (k, v) in vars {
+        cmd.arg(format!("{k}={v}"));
+    }
+    let o = cmd.args(TARGETS).output().unwrap();
+    let calls = std::fs::read(&log).unwrap_or_default();
+    let calls = calls
+        .split(|b| *b == 0x1e)
+        .filter(|c| !c.is_empty())
+        .map(|c| {
+            c.split(|b| *b == 0)
+                .filter(|a| !a.is_empty())
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect()
+        })
+        .collect();
+    (calls, String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
+#[test]
+fn hostile_values_never_run_as_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let canary = dir.path().join("CANARY");
+    let c = canary.display().to_string();
+    let hostile = [
+        format!("x; touch {c}"),
+        format!("$(touch {c})"),
+        format!("`touch {c}`"),
+        format!("x' ; touch {c}; echo '"),
+        format!("x\" ; touch {c}; echo \""),
+        format!("a b\ntouch {c}"),
+        format!("$(shell touch {c})"),
+        "O'Brien & Sons".to_string(),
+    ];
+    // Free text: passed to the binary intact, as one argument, whatever it holds.
+    for v in &hostile {
+        let vars = [
+            ("PUBLISHER_NAME", v.as_str()),
+            ("PUBLISHER_EMAIL", v.as_str()),
+            ("FLEET_TAG", v.as_str()),
+            ("KEEP", v.as_str()),
+        ];
+        let (calls, err) = make_with(dir.path(), &vars);
+        assert!(!canary.exists(), "{v:?} ran a command: {err}");
+        let create = calls
+            .iter()
+            .find(|c| c[0] == "apim-provision" && c[1] == "service")
+            .unwrap_or_else(|| panic!("{err}"));
+        let after = |flag: &str, call: &Vec<String>| call.iter().position(|a| a == flag).map(|i| call[i + 1].clone());
+        assert_eq!(after("--publisher-name", create).as_deref(), Some(v.as_str()), "{create:?}");
+        assert_eq!(after("--publisher-email", create).as_deref(), Some(v.as_str()));
+        let list = calls.iter().find(|c| c[0] == "apim-provision" && c[1] == "list").unwrap();
+        assert_eq!(after("--tag", list).as_deref(), Some(v.as_str()), "{list:?}");
+        let prune = calls.iter().find(|c| c[0] == "apim-backup" && c[1] == "prune").unwrap();
+        assert_eq!(after("--keep", prune).as_deref(), Some(v.as_str()), "{prune:?}");
+    }
+    // Names and hosts: refused by make before any binary sees them.
+    for var in ["RG", "SRC", "DEST", "OLD_HOST", "NEW_HOST", "LOCATION", "ACCOUNT", "CONTAINER"] {
+        for v in &hostile {
+            let (calls, err) = make_with(dir.path(), &[(var, v.as_str())]);
+            assert!(!canary.exists(), "{var}={v:?} ran a command: {err}");
+            assert!(
+                calls.iter().all(|c| !c.iter().any(|a| a.contains(v.as_str()))),
+                "{var}={v:?} reached a binary: {calls:?}"
+            );
+            assert!(err.contains(&format!("make: set {var} to")), "{var}={v:?}: {err}");
+        }
+    }
+}
+
+#[test]
+fn a_folder_of_one_runbook_refuses_the_values_of_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let (calls, err) = make_with(dir.path(), &[]);
+    assert!(calls.iter().any(|c| c[1] == "delete"), "the runbook ran to its teardown: {err}");
+    let out = dir.path().join("out");
+    // Outputs of the apim-src runbook are there, all but its teardown; now a
+    // teardown for another source.
+    std::fs::remove_file(out.join("deleted.ndjson")).unwrap();
+    std::fs::write(dir.path().join("calls"), "").unwrap();
+    let o = std::process::Command::new("make")
+        .current_dir(dir.path())
+        .env("STUB_LOG", dir.path().join("calls"))
+        .arg("-f")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/Makefile"))
+        .arg(format!("OUT={}", out.display()))
+        .arg(format!("APIM_BIN={}/", dir.path().join("bin").display()))
+        .args([
+            "RG=apim-rg",
+            "SRC=apim-old",
+            "DEST=apim-dest",
+            &format!("OLD_HOST={OLD}"),
+            &format!("NEW_HOST={NEW}"),
+        ])
+        .arg("teardown")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(
+        err.contains("holds the runbook of other values") && err.contains("SRC=apim-src"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_to_string(dir.path().join("calls")).unwrap(), "", "no binary ran");
+}

@@ -545,3 +545,78 @@ fn a_forged_resume_document_is_refused_before_anything_is_written() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("its context names"), "{err}");
 }
+
+#[test]
+fn a_plan_or_a_backup_document_moved_to_another_service_writes_nothing_there() {
+    let r = Rig::new();
+    let (src, dest) = (&r.services[0], &r.services[1]);
+    let src_id = src["id"].as_str().unwrap().to_string();
+    let dest_id = dest["id"].as_str().unwrap().to_string();
+    // A plan for apim-dest (rewrite its own host), then moved to apim-src.
+    let out = bin("apim-namedvalues", &r.emu)
+        .arg("list")
+        .write_stdin(dest.to_string())
+        .assert()
+        .success();
+    let listed = out.get_output().stdout.clone();
+    let out = bin("apim-namedvalues", &r.emu)
+        .args([
+            "rewrite",
+            "--host",
+            "api.dest.example.com=api.new.example.com",
+            "--replace",
+            "s3cr3t-dest=rotated",
+        ])
+        .write_stdin(listed)
+        .assert()
+        .success();
+    let plan = docs(&out.get_output().stdout);
+    assert_eq!(plan.len(), 2, "{plan:?}");
+    let src_before = config(&r.emu, "apim-src");
+    let writes = r.stat("writes");
+    for (what, to) in [
+        ("another service", src_id.clone()),
+        (
+            "another group",
+            dest_id.replace("/resourceGroups/apim-rg/", "/resourceGroups/other-rg/"),
+        ),
+        (
+            "another subscription",
+            dest_id.replace(dest_id.split('/').nth(2).unwrap(), "00000000-0000-4000-8000-00000000f0f0"),
+        ),
+    ] {
+        let moved: Vec<Value> = plan.iter().map(|c| forge(c, &dest_id, &to)).collect();
+        let out = bin("apim-namedvalues", &r.emu)
+            .arg("apply")
+            .write_stdin(ndjson(&moved))
+            .output()
+            .unwrap();
+        assert_ne!(out.status.code(), Some(0), "{what}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            docs(&out.stdout).iter().all(|c| c["status"] != "applied"),
+            "{what}: nothing applied: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+    assert_eq!(
+        r.stat("writes"),
+        writes,
+        "the plan's ETags belong to apim-dest: no write anywhere else"
+    );
+    assert_eq!(config(&r.emu, "apim-src"), src_before);
+
+    // apim-dest's backup, its document moved to apim-src: no delete of apim-src.
+    let backup = r.backup(dest, &[]);
+    let moved = forge(&backup, &dest_id, &src_id);
+    let moved = forge(&moved, "\"name\":\"apim-dest\"", "\"name\":\"apim-src\"");
+    let file = r.write("moved.ndjson", &[moved]);
+    let out = bin("apim-provision", &r.emu)
+        .args(["delete", "--backups", &file])
+        .write_stdin(src.to_string())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("is a backup of") && err.contains("apim-dest"), "{err}");
+    assert_eq!(r.emu.arm("GET", &service_path("apim-src"), None).unwrap().0, 200);
+}

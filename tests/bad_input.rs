@@ -107,7 +107,6 @@ fn every_binary_refuses_bad_input_with_exit_2_and_sends_nothing() {
             bad_id.to_string(),
             "is not the id of an API Management service",
         ),
-        ("apim-backup", vec!["--storage", &store_file], String::new(), "no services"),
         (
             "apim-backup",
             vec!["--storage", &dest_file],

@@ -306,7 +306,7 @@ fn resume_refuses_operations_on_another_endpoint() {
         .arg("--resume")
         .write_stdin(op.to_string())
         .assert()
-        .code(1)
+        .code(2)
         .stderr(contains("not on the ARM endpoint"));
 }
 

@@ -308,3 +308,21 @@ fn a_line_over_the_cap_is_refused_with_exit_2() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("--backups") && err.contains("longer than 16 MiB"), "{err}");
 }
+
+#[test]
+fn control_characters_in_input_never_reach_the_terminal() {
+    let emu = emulator(0.0);
+    let service = "{\"kind\":\"apim.service\",\"schemaVersion\":1,\"id\":\"/subscriptions/s/resourceGroups/g/providers/Microsoft.ApiManagement/service/apim\\u001b[2Jsrc\",\"name\":\"x\"}";
+    for (binary, args, stdin) in [
+        ("apim-namedvalues", vec!["get", "name\u{1b}]0;owned\u{7}"], service.to_string()),
+        ("apim-backup", vec!["--storage", "/dev/null"], service.to_string()),
+    ] {
+        let out = bin(binary, &emu).args(&args).write_stdin(stdin).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{binary}: {err}");
+        assert!(
+            !err.contains('\u{1b}') && !err.contains('\u{7}'),
+            "{binary} echoed a control character: {err:?}"
+        );
+    }
+}

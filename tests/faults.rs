@@ -292,3 +292,40 @@ fn a_signal_during_the_safety_backup_prints_it_and_restores_nothing() {
     assert_eq!(safety["service"]["name"], "apim-dest");
     assert_eq!(config(&r.emu, "apim-dest"), before, "nothing was restored");
 }
+
+#[test]
+fn a_blob_rewritten_while_the_safety_backup_ran_is_not_restored() {
+    let r = Rig::new();
+    let out = r.backup_cmd(&r.services[0]).assert().success();
+    let src_backup = docs(&out.get_output().stdout).remove(0);
+    let before = config(&r.emu, "apim-dest");
+    // The safety backup takes six seconds: long enough to act meanwhile,
+    // short enough that its poll's Retry-After does not slow the suite.
+    r.emu.set_time_scale(0.01).unwrap();
+    let child = spawn(
+        "apim-restore",
+        &r.emu,
+        &["--target", &r.path("dest.json"), "--take-safety-backup"],
+        &src_backup.to_string(),
+    );
+    wait_until("the safety backup started", || service_state(&r.emu, "apim-dest") == "Updating");
+    // Meanwhile someone rewrites the blob the rails approved.
+    let (container, blob) = (r.container.clone(), src_backup["blob"].as_str().unwrap().to_string());
+    apim_toolkit::with_azurite("apimbackups", async |c| {
+        c.put_blob(&container, &blob, b"another instance".to_vec(), "application/octet-stream", true)
+            .await
+    })
+    .unwrap();
+    r.emu.finish_operations().unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("changed while the safety backup ran"), "{err}");
+    assert_eq!(
+        docs(&out.stdout)[0]["kind"],
+        "apim.backup",
+        "the safety backup is recorded all the same"
+    );
+    r.emu.set_time_scale(0.0).unwrap();
+    assert_eq!(config(&r.emu, "apim-dest"), before, "nothing was restored");
+}

@@ -250,6 +250,9 @@ async fn restore(
         };
         emit(&safety)?;
         doc.safety_backup = Some(BackupRef::from(&safety));
+        // The safety backup took minutes: the rails are asked again right
+        // before the restore they guard.
+        recheck(session, &backup, &target, &storage.client).await?;
     }
     let params = BackupParams {
         account: backup.storage.account.clone(),
@@ -269,6 +272,37 @@ async fn restore(
     op.started_at = started;
     session.announce_started(&format!("{} restore", target.name), &op);
     session.batch("apim-restore", [follow(session, op)]).await
+}
+
+/// What may have changed while a safety backup ran: the blob to restore
+/// (rewritten, deleted) and the target (another operation started on it).
+async fn recheck(session: &Session, backup: &BackupDoc, target: &ServiceRef, blobs: &blob_store::BlobClient) -> anyhow::Result<()> {
+    match blobs.properties(&backup.storage.container, &backup.blob).await? {
+        Some(p) if p.etag == backup.etag => {}
+        Some(_) => {
+            return Err(refused(format!(
+                "restore refused: blob '{}' changed while the safety backup ran; nothing was restored",
+                backup.blob
+            )))
+        }
+        None => {
+            return Err(refused(format!(
+                "restore refused: blob '{}' was deleted while the safety backup ran; nothing was restored",
+                backup.blob
+            )))
+        }
+    }
+    let body = apim_ops::get_service(&session.arm, &target.id)
+        .await?
+        .ok_or_else(|| refused(format!("restore refused: {} no longer exists; nothing was restored", target.name)))?;
+    let state = arm_client::lro::provisioning_state(&body);
+    if state != "Succeeded" {
+        return Err(refused(format!(
+            "restore refused: {} is {state} (another operation started on it); nothing was restored",
+            target.name
+        )));
+    }
+    Ok(())
 }
 
 /// The restore a resume document holds, or why it is not one.

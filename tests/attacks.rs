@@ -235,7 +235,7 @@ fn overflowing_durations_and_climbing_names_are_bad_input() {
     let r = Rig::new();
     let before = r.stat("requests");
     bin("apim-backup", &r.emu)
-        .args(["--storage", &r.path("store.json"), "--timeout", "18446744073709551615"])
+        .args(["--storage", &r.path("store.json"), "--timeout", "18446744073709551615s"])
         .write_stdin(r.services[0].to_string())
         .assert()
         .code(2)

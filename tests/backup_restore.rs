@@ -591,6 +591,35 @@ fn prune_keeps_the_newest_restorable_backup() {
             .assert()
             .success();
     }
+    // The newcomer's mistake: 30 meant days. A duration without a unit is
+    // refused, and a count to keep is never beaten by an age unasked.
+    bin("apim-backup", &s.emu)
+        .args(["prune", "--storage", &store, "--name", "apim-src", "--keep", "5", "--max-age", "30"])
+        .assert()
+        .code(2)
+        .stderr(contains("30 what? write 30d"));
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let out = bin("apim-backup", &s.emu)
+        .args(["prune", "--storage", &store, "--name", "apim-src"])
+        .args(["--keep", "5", "--max-age", "1s"])
+        .assert()
+        .success();
+    assert!(docs(&out.get_output().stdout).is_empty(), "all three are among the five newest");
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(err.contains("kept 2 older than --max-age as one of the --keep newest"), "{err}");
+    assert!(err.contains("prune: apim-src: deleted 0, kept 3"), "{err}");
+    let out = bin("apim-backup", &s.emu)
+        .args(["prune", "--storage", &store, "--name", "apim-src", "--keep", "5", "--max-age", "1s"])
+        .args(["--max-age-overrides-keep", "--dry-run"])
+        .assert()
+        .success();
+    assert_eq!(docs(&out.get_output().stdout).len(), 2, "asked for: age beats the count");
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(
+        err.contains("would delete apim-src-20261121T000000Z.apimbackup (older than 1 second, though one of the 5 newest)"),
+        "{err}"
+    );
+
     let out = bin("apim-backup", &s.emu)
         .args(["prune", "--storage", &store, "--name", "apim-src", "--keep", "1", "--dry-run"])
         .assert()

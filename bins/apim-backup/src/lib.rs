@@ -32,7 +32,7 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Delete old backup blobs of one service, never the newest restorable one.
+    /// Delete old backup blobs of a service (or of each apim.service on stdin), never the newest restorable one; says on stderr what it deletes and why. Try it with --dry-run first.
     Prune(PruneArgs),
 }
 
@@ -80,13 +80,16 @@ struct PruneArgs {
     /// The service whose backups to prune, by name (its backups record it; older ones are named <service>-<timestamp>.apimbackup). Without it, apim.service documents are read from stdin (e.g. from apim-provision list) and each one's backups are pruned.
     #[arg(long = "name", short = 'n')]
     service: Option<String>,
-    /// How many of the newest backups to keep.
-    #[arg(long)]
-    keep: usize,
-    /// Also delete backups older than this (e.g. 30d), keep notwithstanding.
+    /// How many of the newest backups to keep; older ones are deleted.
+    #[arg(long, required_unless_present = "max_age")]
+    keep: Option<usize>,
+    /// Delete backups older than this (a unit is required: 30d, 12h); with --keep, only beyond the kept ones.
     #[arg(long, value_parser = pipeline::progress::parse_duration)]
     max_age: Option<Duration>,
-    /// Print what would be deleted; delete nothing.
+    /// Let --max-age delete backups among the --keep newest too.
+    #[arg(long, requires_all = ["keep", "max_age"])]
+    max_age_overrides_keep: bool,
+    /// Print what would be deleted, and why; delete nothing.
     #[arg(long)]
     dry_run: bool,
 }
@@ -399,13 +402,29 @@ async fn prune(storage: &Storage, service: &str, p: &PruneArgs) -> anyhow::Resul
     let retention = prune::Retention {
         keep: p.keep,
         max_age: p.max_age,
+        age_beats_keep: p.max_age_overrides_keep,
         dry_run: p.dry_run,
     };
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    match prune::prune(&storage.blobs, &storage.r, service, &retention, now, emit).await {
-        Ok(()) => Ok(()),
-        Err(prune::PruneError::Refused(why)) => Err(refused(why)),
-        Err(prune::PruneError::Output(e)) => Err(e.into()),
-        Err(e) => Err(e.into()),
+    let verb = if p.dry_run { "would delete" } else { "deleting" };
+    let said = |d: &pipeline::PrunedDoc| {
+        eprintln!("apim-backup: {service}: {verb} {} ({})", d.blob, d.reason);
+        emit(d)
+    };
+    let done = match prune::prune(&storage.blobs, &storage.r, service, &retention, now, said).await {
+        Ok(done) => done,
+        Err(prune::PruneError::Refused(why)) => return Err(refused(format!("{service}: {why}"))),
+        Err(prune::PruneError::Output(e)) => return Err(e.into()),
+        Err(e) => return Err(e.into()),
+    };
+    if !done.held_by_keep.is_empty() {
+        eprintln!(
+            "apim-backup: {service}: kept {} older than --max-age as one of the --keep newest: {} (--max-age-overrides-keep deletes them)",
+            done.held_by_keep.len(),
+            done.held_by_keep.join(", ")
+        );
     }
+    let verb = if p.dry_run { "would delete" } else { "deleted" };
+    eprintln!("prune: {service}: {verb} {}, kept {}", done.deleted, done.kept);
+    Ok(())
 }

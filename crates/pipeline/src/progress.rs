@@ -114,11 +114,13 @@ pub fn fmt_elapsed(d: Duration) -> String {
     format!("{}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
 }
 
-/// Parses `90`, `90s`, `30m`, `2h`, `1h30m`.
+/// Parses `90s`, `30m`, `2h`, `30d`, `1h30m`. A number without a unit
+/// is refused: `--max-age 30` meant 30 days to the user who lost backups
+/// to it, and 30 seconds to the tool.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let t = text.trim();
-    if let Ok(secs) = t.parse::<u64>() {
-        return capped(secs, text);
+    if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("'{t}' has no unit: {t} what? write {t}d for days, or {t}h, {t}m, {t}s"));
     }
     let mut total = 0u64;
     let mut num = String::new();
@@ -200,8 +202,10 @@ mod tests {
 
     #[test]
     fn durations() {
-        assert_eq!(parse_duration("90").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("90s").unwrap(), Duration::from_secs(90));
         assert_eq!(parse_duration("1s").unwrap(), Duration::from_secs(1));
+        let e = parse_duration("30").unwrap_err();
+        assert!(e.contains("30 what? write 30d"), "{e}");
         assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
         assert_eq!(parse_duration("2d").unwrap(), Duration::from_secs(172800));
         assert_eq!(parse_duration("3660d").unwrap(), MAX_DURATION);
@@ -212,6 +216,7 @@ mod tests {
             "1h5",
             "-3s",
             "18446744073709551615",
+            "18446744073709551615s",
             "3661d",
             "99999999999999999d",
             "1h99999999999999999999s",

@@ -118,3 +118,72 @@ fn tokens_for_another_resource_and_world_readable_secrets_are_refused() {
         assert_eq!(mode, 0o600, "{}", f.display());
     }
 }
+
+/// Runs `apim-provision get` of a service; (exit code, stderr, seconds).
+fn get_timed(cmd: &mut assert_cmd::Command) -> (Option<i32>, String, f64) {
+    let started = std::time::Instant::now();
+    let out = cmd
+        .args([
+            "get",
+            "--service-id",
+            &format!("/subscriptions/{SUB}/resourceGroups/apim-rg/providers/Microsoft.ApiManagement/service/x"),
+        ])
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        started.elapsed().as_secs_f64(),
+    )
+}
+
+#[test]
+fn what_no_retry_mends_fails_in_seconds_naming_the_cause_and_the_fix() {
+    let emu = emulator(0.0);
+    // Nothing listening: an emulator that has stopped (a port just freed).
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("https://127.0.0.1:{}", l.local_addr().unwrap().port())
+    };
+    let (code, err, secs) = get_timed(
+        bin("apim-provision", &emu)
+            .env("AZURE_ARM_ENDPOINT", &closed)
+            .env("AZURE_AUTHORITY_HOST", &closed)
+            .args(["--auth", "client-secret"]),
+    );
+    assert_eq!(code, Some(1), "{err}");
+    assert!(secs < 5.0, "{secs} s: {err}");
+    assert!(err.contains("connection refused") && err.contains("source its env file"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+
+    // The emulator's certificate without its CA: not trusted.
+    let (code, err, secs) = get_timed(
+        bin("apim-provision", &emu)
+            .env_remove("SSL_CERT_FILE")
+            .env_remove("REQUESTS_CA_BUNDLE")
+            .args(["--auth", "client-secret"]),
+    );
+    assert_eq!(code, Some(1), "{err}");
+    assert!(secs < 5.0, "{secs} s: {err}");
+    assert!(err.contains("not trusted") && err.contains("--ca-cert"), "{err}");
+
+    // A wrong secret: the token endpoint says no, once.
+    let (code, err, secs) = get_timed(
+        bin("apim-provision", &emu)
+            .env("AZURE_CLIENT_SECRET", "not-the-secret")
+            .args(["--auth", "client-secret"]),
+    );
+    assert_eq!(code, Some(1), "{err}");
+    assert!(secs < 5.0, "{secs} s: {err}");
+    assert!(err.contains("refused the credential") && err.contains("AZURE_CLIENT_ID"), "{err}");
+
+    // No credential configured at all: which variable is missing.
+    let (code, err, secs) = get_timed(
+        bin("apim-provision", &emu)
+            .env_remove("AZURE_CLIENT_SECRET")
+            .args(["--auth", "client-secret"]),
+    );
+    assert_eq!(code, Some(1), "{err}");
+    assert!(secs < 5.0, "{secs} s: {err}");
+    assert!(err.contains("AZURE_CLIENT_SECRET is not set"), "{err}");
+}

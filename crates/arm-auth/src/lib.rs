@@ -8,7 +8,7 @@
 
 use azure_core::cloud::{CloudConfiguration, CustomConfiguration};
 use azure_core::credentials::TokenCredential;
-use azure_core::http::{ClientOptions, Transport};
+use azure_core::http::{ClientOptions, RetryOptions, Transport};
 use azure_identity::{
     AzureCliCredential, ClientAssertionCredentialOptions, ClientSecretCredential, ClientSecretCredentialOptions, ManagedIdentityCredential,
     ManagedIdentityCredentialOptions, UserAssignedId, WorkloadIdentityCredential, WorkloadIdentityCredentialOptions,
@@ -31,10 +31,62 @@ const REFRESH_MARGIN: Duration = Duration::minutes(5);
 pub enum AuthError {
     #[error("authentication failed: {0}")]
     Failed(String),
+    /// A failure no retry mends, found at once: nothing listens at the
+    /// token endpoint, its certificate is not trusted, or it refused the
+    /// credential (4xx).
+    #[error("authentication failed: {what}: {cause}")]
+    Permanent { what: String, cause: Cause },
     #[error("no credential worked (--auth auto tried, in order): {0}")]
     NoneWorked(String),
     #[error("{0}")]
     Config(String),
+}
+
+/// Why a token request cannot succeed however often it is sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cause {
+    /// Connection refused: nothing listens there.
+    Unreachable(String),
+    /// The server's certificate is not trusted by this client.
+    Untrusted(String),
+    /// The token endpoint answered 4xx (a wrong secret, tenant or client id).
+    Rejected(String),
+}
+
+impl fmt::Display for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Cause::Unreachable(m) => write!(f, "connection refused ({m})"),
+            Cause::Untrusted(m) => write!(f, "the server's certificate is not trusted ({m})"),
+            Cause::Rejected(m) => write!(f, "the token endpoint refused the credential ({m})"),
+        }
+    }
+}
+
+/// The cause in `e`'s chain that no retry mends, if there is one.
+pub fn permanent_cause(e: &(dyn std::error::Error + 'static)) -> Option<Cause> {
+    let mut cur = Some(e);
+    while let Some(x) = cur {
+        if let Some(io) = x.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::ConnectionRefused {
+                return Some(Cause::Unreachable(one_line(&io.to_string())));
+            }
+        }
+        let text = x.to_string();
+        let lower = text.to_ascii_lowercase();
+        if lower.contains("connection refused") {
+            return Some(Cause::Unreachable(one_line(&text)));
+        }
+        if lower.contains("certificate") || lower.contains("unknownissuer") {
+            return Some(Cause::Untrusted(one_line(&text)));
+        }
+        // Entra ID's refusals carry an AADSTS code (wrong secret, tenant, assertion).
+        if text.contains("AADSTS") {
+            return Some(Cause::Rejected(one_line(&text)));
+        }
+        cur = x.source();
+    }
+    None
 }
 
 /// Which credential to use; `Auto` tries them in the order listed.
@@ -233,9 +285,7 @@ impl TokenSource {
     async fn fetch(&self, scope: &str) -> Result<BearerToken, AuthError> {
         let mut chosen = self.chosen.lock().await;
         if let Some((method, cred)) = chosen.as_ref() {
-            return get(cred.as_ref(), scope)
-                .await
-                .map_err(|e| AuthError::Failed(format!("{method}: {e}")));
+            return get(cred.as_ref(), scope).await.map_err(|e| e.into_auth(*method));
         }
         let methods: Vec<AuthMethod> = match self.config.method {
             AuthMethod::Auto => AuthMethod::ALL.to_vec(),
@@ -249,7 +299,10 @@ impl TokenSource {
                         *chosen = Some((method, cred));
                         return Ok(tok);
                     }
-                    Err(e) => e,
+                    // A credential that is configured but cannot work here
+                    // says why, rather than being one line in a list.
+                    Err(e @ Failure { cause: Some(_), .. }) => return Err(e.into_auth(method)),
+                    Err(e) => e.text,
                 },
                 Err(e) => e,
             };
@@ -263,8 +316,12 @@ impl TokenSource {
     }
 
     fn client_options(&self) -> Result<ClientOptions, String> {
+        // azure_identity's own retries took 80 s to say "retry policy
+        // expired" of a refused connection; `fetch` retries what is
+        // transient and gives up at once on what is not.
         let mut options = ClientOptions {
             transport: Some(Transport::new(Arc::new(self.http.clone()))),
+            retry: RetryOptions::none(),
             ..Default::default()
         };
         if let Some(host) = &self.config.authority_host {
@@ -340,12 +397,61 @@ impl TokenSource {
 /// How long `--auth auto` waits to connect to a managed identity endpoint.
 const MANAGED_IDENTITY_PROBE: std::time::Duration = std::time::Duration::from_secs(1);
 
-async fn get(cred: &dyn TokenCredential, scope: &str) -> Result<BearerToken, String> {
-    let tok = cred.get_token(&[scope], None).await.map_err(|e| one_line(&e.to_string()))?;
-    Ok(BearerToken {
-        secret: tok.token.secret().to_string(),
-        expires_on: tok.expires_on,
-    })
+/// A token request that failed: what it said, and why no retry helps, if so.
+struct Failure {
+    text: String,
+    cause: Option<Cause>,
+}
+
+impl Failure {
+    fn into_auth(self, method: AuthMethod) -> AuthError {
+        match self.cause {
+            Some(cause) => AuthError::Permanent {
+                what: method.to_string(),
+                cause,
+            },
+            None => AuthError::Failed(format!("{method}: {}", self.text)),
+        }
+    }
+}
+
+/// One token, retried (0.5, 1, 2 s) while the failure may pass; at once
+/// an error when it cannot (refused, untrusted, rejected with 4xx).
+async fn get(cred: &dyn TokenCredential, scope: &str) -> Result<BearerToken, Failure> {
+    let mut delay = std::time::Duration::from_millis(500);
+    let mut attempt = 0;
+    loop {
+        match cred.get_token(&[scope], None).await {
+            Ok(tok) => {
+                return Ok(BearerToken {
+                    secret: tok.token.secret().to_string(),
+                    expires_on: tok.expires_on,
+                })
+            }
+            Err(e) => {
+                let text = one_line(&e.to_string());
+                let rejected = e
+                    .http_status()
+                    .filter(|s| (400..500).contains(&u16::from(*s)) && u16::from(*s) != 429)
+                    .map(|s| Cause::Rejected(format!("HTTP {}: {text}", u16::from(s))));
+                let cause = rejected.or_else(|| permanent_cause(&e));
+                if cause.is_some() || attempt >= 3 || !is_transient(&e) {
+                    return Err(Failure { text, cause });
+                }
+            }
+        }
+        attempt += 1;
+        tokio::time::sleep(delay).await;
+        delay *= 2;
+    }
+}
+
+/// A failure worth another try: no answer (a timeout, a reset) or a 5xx/429.
+fn is_transient(e: &azure_core::Error) -> bool {
+    match e.http_status().map(u16::from) {
+        Some(s) => s == 429 || s >= 500,
+        None => matches!(e.kind(), azure_core::error::ErrorKind::Io),
+    }
 }
 
 /// azure_identity's messages span lines (a troubleshooting link); our

@@ -245,7 +245,14 @@ impl ArmClient {
                 }
                 Err(e) => {
                     self.log(&format!("{method} {} -> {e}", redact_query(&url)));
-                    if let Some(d) = self.retry.delay(idempotent, attempt, Outcome::ConnectionFailed, rand::random()) {
+                    // An untrusted certificate stays untrusted; a refused
+                    // connection gets a short second look, not a minute.
+                    let outcome = match arm_auth::permanent_cause(&e) {
+                        Some(arm_auth::Cause::Untrusted(_)) => None,
+                        Some(_) => Some(Outcome::Refused),
+                        None => Some(Outcome::ConnectionFailed),
+                    };
+                    if let Some(d) = outcome.and_then(|o| self.retry.delay(idempotent, attempt, o, rand::random())) {
                         attempt += 1;
                         tokio::time::sleep(d).await;
                         continue;

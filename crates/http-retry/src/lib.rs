@@ -10,9 +10,15 @@ pub enum Outcome {
         status: u16,
         retry_after: Option<Duration>,
     },
-    /// No answer at all: refused, reset, timed out.
+    /// No answer at all: reset, timed out.
     ConnectionFailed,
+    /// Nothing listens there (connection refused): worth a second look in
+    /// case it is restarting, not a minute of backoff.
+    Refused,
 }
+
+/// Attempts after the first for a refused connection.
+pub const REFUSED_RETRIES: u32 = 2;
 
 #[derive(Debug, Clone)]
 pub struct RetryPolicy {
@@ -42,7 +48,7 @@ impl RetryPolicy {
     /// starts a backup must not run twice), and any request ARM throttled
     /// (429: not processed). `jitter` is in [0, 1).
     pub fn delay(&self, idempotent: bool, attempt: u32, outcome: Outcome, jitter: f64) -> Option<Duration> {
-        if attempt >= self.max_retries {
+        if attempt >= self.max_retries || (outcome == Outcome::Refused && attempt >= REFUSED_RETRIES) {
             return None;
         }
         // A throttled request was not processed, so even a POST may go again.
@@ -53,7 +59,7 @@ impl RetryPolicy {
         let retry_after = match outcome {
             Outcome::Status { status, retry_after } if is_retryable_status(status) => retry_after,
             Outcome::Status { .. } => return None,
-            Outcome::ConnectionFailed => None,
+            Outcome::ConnectionFailed | Outcome::Refused => None,
         };
         if let Some(ra) = retry_after {
             // The server's word wins; it is not shortened by jitter.

@@ -177,10 +177,35 @@ pub fn finish(name: &str, result: anyhow::Result<()>) -> std::process::ExitCode 
             std::process::ExitCode::from(1)
         }
         Err(e) => {
-            eprintln!("{name}: error: {}", render(&e));
+            let hint = what_to_do(&e).map(|h| format!("; {h}")).unwrap_or_default();
+            eprintln!("{name}: error: {}{hint}", render(&e));
             std::process::ExitCode::from(code_of(&e))
         }
     }
+}
+
+/// The fix for a failure no retry mends, named where the cause is known:
+/// the endpoint, the trust, the credential.
+fn what_to_do(err: &anyhow::Error) -> Option<&'static str> {
+    use arm_auth::{AuthError, Cause};
+    for cause in err.chain() {
+        let known = match cause.downcast_ref::<AuthError>() {
+            Some(AuthError::Permanent { cause, .. }) => Some(cause.clone()),
+            _ => arm_auth::permanent_cause(cause),
+        };
+        if let Some(c) = known {
+            return Some(match c {
+                Cause::Unreachable(_) => {
+                    "is the endpoint right and running? (--arm-endpoint, AZURE_AUTHORITY_HOST; rehearsing: start apim-emulator and source its env file)"
+                }
+                Cause::Untrusted(_) => {
+                    "trust its CA with --ca-cert FILE or SSL_CERT_FILE (rehearsing: source the emulator's env file, whose SSL_CERT_FILE is its CA bundle)"
+                }
+                Cause::Rejected(_) => "check AZURE_TENANT_ID, AZURE_CLIENT_ID and the secret or federated token",
+            });
+        }
+    }
+    None
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {

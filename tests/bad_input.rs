@@ -310,6 +310,21 @@ fn a_line_over_the_cap_is_refused_with_exit_2() {
 }
 
 #[test]
+fn a_document_file_given_as_an_argument_is_told_to_come_on_stdin() {
+    let emu = emulator(0.0);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("src.json");
+    std::fs::write(&file, "{}").unwrap();
+    for binary in ["apim-backup", "apim-restore", "apim-namedvalues"] {
+        let out = bin(binary, &emu).arg(&file).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{binary}: {err}");
+        assert!(err.contains("pass documents on stdin") && err.contains("< "), "{binary}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+    }
+}
+
+#[test]
 fn control_characters_in_input_never_reach_the_terminal() {
     let emu = emulator(0.0);
     let service = "{\"kind\":\"apim.service\",\"schemaVersion\":1,\"id\":\"/subscriptions/s/resourceGroups/g/providers/Microsoft.ApiManagement/service/apim\\u001b[2Jsrc\",\"name\":\"x\"}";
@@ -324,5 +339,23 @@ fn control_characters_in_input_never_reach_the_terminal() {
             !err.contains('\u{1b}') && !err.contains('\u{7}'),
             "{binary} echoed a control character: {err:?}"
         );
+    }
+}
+
+#[test]
+fn every_binary_says_how_it_is_used_what_it_checks_and_how_it_ends() {
+    for binary in ["apim-provision", "apim-backup", "apim-restore", "apim-namedvalues", "apim-diff"] {
+        let out = assert_cmd::Command::new(apim_toolkit::bin_path(binary, "debug"))
+            .arg("--help")
+            .output()
+            .unwrap();
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{binary}");
+        for part in ["Examples:", &format!("  {binary} "), "Exit codes:", "Connection (every binary):"] {
+            assert!(help.contains(part), "{binary} --help lacks {part:?}:\n{help}");
+        }
+        if binary != "apim-diff" {
+            assert!(help.contains("Rails:"), "{binary}");
+        }
     }
 }

@@ -197,6 +197,12 @@ fn the_expected_rewrite_hides_exactly_its_differences_and_the_scan_finds_the_lef
     // Before any rewrite, the host is everywhere in the copy, secrets included.
     let (code, refs, err) = diff(&rig, &["--scan-host", OLD, &dest]);
     assert_eq!(code, 1, "{err}");
+    // The last line says what fixes each kind of place.
+    assert!(
+        err.contains("apim-namedvalues rewrite --host") && err.contains("apim-sync plan"),
+        "{err}"
+    );
+    assert!(!err.contains("error:"), "a host still used is an outcome: {err}");
     let places: Vec<(String, String, bool)> = refs
         .iter()
         .map(|r| {

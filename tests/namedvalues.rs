@@ -182,6 +182,17 @@ fn rewrite_and_apply_fix_exactly_the_old_hosts_and_keep_secrets_secret() {
     assert_eq!(kv["identityClientId"], "22222222-2222-2222-2222-222222222222");
     assert_eq!(kv["lastStatus"]["code"], "Success");
 
+    // The same plan applied again (a re-run, a lost answer): already applied, not a conflict.
+    let writes = emu.stats().unwrap()["writes"].as_u64().unwrap();
+    let again = run(&["apply"], ndjson(&plan));
+    assert!(
+        again
+            .iter()
+            .all(|d| d["status"] == "applied" && d["message"].as_str().is_some_and(|m| m.starts_with("already applied"))),
+        "{again:?}"
+    );
+    assert_eq!(emu.stats().unwrap()["writes"].as_u64().unwrap(), writes, "nothing written twice");
+
     // Running again: an empty plan, exit 0.
     let nvs = run(&["list"], svc.to_string());
     let mut args = vec!["rewrite"];
@@ -333,7 +344,7 @@ fn bad_plans_and_typos() {
         .args(["rewrite", "--host", "api.src.exmaple.com=api.dest.example.com"])
         .write_stdin(ndjson(&nvs))
         .assert()
-        .code(1)
+        .code(2)
         .stderr(contains("--host api.src.exmaple.com=api.dest.example.com").and(contains("--allow-unmatched")));
     bin("apim-namedvalues", &emu)
         .args(["rewrite", "--host", "api.src.exmaple.com=x", "--allow-unmatched"])

@@ -14,6 +14,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(Parser)]
+#[command(after_help = pipeline::help::BACKUP)]
 #[command(
     name = "apim-backup",
     version,

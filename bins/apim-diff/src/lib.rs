@@ -17,7 +17,8 @@ use std::path::{Path, PathBuf};
 (apim-diff --inventory). Prints one apim.difference per difference, a summary on stderr; exit 0 when equal, \
 1 when they differ, 2 on bad input, 5 when a side could not be read.\n\n\
 apim-diff --scan-host HOST SERVICE: one apim.hostref per place HOST is still used; exit 1 when there is one.\n\n\
-apim-diff --inventory SERVICE: the service's snapshot (apim.entity documents, sorted; never a secret's value)."
+apim-diff --inventory SERVICE: the service's snapshot (apim.entity documents, sorted; never a secret's value).",
+    after_help = pipeline::help::DIFF
 )]
 pub struct Cli {
     /// The sides to compare (two), or the service to scan (one). `-` is stdin.
@@ -135,11 +136,27 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             emit(r)?;
         }
         eprintln!("apim-diff: {} place(s) still use {host}", refs.len());
-        return if refs.is_empty() {
-            Ok(())
-        } else {
-            Err(found(format!("{host} is still used in {} place(s)", refs.len())))
-        };
+        if refs.is_empty() {
+            return Ok(());
+        }
+        let in_named_values = refs.iter().filter(|r| r.path.starts_with("namedValues/")).count();
+        let elsewhere = refs.len() - in_named_values;
+        let mut next = Vec::new();
+        if in_named_values > 0 {
+            next.push(format!(
+                "{in_named_values} in named values: apim-namedvalues list --service SERVICE | apim-namedvalues rewrite --host {host}=NEW | apim-namedvalues apply"
+            ));
+        }
+        if elsewhere > 0 {
+            next.push(format!(
+                "{elsewhere} elsewhere (APIs, policies, backends, loggers): apim-sync plan --source SRC --target SERVICE --host {host}=NEW (coming), or by hand"
+            ));
+        }
+        return Err(found(format!(
+            "{host} is still used in {} place(s); {}",
+            refs.len(),
+            next.join("; ")
+        )));
     }
     let [a, b] = cli.files.as_slice() else {
         return Err(usage(

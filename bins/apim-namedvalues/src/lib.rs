@@ -19,6 +19,7 @@ pub const RENAMED: &[pipeline::Renamed] = &[pipeline::Renamed {
 }];
 
 #[derive(Parser)]
+#[command(after_help = pipeline::help::NAMEDVALUES)]
 #[command(name = "apim-namedvalues", version, about = "List, rewrite, apply and diff APIM named values")]
 pub struct Cli {
     #[command(subcommand)]
@@ -165,10 +166,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let plan = namedvalue_workflow::rewrite(&session.arm, &rules, stream, a.allow_unmatched)
                 .await
                 .map_err(|e| match e.downcast::<namedvalue_workflow::Error>() {
-                    Ok(namedvalue_workflow::Error::Unmatched(names)) => anyhow::anyhow!(
+                    Ok(namedvalue_workflow::Error::Unmatched(names)) => usage(format!(
                         "rule(s) matched no named value (a typo?): {}; pass --allow-unmatched if that is expected",
                         names.join(", ")
-                    ),
+                    )),
                     Ok(e) => classified(e),
                     Err(e) => e,
                 })?;

@@ -12,6 +12,7 @@ pub const RENAMED: &[pipeline::Renamed] = &[pipeline::Renamed {
 }];
 
 #[derive(Parser)]
+#[command(after_help = pipeline::help::PROVISION)]
 #[command(
     name = "apim-provision",
     version,

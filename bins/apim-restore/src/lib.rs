@@ -15,6 +15,7 @@ use rails::{Facts, Overrides, Safety};
 use std::path::PathBuf;
 
 #[derive(Parser)]
+#[command(after_help = pipeline::help::RESTORE)]
 #[command(
     name = "apim-restore",
     version,

@@ -132,7 +132,7 @@ pub fn dry_run_status(now: Option<&str>, planned: &str) -> Applied {
 /// update avoided (conflict).
 pub fn status_of_write(written: &Written, already_in_place: bool) -> Applied {
     match written {
-        Written::Conflict if already_in_place => (ChangeStatus::Applied, Some("already in place (a retried write)".into())),
+        Written::Conflict if already_in_place => (ChangeStatus::Applied, Some("already applied".into())),
         Written::Conflict => (ChangeStatus::Conflict, Some("it changed since the plan (412 on If-Match)".into())),
         Written::Accepted(_) => (
             ChangeStatus::Accepted,
@@ -161,15 +161,24 @@ pub async fn apply_one(arm: &ArmClient, c: &ChangeDoc, dry_run: bool) -> Result<
             Err(e) => return Err(e.into()),
         };
         if etag != c.etag {
+            // Changed since the plan: by this plan's own earlier run (the
+            // rules find nothing left to change), or by someone else.
+            let rules = rule_set(c)?;
+            let now = NamedValue {
+                name: c.name.clone(),
+                value: Some(value),
+                tags: Vec::new(),
+                key_vault: None,
+            };
+            if c.rules.iter().all(|r| r.tags.is_empty()) && rules.rewrite(&now).is_none() {
+                return Ok((
+                    ChangeStatus::Applied,
+                    Some("already applied (the rules find nothing left to change)".into()),
+                ));
+            }
             return conflict("its secret value changed since the plan");
         }
-        let rules = RuleSet::new(
-            c.rules
-                .iter()
-                .map(Rule::from_spec)
-                .collect::<std::result::Result<_, _>>()
-                .map_err(|e| Error::BadInput(e.to_string()))?,
-        );
+        let rules = rule_set(c)?;
         // Rules scoped by tag need the current tags; a scope that no longer applies is a conflict below.
         let tags = if c.rules.iter().any(|r| !r.tags.is_empty()) {
             apim_ops::get_named_value(arm, &c.service_id, &c.name)
@@ -214,6 +223,17 @@ pub async fn apply_one(arm: &ArmClient, c: &ChangeDoc, dry_run: bool) -> Result<
         return Ok((ChangeStatus::Applied, Some(format!("Key Vault secret refreshed: {code}"))));
     }
     Ok(status)
+}
+
+/// The rules a change carries, to re-derive a secret's value.
+fn rule_set(c: &ChangeDoc) -> Result<RuleSet> {
+    Ok(RuleSet::new(
+        c.rules
+            .iter()
+            .map(Rule::from_spec)
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| Error::BadInput(e.to_string()))?,
+    ))
 }
 
 /// Whether the named value now holds what `planned` writes; a secret is
@@ -404,7 +424,7 @@ mod tests {
         assert_eq!(status_of_write(&Written::Conflict, false).0, ChangeStatus::Conflict);
         assert_eq!(
             status_of_write(&Written::Conflict, true),
-            (ChangeStatus::Applied, Some("already in place (a retried write)".into())),
+            (ChangeStatus::Applied, Some("already applied".into())),
             "a retried write that met its own result"
         );
         assert_eq!(status_of_write(&Written::Done("e2".into()), false), (ChangeStatus::Applied, None));

@@ -56,11 +56,11 @@ pub enum Error {
 impl Classify for Error {
     fn failure(&self) -> Failure {
         match self {
-            Error::BadInput(_) => Failure::BadInput,
+            // A rule that matches nothing is a typo in the input, not Azure's no.
+            Error::BadInput(_) | Error::Unmatched(_) => Failure::BadInput,
             Error::Refused(_) => Failure::Refused,
             Error::Stopped(_) => Failure::Stopped,
-            // Exit 1 for an unmatched rule is what scripts see today.
-            Error::Unmatched(_) | Error::Incomplete(_) | Error::Ops { .. } => Failure::Azure,
+            Error::Incomplete(_) | Error::Ops { .. } => Failure::Azure,
         }
     }
 }

@@ -82,12 +82,40 @@ pub fn warn_renamed(binary: &str, args: &[String], renamed: &[Renamed]) -> Vec<S
     out
 }
 
-/// Parses the command line after warning about renamed flags it uses.
+/// Parses the command line after warning about renamed flags it uses. A
+/// document file given where no file is taken (`apim-backup src.json`) is
+/// told to come on stdin, rather than "unrecognized subcommand".
 pub fn parse<C: clap::Parser>(binary: &str, renamed: &[Renamed]) -> C {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let text: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
     warn_renamed(binary, &text, renamed);
-    C::parse_from(args)
+    match C::try_parse_from(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            use clap::error::{ContextKind, ContextValue};
+            let offending = [ContextKind::InvalidSubcommand, ContextKind::InvalidArg]
+                .into_iter()
+                .find_map(|k| match e.get(k) {
+                    Some(ContextValue::String(s)) => Some(s.clone()),
+                    _ => None,
+                });
+            let stray = offending.filter(|a| is_document_file(a));
+            match stray {
+                Some(file) => {
+                    eprintln!(
+                        "{binary}: error: '{file}' is a file, and {binary} takes no file there: pass documents on stdin: {binary} … < {file}"
+                    );
+                    std::process::exit(2)
+                }
+                None => e.exit(),
+            }
+        }
+    }
+}
+
+/// Whether a word of the command line names a document file that exists.
+fn is_document_file(word: &str) -> bool {
+    !word.starts_with('-') && std::path::Path::new(word).is_file()
 }
 
 #[cfg(test)]

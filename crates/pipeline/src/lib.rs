@@ -20,6 +20,7 @@
 
 mod args;
 mod exit;
+pub mod help;
 mod interrupt;
 pub mod progress;
 mod session;

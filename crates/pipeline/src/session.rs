@@ -15,6 +15,7 @@ use std::time::Duration;
 
 /// The flags every binary takes: where ARM is, who we are, how much to say.
 #[derive(clap::Args, Debug, Clone)]
+#[command(next_help_heading = "Connection (every binary)")]
 pub struct ConnectArgs {
     /// Subscription id.
     #[arg(long, env = "AZURE_SUBSCRIPTION_ID", global = true)]
@@ -46,6 +47,7 @@ pub struct TimeoutArg {
 
 /// The flags of binaries that start long-running operations.
 #[derive(clap::Args, Debug, Clone, Default)]
+#[command(next_help_heading = "Waiting")]
 pub struct WaitArgs {
     #[command(flatten)]
     pub timeout: TimeoutArg,

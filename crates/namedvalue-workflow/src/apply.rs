@@ -161,8 +161,9 @@ pub async fn apply_one(arm: &ArmClient, c: &ChangeDoc, dry_run: bool) -> Result<
             Err(e) => return Err(e.into()),
         };
         if etag != c.etag {
-            // Changed since the plan: by this plan's own earlier run (the
-            // rules find nothing left to change), or by someone else.
+            // A plan holds nothing of a secret's value, so whether this is
+            // the plan's own earlier run cannot be proven: a hint, and still
+            // a conflict (a plan moved to another service looks alike).
             let rules = rule_set(c)?;
             let now = NamedValue {
                 name: c.name.clone(),
@@ -171,10 +172,9 @@ pub async fn apply_one(arm: &ArmClient, c: &ChangeDoc, dry_run: bool) -> Result<
                 key_vault: None,
             };
             if c.rules.iter().all(|r| r.tags.is_empty()) && rules.rewrite(&now).is_none() {
-                return Ok((
-                    ChangeStatus::Applied,
-                    Some("already applied (the rules find nothing left to change)".into()),
-                ));
+                return conflict(
+                    "its secret value changed since the plan, and the rules find nothing left to change in it (already applied by an earlier run?)",
+                );
             }
             return conflict("its secret value changed since the plan");
         }

@@ -238,7 +238,25 @@ impl EmulatorProcess {
         ]
         .iter()
         .map(|(k, f)| (k.to_string(), self.get(f)))
+        .chain([("APIM_TOOLKIT_STATE_DIR".to_string(), self.state_dir())])
         .collect()
+    }
+
+    /// Where binaries aimed at this emulator record the operations they
+    /// start: one folder per emulator, so rehearsals and tests never read
+    /// each other's (nor the user's own).
+    pub fn state_dir(&self) -> String {
+        let port = self
+            .arm_endpoint()
+            .rsplit(':')
+            .next()
+            .unwrap_or_default()
+            .trim_end_matches('/')
+            .to_string();
+        std::env::temp_dir()
+            .join(format!("apim-toolkit-state-{}-{port}", std::process::id()))
+            .display()
+            .to_string()
     }
 
     /// Stops the emulator and waits for it (state files are saved on the way out).
@@ -247,6 +265,7 @@ impl EmulatorProcess {
     }
 
     fn shutdown(&mut self) {
+        let _ = std::fs::remove_dir_all(self.state_dir());
         drop(self.stdin.take());
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline {

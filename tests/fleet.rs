@@ -219,3 +219,61 @@ fn a_fleet_backs_up_what_it_can_and_says_what_it_could_not() {
         assert!(String::from_utf8_lossy(&out.stderr).contains("nothing to"));
     }
 }
+
+#[test]
+fn a_started_backup_outlives_an_emptied_resume_file_and_a_kill_9() {
+    let r = Rig::new();
+    let state = std::path::PathBuf::from(r.emu.state_dir());
+    let recorded = || -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(&state)
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default()
+    };
+    r.emu.set_time_scale(1.0).unwrap();
+    // `apim-backup --resume < ops.ndjson > ops.ndjson`: the shell empties the file first.
+    let out = r.backup_cmd(&r.services[0]).arg("--no-wait").assert().success();
+    assert_eq!(docs(&out.get_output().stdout)[0]["kind"], "apim.operation");
+    let files = recorded();
+    assert_eq!(files.len(), 1, "recorded the moment Azure accepted it");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&files[0]).unwrap().permissions().mode() & 0o777,
+        0o600,
+        "owner-only"
+    );
+    assert_eq!(std::fs::metadata(&state).unwrap().permissions().mode() & 0o777, 0o700);
+    r.emu.finish_operations().unwrap();
+    let out = bin("apim-backup", &r.emu).arg("--resume").write_stdin("").assert().success();
+    let done = docs(&out.get_output().stdout);
+    assert_eq!(
+        (done[0]["kind"].as_str(), done[0]["service"]["name"].as_str()),
+        (Some("apim.backup"), Some("apim-src"))
+    );
+    assert!(String::from_utf8_lossy(&out.get_output().stderr).contains("resuming the 1 operation(s) recorded"));
+    assert!(recorded().is_empty(), "a finished operation is cleared");
+
+    // kill -9 right after Azure accepted the backup: no document printed, the record is there.
+    let mut child = spawn(
+        "apim-backup",
+        &r.emu,
+        &["--storage", &r.path("store.json")],
+        &r.services[1].to_string(),
+    );
+    wait_until("the backup started", || {
+        service_state(&r.emu, "apim-dest") == "Updating" && !recorded().is_empty()
+    });
+    child.kill().unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.stdout.is_empty());
+    r.emu.finish_operations().unwrap();
+    let out = bin("apim-backup", &r.emu).arg("--resume").write_stdin("").assert().success();
+    assert_eq!(docs(&out.get_output().stdout)[0]["service"]["name"], "apim-dest");
+    assert!(recorded().is_empty());
+    // Nothing recorded, nothing piped: say so.
+    bin("apim-backup", &r.emu)
+        .arg("--resume")
+        .write_stdin("")
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("none recorded"));
+}

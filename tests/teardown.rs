@@ -226,3 +226,74 @@ fn delete_bad_input_changes_nothing() {
     }
     assert!(exists(&rig, "apim-src"));
 }
+
+#[test]
+fn every_command_ends_with_a_plain_line_saying_what_happened() {
+    let rig = Rig::new();
+    let (src, dest) = (&rig.services[0], &rig.services[1]);
+    let stderr = |o: &std::process::Output| String::from_utf8_lossy(&o.stderr).into_owned();
+    let out = rig.backup_cmd(src).output().unwrap();
+    assert!(stderr(&out).contains("apim-backup: backed up apim-src into "), "{}", stderr(&out));
+    let backup = docs(&out.stdout).remove(0);
+    let dest_backup = rig.backup(dest, &[]);
+    let safety = rig.write("safety.ndjson", &[dest_backup]);
+    let restore = |extra: &[&str]| {
+        bin("apim-restore", &rig.emu)
+            .args(["--target", &rig.path("dest.json"), "--safety-backup", &safety])
+            .args(extra)
+            .write_stdin(backup.to_string())
+            .output()
+            .unwrap()
+    };
+    let out = restore(&["--dry-run"]);
+    assert!(
+        stderr(&out).contains("would restore apim-src-") && stderr(&out).contains("onto apim-dest; all rails pass"),
+        "{}",
+        stderr(&out)
+    );
+    let out = restore(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let said = stderr(&out);
+    assert!(
+        said.contains("apim-restore: restored apim-src-") && said.contains("redo them by hand"),
+        "{said}"
+    );
+    assert!(
+        !said.contains("resume it with: echo"),
+        "the resume line only when there is something to resume: {said}"
+    );
+
+    let out = bin("apim-namedvalues", &rig.emu)
+        .arg("list")
+        .write_stdin(dest.to_string())
+        .output()
+        .unwrap();
+    let out = bin("apim-namedvalues", &rig.emu)
+        .args(["rewrite", "--host", "api.src.example.com=api.dest.example.com"])
+        .write_stdin(out.stdout)
+        .output()
+        .unwrap();
+    assert!(
+        stderr(&out).contains("rewrite: 1 change(s) (0 secret), 1 named value(s) the rules leave as they are"),
+        "{}",
+        stderr(&out)
+    );
+    let out = bin("apim-namedvalues", &rig.emu)
+        .arg("apply")
+        .write_stdin(out.stdout)
+        .output()
+        .unwrap();
+    let said = stderr(&out);
+    assert!(
+        said.contains("apply: changing 1 named value(s) of apim-dest") && said.contains("apply: 1 applied, 0 conflict(s)"),
+        "{said}"
+    );
+
+    let backups = rig.write("backups.ndjson", std::slice::from_ref(&backup));
+    let (code, _, err) = delete(&rig, &["--backups", &backups], src);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("apim-src soft-deleted; recover it within 48 h with: apim-provision service --recover"),
+        "{err}"
+    );
+}

@@ -6,101 +6,19 @@ use apim_ops::{AccessType, BackupAccess};
 use arm_client::ResourceId;
 use backup_workflow::prune;
 use blob_store::BlobClient;
-use clap::{Args, Parser, Subcommand};
-use pipeline::{
-    emit, expect_all, refused, usage, ConnectArgs, ContainerDoc, Progress, ServiceDoc, ServiceRef, Session, StorageRef, WaitArgs,
-};
-use std::path::PathBuf;
-use std::time::Duration;
+use pipeline::{emit, expect_all, refused, usage, ContainerDoc, Progress, ServiceDoc, ServiceRef, Session, StorageRef};
 
-#[derive(Parser)]
-#[command(after_help = pipeline::help::BACKUP)]
-#[command(
-    name = "apim-backup",
-    version,
-    about = "Back up APIM services into blob storage (reads apim.service documents on stdin)"
-)]
-pub struct Cli {
-    #[command(subcommand)]
-    cmd: Option<Cmd>,
-    #[command(flatten)]
-    backup: BackupArgs,
-    #[command(flatten)]
-    wait: WaitArgs,
-    #[command(flatten)]
-    connect: ConnectArgs,
-}
+mod args;
 
-#[derive(Subcommand)]
-enum Cmd {
-    /// Delete old backup blobs of a service (or of each apim.service on stdin), never the newest restorable one; says on stderr what it deletes and why. Try it with --dry-run first.
-    Prune(PruneArgs),
-}
-
-#[derive(Args)]
-struct StorageArgs {
-    /// A storage.container document (from apim-provision storage).
-    #[arg(long)]
-    storage: Option<PathBuf>,
-    /// The storage account's resource id (instead of --storage).
-    #[arg(long, conflicts_with = "storage", requires = "container")]
-    storage_account: Option<String>,
-    /// The blob container (with --storage-account).
-    #[arg(long)]
-    container: Option<String>,
-}
-
-#[derive(Args)]
-struct BackupArgs {
-    #[command(flatten)]
-    storage: StorageArgs,
-    /// A service to back up, by resource id; repeatable. Without it, apim.service documents are read from stdin.
-    #[arg(long = "service-id", value_parser = pipeline::parse_service_id)]
-    service_ids: Vec<ResourceId>,
-    /// Blob name (one service only). Default: <service>-<UTC timestamp>.apimbackup.
-    #[arg(long)]
-    blob: Option<String>,
-    /// Replace an existing blob of the same name.
-    #[arg(long)]
-    overwrite: bool,
-    /// How the service reaches the storage account: access-key, system-identity or user-identity.
-    #[arg(long, default_value = "access-key")]
-    access_type: AccessType,
-    /// Client id of the user-assigned identity (with --access-type user-identity).
-    #[arg(long)]
-    identity_client_id: Option<String>,
-    /// Back up into an account or container that allows public access, plain http or TLS below 1.2.
-    #[arg(long)]
-    allow_insecure_storage: bool,
-}
-
-#[derive(Args)]
-struct PruneArgs {
-    #[command(flatten)]
-    storage: StorageArgs,
-    /// The service whose backups to prune, by name (its backups record it; older ones are named <service>-<timestamp>.apimbackup). Without it, apim.service documents are read from stdin (e.g. from apim-provision list) and each one's backups are pruned.
-    #[arg(long = "name", short = 'n')]
-    service: Option<String>,
-    /// How many of the newest backups to keep; older ones are deleted.
-    #[arg(long, required_unless_present = "max_age")]
-    keep: Option<usize>,
-    /// Delete backups older than this (a unit is required: 30d, 12h); with --keep, only beyond the kept ones.
-    #[arg(long, value_parser = pipeline::progress::parse_duration)]
-    max_age: Option<Duration>,
-    /// Let --max-age delete backups among the --keep newest too.
-    #[arg(long, requires_all = ["keep", "max_age"])]
-    max_age_overrides_keep: bool,
-    /// Print what would be deleted, and why; delete nothing.
-    #[arg(long)]
-    dry_run: bool,
-}
+pub use args::Cli;
+use args::{BackupArgs, Cmd, PruneArgs, StorageArgs};
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     if cli.wait.resume {
         let ops = cli.connect.read_operations("apim-backup")?;
         let session = cli.connect.connect_waiting(&cli.wait)?;
         let work = ops.into_iter().map(|op| finish(&session, op, None));
-        return session.batch("apim-backup", work).await;
+        return session.batch("apim-backup", work, pipeline::say::backup).await;
     }
     match cli.cmd {
         Some(Cmd::Prune(p)) => {
@@ -147,7 +65,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             for name in &services {
                 results.push(prune(&storage, name, &p).await.map(|()| arm_client::Progress::Done(Pruned)));
             }
-            pipeline::report(results, "apim-backup", false)
+            pipeline::report(results, "apim-backup", false, |_| None)
         }
         None => {
             let b = cli.backup;
@@ -347,7 +265,7 @@ async fn backup(
             finish(session, op, Some(&storage.blobs)).await
         }
     });
-    session.batch("apim-backup", work).await
+    session.batch("apim-backup", work, pipeline::say::backup).await
 }
 
 /// One service's rails: the service and the blob it would write. `None`

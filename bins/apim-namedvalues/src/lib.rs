@@ -151,8 +151,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             // are read while `list` still writes the last; nothing is planned
             // until all are in.
             let (tx, rx) = tokio::sync::mpsc::channel::<anyhow::Result<NamedValueDoc>>(256);
+            let read = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let counted = read.clone();
             tokio::task::spawn_blocking(move || {
                 for v in docs {
+                    counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let d = v
                         .and_then(|v| pipeline::expect_kind::<NamedValueDoc>(&v, "stdin"))
                         .map_err(anyhow::Error::from);
@@ -176,6 +179,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             for change in &plan {
                 emit(change)?;
             }
+            let secrets = plan.iter().filter(|c| c.secret).count();
+            let left = read.load(std::sync::atomic::Ordering::Relaxed).saturating_sub(plan.len());
+            eprintln!(
+                "rewrite: {} change(s) ({secrets} secret), {left} named value(s) the rules leave as they are",
+                plan.len()
+            );
             Ok(())
         }
         Cmd::Import { service } => {
@@ -220,9 +229,31 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 session.reporter.info("nothing to apply: the plan on stdin holds no change");
                 return Ok(());
             }
-            namedvalue_workflow::apply(&session.arm, changes, parallel, dry_run, emit)
-                .await
-                .map_err(applied)
+            // Say which service changes before it does: a plan for the
+            // wrong instance is caught here, not after.
+            let mut services: Vec<&str> = changes.iter().filter_map(|c| c.service_id.name()).collect();
+            services.sort_unstable();
+            services.dedup();
+            let verb = if dry_run { "checking" } else { "changing" };
+            eprintln!("apply: {verb} {} named value(s) of {}", changes.len(), services.join(", "));
+            let tally = std::cell::RefCell::new(std::collections::BTreeMap::<String, usize>::new());
+            let counted = |c: &ChangeDoc| {
+                let status = c.status.and_then(|s| serde_json::to_value(s).ok());
+                let key = status.as_ref().and_then(Value::as_str).unwrap_or("unknown").to_string();
+                *tally.borrow_mut().entry(key).or_default() += 1;
+                emit(c)
+            };
+            let result = namedvalue_workflow::apply(&session.arm, changes, parallel, dry_run, counted).await;
+            let tally = tally.into_inner();
+            let count = |k: &str| tally.get(k).copied().unwrap_or(0);
+            let mut line = format!("apply: {} applied, {} conflict(s)", count("applied"), count("conflict"));
+            for other in ["dry-run", "not-applied", "accepted"] {
+                if count(other) > 0 {
+                    line.push_str(&format!(", {} {other}", count(other)));
+                }
+            }
+            eprintln!("{line}");
+            result.map_err(applied)
         }
         Cmd::Diff { a, b } => {
             let (ia, ib) = (service_file(&a, "first")?, service_file(&b, "second")?);

@@ -35,7 +35,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         };
         let session = common.connect_waiting(&wait)?;
         let work = ops.into_iter().map(|op| follow(&session, op, &rail));
-        return session.batch("apim-provision", work).await;
+        return session.batch("apim-provision", work, said).await;
     }
     match cli.cmd {
         Some(Cmd::Get(a)) => {
@@ -106,7 +106,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 let started = workflow::provision_storage(&session.arm, r).await.map_err(classified)?;
                 started_or_follow(&session, started, &DeletionRail::NoneGiven).await
             });
-            session.batch("apim-provision", work).await
+            session.batch("apim-provision", work, said).await
         }
     }
 }
@@ -126,7 +126,7 @@ async fn delete_services(session: &Session, a: &DeleteArgs, ids: Vec<ResourceId>
             .map_err(with_hint)?;
         started_or_follow(session, started, rail).await
     });
-    session.batch("apim-provision", work).await
+    session.batch("apim-provision", work, said).await
 }
 
 /// A refusal of the delete rail, with the flags that get past it.
@@ -156,7 +156,16 @@ async fn provision_services(session: &Session, requests: Vec<ServiceRequest>, po
             .map_err(with_hint)?;
         started_or_follow(session, started, &DeletionRail::NoneGiven).await
     });
-    session.batch("apim-provision", work).await
+    session.batch("apim-provision", work, said).await
+}
+
+/// The plain line each provisioned document ends with.
+fn said(p: &Provisioned) -> Option<String> {
+    match p {
+        Provisioned::Service(d) => pipeline::say::service(d),
+        Provisioned::Container(d) => pipeline::say::container(d),
+        Provisioned::Deleted(d) => pipeline::say::deleted(d),
+    }
 }
 
 /// What a delete (or a resumed one) must prove before it deletes or purges.

@@ -78,7 +78,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         let session = cli.connect.connect_waiting(&cli.wait)?;
         let work = ops.into_iter().map(|op| follow(&session, op));
-        return session.batch("apim-restore", work).await;
+        return session.batch("apim-restore", work, pipeline::say::restore).await;
     }
     let backup = read_backup(&cli)?;
     let target_id = read_target(&cli)?;
@@ -236,7 +236,11 @@ async fn restore(
             doc.warnings
                 .push(format!("a safety backup of {} would be taken first", target.name));
         }
-        return Ok(emit(&doc)?);
+        emit(&doc)?;
+        if let Some(line) = pipeline::say::restore(&doc) {
+            eprintln!("apim-restore: {line}");
+        }
+        return Ok(());
     }
     if cli.take_safety_backup {
         let safety = match backup_workflow::backup_and_wait(&session.arm, &session.reporter, &backup.storage, &target).await {
@@ -272,7 +276,7 @@ async fn restore(
     let mut op = OperationDoc::new(work, target.id.clone(), apim_ops::pending_of(begun, &session.arm, &target.id));
     op.started_at = started;
     session.announce_started(&format!("{} restore", target.name), &op);
-    session.batch("apim-restore", [follow(session, op)]).await
+    session.batch("apim-restore", [follow(session, op)], pipeline::say::restore).await
 }
 
 /// What may have changed while a safety backup ran: the blob to restore

@@ -414,7 +414,10 @@ impl ArmClient {
     /// how it ended.
     pub async fn wait_watched(&self, op: PendingOperation, observer: &dyn crate::Observer, label: &str) -> Result<Value, WaitError> {
         let task = observer.task(label);
-        let result = self.wait(op, |s| task.state(s)).await;
+        let result = self.wait(op.clone(), |s| task.state(s)).await;
+        if !matches!(result, Err(WaitError::Stopped(_))) {
+            observer.ended(&op);
+        }
         task.finish(match &result {
             Ok(_) => "done",
             Err(WaitError::Stopped(_)) => "still running in Azure; stopped waiting",

@@ -16,6 +16,11 @@ pub trait Observer: Send + Sync {
     fn started(&self, label: &str, resume: &Value) {
         let _ = (label, resume);
     }
+    /// An operation reached its end in Azure (succeeded or failed): nothing
+    /// is left to resume.
+    fn ended(&self, op: &crate::PendingOperation) {
+        let _ = op;
+    }
 }
 
 /// One task's states and its end.

@@ -23,6 +23,8 @@ mod exit;
 pub mod help;
 mod interrupt;
 pub mod progress;
+pub mod record;
+pub mod say;
 mod session;
 
 /// The documents crate, for binaries that name it through the shell.

@@ -175,14 +175,26 @@ impl arm_client::Observer for Reporter {
         Box::new(Reporter::task(self, label))
     }
 
-    /// A run killed outright (kill -9, a lost CI runner) prints no
-    /// `apim.operation`, but its log still holds this line. The document
-    /// carries no secret.
+    /// Recorded in the state directory the moment Azure accepted it, so a
+    /// run killed outright (kill -9, a lost CI runner) leaves a way back;
+    /// the document itself is printed only when there is something to
+    /// resume (a stop, --no-wait).
     fn started(&self, label: &str, resume: &serde_json::Value) {
         let binary = crate::session::resumed_by(resume);
-        self.info(&format!(
-            "{label}: started; if this run dies, resume it with: echo '{resume}' | {binary} --resume"
-        ));
+        match crate::record::started(resume) {
+            Some(path) => self.debug(&format!(
+                "{label}: started; recorded in {} ({binary} --resume takes it from there if this run dies)",
+                path.display()
+            )),
+            // No state directory: the log is the only record left.
+            None => self.info(&format!(
+                "{label}: started; if this run dies, resume it with: echo '{resume}' | {binary} --resume"
+            )),
+        }
+    }
+
+    fn ended(&self, op: &arm_client::PendingOperation) {
+        crate::record::ended(op);
     }
 }
 

@@ -220,12 +220,18 @@ impl Session {
     }
 
     /// Runs every item of a batch at once and reports them (see [`report`]).
-    pub async fn batch<T, Fut>(&self, binary: &str, work: impl IntoIterator<Item = Fut>) -> anyhow::Result<()>
+    /// `say` gives the plain line each finished document ends with on stderr.
+    pub async fn batch<T, Fut>(
+        &self,
+        binary: &str,
+        work: impl IntoIterator<Item = Fut>,
+        say: impl Fn(&T) -> Option<String>,
+    ) -> anyhow::Result<()>
     where
         T: Emit,
         Fut: std::future::Future<Output = anyhow::Result<Outcome<T>>>,
     {
-        report(futures::future::join_all(work).await, binary, self.no_wait)
+        report(futures::future::join_all(work).await, binary, self.no_wait, say)
     }
 
     /// Waits for one operation with progress under `label`.
@@ -245,13 +251,23 @@ pub type Outcome<T> = Progress<T, Box<OperationDoc>>;
 /// Prints every document in input order, then fails with the first error
 /// (the others on stderr), or exits 4 when operations were left running
 /// without --no-wait having asked for that.
-pub fn report<T: Emit>(results: Vec<anyhow::Result<Outcome<T>>>, binary: &str, no_wait: bool) -> anyhow::Result<()> {
+pub fn report<T: Emit>(
+    results: Vec<anyhow::Result<Outcome<T>>>,
+    binary: &str,
+    no_wait: bool,
+    say: impl Fn(&T) -> Option<String>,
+) -> anyhow::Result<()> {
     let total = results.len();
     let mut errors = Vec::new();
     let (mut stopped, mut pending) = (0, 0);
     for r in results {
         match r {
-            Ok(Progress::Done(doc)) => doc.emit()?,
+            Ok(Progress::Done(doc)) => {
+                doc.emit()?;
+                if let Some(line) = say(&doc) {
+                    eprintln!("{binary}: {line}");
+                }
+            }
             Ok(Progress::Pending(op)) => {
                 stopped += usize::from(!no_wait);
                 crate::emit(op.as_ref())?;
@@ -294,13 +310,40 @@ impl ConnectArgs {
     /// this ARM endpoint): a document edited to name another service is
     /// bad input, refused before any request.
     pub fn read_operations(&self, binary: &str) -> anyhow::Result<Vec<OperationDoc>> {
-        let ops: Vec<OperationDoc> = apim_documents::expect_all(&apim_documents::read_stdin_documents()?, "stdin")?;
+        use std::io::IsTerminal;
+        let piped = if std::io::stdin().is_terminal() {
+            Vec::new()
+        } else {
+            apim_documents::read_stdin_documents()?
+        };
+        // Nothing on stdin (none piped, or a file the shell emptied): what
+        // this binary started and the state directory still records.
+        let arm = url::Url::parse(&self.arm_endpoint).map_err(|e| usage(format!("--arm-endpoint: {e}")))?;
+        let (docs, source) = if piped.is_empty() {
+            // Only this binary's, on this ARM endpoint (a rehearsal's records
+            // are not offered to a run against Azure).
+            let mine: Vec<Value> = crate::record::recorded()
+                .into_iter()
+                .filter(|d| resumed_by(d) == binary)
+                .filter(|d| serde_json::from_value::<OperationDoc>(d.clone()).is_ok_and(|op| op.unbound(&arm).is_none()))
+                .collect();
+            if !mine.is_empty() {
+                let dir = crate::record::dir().map(|d| d.display().to_string()).unwrap_or_default();
+                eprintln!(
+                    "{binary}: nothing on stdin: resuming the {} operation(s) recorded in {dir}",
+                    mine.len()
+                );
+            }
+            (mine, "the state directory")
+        } else {
+            (piped, "stdin")
+        };
+        let ops: Vec<OperationDoc> = apim_documents::expect_all(&docs, source)?;
         if ops.is_empty() {
             return Err(usage(format!(
-                "--resume: no apim.operation documents on stdin; pipe in those {binary} printed after --no-wait, --timeout or Ctrl-C"
+                "--resume: no apim.operation documents on stdin, and none recorded; pipe in those {binary} printed after --no-wait, --timeout or Ctrl-C"
             )));
         }
-        let arm = url::Url::parse(&self.arm_endpoint).map_err(|e| usage(format!("--arm-endpoint: {e}")))?;
         for op in &ops {
             if let Some(why) = op.unbound(&arm) {
                 return Err(usage(format!(

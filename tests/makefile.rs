@@ -64,8 +64,13 @@ fn the_makefile_runbook_runs_end_to_end_and_a_failed_step_is_rerun_alone() {
         out: tempfile::tempdir().unwrap(),
         container: unique_container(),
     };
-    run.ok(&["provision", "storage"]);
-    assert!(run.file("src.json").contains("\"apim.service\"") && run.file("store.json").contains("storage.container"));
+    let log = run.ok(&["provision", "storage"]);
+    assert!(
+        log.contains("--name \"$SRC\" --name \"$DEST\""),
+        "both instances in one call, created at once: {log}"
+    );
+    assert!(run.file("src.json").contains("\"apim-src\"") && run.file("dest.json").contains("\"apim-dest\""));
+    assert!(run.file("store.json").contains("storage.container"));
 
     // The source as operators build it: hosts in named values, policies referencing them.
     run.put(
@@ -126,6 +131,21 @@ fn the_makefile_runbook_runs_end_to_end_and_a_failed_step_is_rerun_alone() {
     assert!(run.file("plan.ndjson").contains("apim.namedvalue.change"));
     assert!(!run.file("plan.ndjson").contains("s3cret"));
 
+    // A corrected host makes a new plan, not the stale one again.
+    let o = run.make(&["rewrite", "NEW_HOST=api.other.example.com"], OLD);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(run.file("plan.ndjson").contains("api.other.example.com"));
+    run.ok(&["rewrite"]);
+    assert!(!run.file("plan.ndjson").contains("api.other.example.com"));
+    // verify does not apply a plan nobody read: it stops and says so.
+    let o = run.make(&["verify"], OLD);
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("review"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(!run.out.path().join("applied.ndjson").exists(), "nothing applied");
     run.ok(&["apply", "verify", "scan"]);
     assert_eq!(run.file("differences.ndjson"), "", "the copy is the source with the host rewritten");
     assert_eq!(run.file("leftovers.ndjson"), "", "no place still uses the old host");
@@ -307,6 +327,11 @@ fn hostile_values_never_run_as_commands() {
         assert_eq!(after("--tag", list).as_deref(), Some(v.as_str()), "{list:?}");
         let prune = calls.iter().find(|c| c[0] == "apim-backup" && c[1] == "prune").unwrap();
         assert_eq!(after("--keep", prune).as_deref(), Some(v.as_str()), "{prune:?}");
+    }
+    // Rewrite flags are split into words, never run.
+    for v in &hostile {
+        let (_, err) = make_with(dir.path(), &[("REWRITE_FLAGS", v.as_str())]);
+        assert!(!canary.exists(), "REWRITE_FLAGS={v:?} ran a command: {err}");
     }
     // Names and hosts: refused by make before any binary sees them.
     for var in ["RG", "SRC", "DEST", "OLD_HOST", "NEW_HOST", "LOCATION", "ACCOUNT", "CONTAINER"] {

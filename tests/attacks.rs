@@ -620,3 +620,38 @@ fn a_plan_or_a_backup_document_moved_to_another_service_writes_nothing_there() {
     assert!(err.contains("is a backup of") && err.contains("apim-dest"), "{err}");
     assert_eq!(r.emu.arm("GET", &service_path("apim-src"), None).unwrap().0, 200);
 }
+
+#[test]
+fn restoring_an_empty_instance_over_a_populated_one_is_refused_even_in_a_dry_run() {
+    let r = Rig::new();
+    let out = bin("apim-provision", &r.emu)
+        .args(SERVICE_ARGS)
+        .args(["--name", "apim-new"])
+        .assert()
+        .success();
+    let fresh = docs(&out.get_output().stdout).remove(0);
+    let backup = r.backup(&fresh, &[]);
+    let restore = |extra: &[&str]| {
+        bin("apim-restore", &r.emu)
+            .args(["--target", &r.path("dest.json"), "--no-safety-backup"])
+            .args(extra)
+            .write_stdin(backup.to_string())
+            .output()
+            .unwrap()
+    };
+    let writes = r.stat("writes");
+    for extra in [&["--dry-run"][..], &[]] {
+        let out = restore(extra);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{extra:?}: {err}");
+        assert!(
+            err.contains("restoring would empty the target") && err.contains("--allow-emptying-target"),
+            "{err}"
+        );
+    }
+    assert_eq!(r.stat("writes"), writes, "nothing restored");
+    let out = restore(&["--dry-run", "--allow-emptying-target"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("RESTORING WOULD EMPTY THE TARGET"), "still said, loudly: {err}");
+}

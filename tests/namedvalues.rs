@@ -643,3 +643,24 @@ fn import_creates_and_never_overwrites() {
         .code(2)
         .stderr(contains("has no value"));
 }
+
+#[test]
+fn a_host_rule_written_the_wrong_way_round_is_called_out() {
+    let (emu, svc, _dir) = setup();
+    let nvs = docs(
+        &bin("apim-namedvalues", &emu)
+            .arg("list")
+            .write_stdin(svc.to_string())
+            .assert()
+            .success()
+            .get_output()
+            .stdout,
+    );
+    bin("apim-namedvalues", &emu)
+        .args(["rewrite", "--host", "api.dest.example.com=api.src.example.com"])
+        .write_stdin(ndjson(&nvs))
+        .assert()
+        .success()
+        .stdout("")
+        .stderr(contains("api.src.example.com is used and api.dest.example.com nowhere").and(contains("the wrong way round?")));
+}

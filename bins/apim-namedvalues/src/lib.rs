@@ -151,11 +151,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             // are read while `list` still writes the last; nothing is planned
             // until all are in.
             let (tx, rx) = tokio::sync::mpsc::channel::<anyhow::Result<NamedValueDoc>>(256);
-            let read = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-            let counted = read.clone();
             tokio::task::spawn_blocking(move || {
                 for v in docs {
-                    counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let d = v
                         .and_then(|v| pipeline::expect_kind::<NamedValueDoc>(&v, "stdin"))
                         .map_err(anyhow::Error::from);
@@ -176,14 +173,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     Ok(e) => classified(e),
                     Err(e) => e,
                 })?;
-            for change in &plan {
+            for change in &plan.changes {
                 emit(change)?;
             }
-            let secrets = plan.iter().filter(|c| c.secret).count();
-            let left = read.load(std::sync::atomic::Ordering::Relaxed).saturating_sub(plan.len());
+            for note in &plan.notes {
+                eprintln!("rewrite: note: {note}");
+            }
+            let secrets = plan.changes.iter().filter(|c| c.secret).count();
             eprintln!(
-                "rewrite: {} change(s) ({secrets} secret), {left} named value(s) the rules leave as they are",
-                plan.len()
+                "rewrite: {} change(s) ({secrets} secret), {} named value(s) the rules leave as they are",
+                plan.changes.len(),
+                plan.read - plan.changes.len()
             );
             Ok(())
         }

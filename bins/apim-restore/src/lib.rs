@@ -48,6 +48,9 @@ pub struct Cli {
     /// Allow restoring a service's backup onto that same service (a rollback).
     #[arg(long)]
     allow_same_instance: bool,
+    /// Allow a restore that would take everything the target holds (the backup's source holds nothing).
+    #[arg(long)]
+    allow_emptying_target: bool,
     /// Check every rail and print what would happen; start nothing.
     #[arg(long)]
     dry_run: bool,
@@ -206,6 +209,21 @@ async fn restore(
             allow_same_instance: cli.allow_same_instance,
         },
     );
+    let mut verdict = verdict;
+    match what_the_target_loses(session, &backup.service, &target).await {
+        Ok(loss) => {
+            let (refusal, warning) = rails::judge_loss(&loss, cli.allow_emptying_target);
+            verdict
+                .refusals
+                .extend(refusal.map(|r| format!("{r}; pass --allow-emptying-target if that is meant")));
+            verdict.warnings.extend(warning.map(|w| w.to_uppercase()));
+        }
+        Err(e) => verdict.warnings.push(format!(
+            "could not compare {} with the target ({}): check by hand that this is the right source",
+            backup.service.name,
+            pipeline::render(&e)
+        )),
+    }
     for w in &verdict.warnings {
         session.reporter.info(&format!("warning: {w}"));
     }
@@ -308,6 +326,19 @@ async fn recheck(session: &Session, backup: &BackupDoc, target: &ServiceRef, blo
         )));
     }
     Ok(())
+}
+
+/// What the target holds that the backup's source does not, read now.
+async fn what_the_target_loses(session: &Session, source: &ServiceRef, target: &ServiceRef) -> anyhow::Result<rails::Loss> {
+    let (s, t) = futures::try_join!(
+        apim_inventory::read(&session.arm, &source.id, 32),
+        apim_inventory::read(&session.arm, &target.id, 32)
+    )?;
+    Ok(rails::Loss {
+        source_total: s.entities.len(),
+        target_total: t.entities.len(),
+        lost: t.entities.keys().filter(|k| !s.entities.contains_key(*k)).cloned().collect(),
+    })
 }
 
 /// The restore a resume document holds, or why it is not one.

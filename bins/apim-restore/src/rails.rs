@@ -161,9 +161,65 @@ pub const NOT_RESTORED: [&str; 8] = [
     "usage and analytics data",
 ];
 
+/// What the target holds that the backup's source does not: what a restore
+/// would take from it. Counts of entities, and a few paths to show.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Loss {
+    pub source_total: usize,
+    pub target_total: usize,
+    pub lost: Vec<String>,
+}
+
+/// A mix-up of source and target shows as a restore that takes most of
+/// what the target holds: refused (exit 3) when it would take everything
+/// unless allowed, a loud warning when it would take most. Pure.
+pub fn judge_loss(l: &Loss, allow_emptying: bool) -> (Option<String>, Option<String>) {
+    let shown = l.lost.iter().take(5).cloned().collect::<Vec<_>>().join(", ");
+    if l.target_total > 0 && l.source_total == 0 {
+        let refusal = format!(
+            "the backup's source holds no configuration and the target holds {} entities ({shown}…): restoring would empty the target (source and target mixed up?)",
+            l.target_total
+        );
+        return if allow_emptying {
+            (None, Some(refusal))
+        } else {
+            (Some(refusal), None)
+        };
+    }
+    if l.target_total > 0 && l.lost.len() * 2 > l.target_total {
+        return (
+            None,
+            Some(format!(
+                "the target would lose {} of its {} entities, e.g. {shown} (is this the right source and target?)",
+                l.lost.len(),
+                l.target_total
+            )),
+        );
+    }
+    (None, None)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_restore_that_would_empty_the_target_is_refused_and_one_that_takes_most_is_called_out() {
+        let loss = |source_total, target_total, lost: usize| Loss {
+            source_total,
+            target_total,
+            lost: (0..lost).map(|i| format!("apis/a{i}")).collect(),
+        };
+        let (refused, _) = judge_loss(&loss(0, 40, 40), false);
+        assert!(refused.unwrap().contains("restoring would empty the target"));
+        let (refused, warned) = judge_loss(&loss(0, 40, 40), true);
+        assert!(refused.is_none() && warned.is_some(), "allowed: still said");
+        let (refused, warned) = judge_loss(&loss(10, 40, 30), false);
+        assert!(refused.is_none());
+        assert!(warned.unwrap().contains("would lose 30 of its 40"));
+        assert_eq!(judge_loss(&loss(40, 40, 3), false), (None, None), "a copy onto its like");
+        assert_eq!(judge_loss(&loss(10, 0, 0), false), (None, None), "a fresh target");
+    }
     use time::Duration;
 
     fn facts() -> Facts {

@@ -156,7 +156,7 @@ pub async fn rewrite<E>(
     rules: &RuleSet,
     docs: impl futures::Stream<Item = std::result::Result<NamedValueDoc, E>>,
     allow_unmatched: bool,
-) -> std::result::Result<Vec<ChangeDoc>, E>
+) -> std::result::Result<Planned, E>
 where
     E: From<Error>,
 {
@@ -196,6 +196,7 @@ where
     if !unmatched.is_empty() && !allow_unmatched {
         return Err(Error::Unmatched(unmatched).into());
     }
+    let notes = reversed_host_rules(rules, &inputs);
     let changed: Vec<(&NamedValueDoc, &NamedValue, namedvalue_rewrite::Rewrite)> = docs
         .iter()
         .zip(&inputs)
@@ -260,7 +261,47 @@ where
             message: None,
         });
     }
-    Ok(plan)
+    Ok(Planned {
+        changes: plan,
+        read: docs.len(),
+        notes,
+    })
+}
+
+/// A rewrite's plan, how many named values it read, and what is worth
+/// saying about the rules (see [`reversed_host_rules`]).
+#[derive(Debug, Clone, Default)]
+pub struct Planned {
+    pub changes: Vec<ChangeDoc>,
+    pub read: usize,
+    pub notes: Vec<String>,
+}
+
+/// Host rules that change nothing because their new host is already used
+/// and their old one nowhere: a re-run after the rewrite, or a rule
+/// written the wrong way round (the copy still holds the source's hosts).
+/// Either way worth a line: the values alone cannot tell which.
+pub fn reversed_host_rules(rules: &RuleSet, inputs: &[NamedValue]) -> Vec<String> {
+    let found = |host: &str| {
+        inputs.iter().any(|i| {
+            i.value
+                .as_deref()
+                .is_some_and(|v| !namedvalue_rewrite::host::find(v, host).is_empty())
+        })
+    };
+    rules
+        .rules()
+        .iter()
+        .map(Rule::spec)
+        .filter(|s| matches!(s.kind, namedvalue_rewrite::RuleType::Host) && s.names.is_empty() && s.tags.is_empty())
+        .filter(|s| !found(&s.old) && found(&s.new))
+        .map(|s| {
+            format!(
+                "--host {}={} changes nothing: {} is used and {} nowhere; already applied, or written the wrong way round?",
+                s.old, s.new, s.new, s.old
+            )
+        })
+        .collect()
 }
 
 /// Whether a value read now is the one listed (the plan is made against

@@ -131,7 +131,9 @@ impl Azurite {
         Self::install()?;
         // Azurite takes `NAME:KEY1:KEY2`, semicolon-separated.
         let accounts = blob_accounts_flag().replace(',', ";");
-        let mut child = Command::new(Self::dir().join("node_modules/.bin/azurite-blob"))
+        let mut cmd = Command::new(Self::dir().join("node_modules/.bin/azurite-blob"));
+        die_with_parent(&mut cmd);
+        let mut child = cmd
             .args([
                 "--blobHost",
                 "127.0.0.1",
@@ -163,6 +165,28 @@ impl Azurite {
                 bail!("Azurite did not start within 60 s")
             }
         }
+    }
+}
+
+/// The child gets SIGTERM when the process that started it ends, however
+/// it ends (`kill %1` on a backgrounded `cargo xtask azurite`, kill -9): no
+/// server is left behind holding a port.
+pub fn die_with_parent(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+            Ok(())
+        });
+    }
+}
+
+/// This process gets SIGTERM when its parent ends (cargo, for `cargo xtask`).
+pub fn end_with_parent() {
+    // SAFETY: a plain syscall on this process.
+    unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
     }
 }
 

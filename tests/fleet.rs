@@ -277,3 +277,50 @@ fn a_started_backup_outlives_an_emptied_resume_file_and_a_kill_9() {
         .code(2)
         .stderr(predicates::str::contains("none recorded"));
 }
+
+#[test]
+fn any_valid_storage_account_name_works_on_the_emulator_and_names_are_global() {
+    let r = Rig::new();
+    let create = |group: &str, account: &str| {
+        bin("apim-provision", &r.emu)
+            .args([
+                "storage",
+                "-g",
+                group,
+                "--create-group",
+                "-l",
+                "westeurope",
+                "--account",
+                account,
+                "--container",
+                "nightly",
+            ])
+            .output()
+            .unwrap()
+    };
+    let out = create("apim-rg", "contosobackups1");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let store = docs(&out.stdout).remove(0);
+    assert_eq!(store["account"], "contosobackups1");
+    let file = r.write("contoso.json", &[store]);
+    let backup = bin("apim-backup", &r.emu)
+        .args(["--storage", &file])
+        .write_stdin(r.services[0].to_string())
+        .assert()
+        .success();
+    let backup = docs(&backup.get_output().stdout).remove(0);
+    assert_eq!(backup["storage"]["account"], "contosobackups1");
+    // Names are global, as on Azure: another group cannot take it.
+    let out = create("other-rg", "contosobackups1");
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("already taken"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Azurite's accounts are fixed when it starts: once each holds an account, say so.
+    let out = create("apim-rg", "fabrikambackups");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(err.contains("every account of the emulator's Azurite"), "{err}");
+}

@@ -61,9 +61,18 @@ fn the_readme_walkthrough_runs_as_written() {
     assert!(out.status.success(), "the walkthrough failed:\n{stderr}\n{stdout}");
     assert!(stdout.contains("WALKTHROUGH-DONE"));
     // What it promised happened.
-    let restore = std::fs::read_to_string(dir.join("restore.json")).unwrap();
+    // The walkthrough works in a folder of its own.
+    let work = dir.join("rehearsal");
+    let restore = std::fs::read_to_string(work.join("restore.json")).unwrap();
     assert!(restore.contains("\"status\":\"Succeeded\""), "{restore}");
-    let plan = std::fs::read_to_string(dir.join("plan.ndjson")).unwrap();
+    let plan = std::fs::read_to_string(work.join("plan.ndjson")).unwrap();
+    let left: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "walkthrough.sh" && n != "rehearsal")
+        .collect();
+    assert!(left.is_empty(), "nothing outside the work folder: {left:?}");
     assert!(plan.contains("https://api.dest.example.com/v1"), "{plan}");
     assert!(stdout.contains("as intended"));
     let _ = std::fs::remove_dir_all(&dir);

@@ -12,6 +12,9 @@ pub(crate) fn azurite(args: &[String]) -> anyhow::Result<()> {
         [flag, path] if flag == "--env-file" => Some(path.clone()),
         _ => anyhow::bail!("usage: cargo xtask azurite [--env-file FILE]"),
     };
+    // Backgrounded (`cargo xtask azurite &`), this process's parent is
+    // cargo: when `kill %1` ends cargo, this ends, and Azurite with it.
+    apim_toolkit::end_with_parent();
     let a = Azurite::start()?;
     let accounts = apim_toolkit::blob_accounts_flag();
     if let Some(path) = env_file {

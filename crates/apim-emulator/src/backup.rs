@@ -231,7 +231,9 @@ impl App {
         restore: bool,
     ) -> Result<Option<Value>, (u16, String, String)> {
         let fail = |code: &str, msg: String| (400u16, code.to_string(), msg);
-        let account = p["storageAccount"].as_str().unwrap_or_default();
+        let named = p["storageAccount"].as_str().unwrap_or_default();
+        // Blobs live in the Azurite account behind the storage account.
+        let account = &self.backing_of(named);
         let container = p["containerName"].as_str().unwrap_or_default();
         let blob = p["backupName"].as_str().unwrap_or_default();
         if self.config.blob_endpoint.is_none() {

@@ -270,8 +270,18 @@ impl Emulator {
             ("AZURE_SUBSCRIPTION_ID", SUBSCRIPTION_ID.to_string()),
             ("AZURE_CLIENT_ID", self.app.config.client_id.clone()),
             ("AZURE_CLIENT_SECRET", self.client_secret()),
-            ("SSL_CERT_FILE", self.ca_cert_path.display().to_string()),
+            // The bundle (the system's roots and the emulator's CA), not the
+            // CA alone: other tools in the same shell still reach the internet.
+            ("SSL_CERT_FILE", bundle_path(&self.ca_cert_path).display().to_string()),
             ("REQUESTS_CA_BUNDLE", bundle_path(&self.ca_cert_path).display().to_string()),
+            // A rehearsal's started operations are recorded apart from real ones.
+            (
+                "APIM_TOOLKIT_STATE_DIR",
+                std::env::temp_dir()
+                    .join(format!("apim-emulator-{}-operations", self.addr.port()))
+                    .display()
+                    .to_string(),
+            ),
         ]
         .iter()
         .map(|(k, v)| format!("export {k}={}\n", q(v)))

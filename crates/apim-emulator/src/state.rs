@@ -84,6 +84,10 @@ pub struct Account {
     pub created_ms: i64,
     pub keys: [String; 2],
     pub op: Option<String>,
+    /// The Azurite account that holds its blobs, when its own name is not
+    /// one of Azurite's (Azurite's accounts are fixed when it starts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backing: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

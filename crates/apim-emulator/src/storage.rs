@@ -107,7 +107,11 @@ impl App {
                         &format!("The storage account named {name} is already taken."),
                     );
                 }
-                let keys = match self.account_keys(&name) {
+                let backing = match self.pick_backing(st, &name) {
+                    Ok(b) => b,
+                    Err(e) => return e,
+                };
+                let keys = match self.account_keys(backing.as_deref().unwrap_or(&name)) {
                     Ok(k) => k,
                     Err(e) => return e,
                 };
@@ -140,6 +144,7 @@ impl App {
                     created_ms: now,
                     keys,
                     op: Some(op.id.clone()),
+                    backing,
                 };
                 st.accounts.insert(k, a);
                 // A fresh clock: the operation started after `now` was read.
@@ -334,7 +339,43 @@ impl App {
     }
 
     pub(crate) fn account_body(&self, a: &Account) -> Value {
-        account_body_with(a, &self.blob_endpoint_of(&a.name))
+        account_body_with(a, &self.blob_endpoint_of(a.backing.as_deref().unwrap_or(&a.name)))
+    }
+
+    /// Storage account names are global, as on Azure, and any valid one
+    /// can be created: a name Azurite does not know is given one of
+    /// Azurite's accounts no other storage account uses (`None`: its own
+    /// name is one of Azurite's, or there is no Azurite).
+    fn pick_backing(&self, st: &State, name: &str) -> Result<Option<String>, Response> {
+        let azurite: Vec<&str> = self.config.blob_accounts.iter().map(|(n, _)| n.as_str()).collect();
+        if self.config.blob_endpoint.is_none() || azurite.contains(&name) {
+            return Ok(None);
+        }
+        if let Some(a) = st.accounts.values().find(|a| a.name == name) {
+            return Ok(a.backing.clone());
+        }
+        let taken = |n: &str| st.accounts.values().any(|a| a.name == n || a.backing.as_deref() == Some(n));
+        match azurite.iter().find(|n| !taken(n)) {
+            Some(n) => Ok(Some(n.to_string())),
+            None => Err(error(
+                409,
+                "AccountLimitReached",
+                &format!(
+                    "every account of the emulator's Azurite ({}) holds another storage account's blobs; delete one, or start Azurite with more accounts (--blob-accounts)",
+                    azurite.join(", ")
+                ),
+            )),
+        }
+    }
+
+    /// The Azurite account that holds the blobs of storage account `name`.
+    pub(crate) fn backing_of(&self, name: &str) -> String {
+        let st = self.lock();
+        st.accounts
+            .values()
+            .find(|a| a.name == name)
+            .and_then(|a| a.backing.clone())
+            .unwrap_or_else(|| name.to_string())
     }
 
     pub(crate) fn blob_endpoint_of(&self, account: &str) -> String {
@@ -350,7 +391,7 @@ impl App {
         let Some(endpoint) = &self.config.blob_endpoint else {
             return Ok(());
         };
-        let (account, container) = (&r.names.resource, &r.names.container);
+        let (account, container) = (&self.backing_of(&r.names.resource), &r.names.container);
         if !blob_store::names::is_valid_container_name(container) {
             // Refused by the container's own check, with Azure's 400, before Azurite is asked.
             return Ok(());

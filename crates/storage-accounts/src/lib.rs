@@ -166,7 +166,12 @@ pub async fn blob_client(arm: &ArmClient, account_id: &ResourceId) -> Result<Acc
             tokens: Arc::new(StorageTokens(arm.tokens().clone())),
         },
     };
-    let mut client = BlobClient::new(arm.http().clone(), &endpoint, name, auth)?;
+    // A key is signed for the account the endpoint serves: the host's on
+    // Azure (`{name}.blob.core.windows.net`, the ARM name), the first path
+    // segment on a path-style endpoint (Azurite, an IP endpoint), which a
+    // rehearsal may back with another account than the ARM name.
+    let signer = path_style_account(&endpoint).unwrap_or_else(|| name.to_string());
+    let mut client = BlobClient::new(arm.http().clone(), &endpoint, &signer, auth)?;
     if let Some(log) = arm.logger() {
         client = client.with_logger(log);
     }
@@ -176,6 +181,13 @@ pub async fn blob_client(arm: &ArmClient, account_id: &ResourceId) -> Result<Acc
         key,
         endpoint,
     })
+}
+
+/// The account a path-style endpoint names (`http://127.0.0.1:10000/acct/`).
+pub fn path_style_account(endpoint: &str) -> Option<String> {
+    let url = url::Url::parse(endpoint).ok()?;
+    let first = url.path_segments()?.find(|s| !s.is_empty())?;
+    is_valid_account_name(first).then(|| first.to_string())
 }
 
 /// A blob endpoint credentials may be sent to: https, or http on loopback.
@@ -225,6 +237,20 @@ impl TokenProvider for StorageTokens {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_signing_account_is_the_one_the_endpoint_names() {
+        assert_eq!(
+            path_style_account("http://127.0.0.1:10000/apimbackups2/").as_deref(),
+            Some("apimbackups2")
+        );
+        assert_eq!(
+            path_style_account("https://contoso.blob.core.windows.net/"),
+            None,
+            "host-style: the ARM name"
+        );
+        assert_eq!(path_style_account("http://127.0.0.1:10000/Not_An_Account/"), None);
+    }
 
     #[test]
     fn insecure_settings_are_named() {

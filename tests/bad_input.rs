@@ -358,4 +358,28 @@ fn every_binary_says_how_it_is_used_what_it_checks_and_how_it_ends() {
             assert!(help.contains("Rails:"), "{binary}");
         }
     }
+    // And every subcommand, which has a man page of its own.
+    for (binary, sub) in [
+        ("apim-provision", "service"),
+        ("apim-provision", "storage"),
+        ("apim-provision", "get"),
+        ("apim-provision", "list"),
+        ("apim-provision", "delete"),
+        ("apim-backup", "prune"),
+        ("apim-namedvalues", "list"),
+        ("apim-namedvalues", "get"),
+        ("apim-namedvalues", "rewrite"),
+        ("apim-namedvalues", "import"),
+        ("apim-namedvalues", "apply"),
+        ("apim-namedvalues", "diff"),
+    ] {
+        let out = assert_cmd::Command::new(apim_toolkit::bin_path(binary, "debug"))
+            .args([sub, "--help"])
+            .output()
+            .unwrap();
+        let help = String::from_utf8_lossy(&out.stdout);
+        for part in ["Examples:", &format!("  {binary} {sub}"), "Exit codes:"] {
+            assert!(help.contains(part), "{binary} {sub} --help lacks {part:?}:\n{help}");
+        }
+    }
 }

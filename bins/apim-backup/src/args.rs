@@ -28,6 +28,7 @@ pub struct Cli {
 #[derive(Subcommand)]
 pub(crate) enum Cmd {
     /// Delete old backup blobs of a service (or of each apim.service on stdin), never the newest restorable one; says on stderr what it deletes and why. Try it with --dry-run first.
+    #[command(after_help = pipeline::help::sub::changes(pipeline::help::sub::PRUNE))]
     Prune(PruneArgs),
 }
 

@@ -31,6 +31,7 @@ pub struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// One apim.namedvalue per named value, sorted by name.
+    #[command(after_help = pipeline::help::sub::reads(pipeline::help::sub::NV_LIST))]
     List {
         #[command(flatten)]
         service: ServiceArg,
@@ -45,6 +46,7 @@ enum Cmd {
         tag: Option<String>,
     },
     /// One named value.
+    #[command(after_help = pipeline::help::sub::reads(pipeline::help::sub::NV_GET))]
     Get {
         name: String,
         #[command(flatten)]
@@ -54,14 +56,17 @@ enum Cmd {
         reveal_secrets: bool,
     },
     /// apim.namedvalue documents in, an apim.namedvalue.change for each that the rules change.
+    #[command(after_help = pipeline::help::sub::changes(pipeline::help::sub::NV_REWRITE))]
     Rewrite(RewriteArgs),
     /// Creates named values from apim.namedvalue documents on stdin (as list --reveal-secrets prints them, or written by hand); never overwrites one that exists.
+    #[command(after_help = pipeline::help::sub::changes(pipeline::help::sub::NV_IMPORT))]
     Import {
         /// The service to create them in (default: each document's serviceId).
         #[command(flatten)]
         service: ServiceArg,
     },
     /// Writes apim.namedvalue.change documents, each only if unchanged since the plan.
+    #[command(after_help = pipeline::help::sub::changes(pipeline::help::sub::NV_APPLY))]
     Apply {
         /// Changes in flight at once (each reads, writes and polls). 32 measured best at 20 ms per call (5,000 values, 1,000 changes: 8 took 7.1 s, 32 about 1.6 s); under ARM's throttling the pacing, not this, sets the pace.
         #[arg(long, default_value_t = 32)]
@@ -73,6 +78,7 @@ enum Cmd {
         timeout: pipeline::TimeoutArg,
     },
     /// Compares the named values of two services (apim.service documents) as `apim-diff --only namedValues` does: one apim.difference each; exit 1 when they differ, 5 when the comparison failed.
+    #[command(after_help = pipeline::help::sub::NV_DIFF)]
     Diff { a: PathBuf, b: PathBuf },
 }
 

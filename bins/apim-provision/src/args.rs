@@ -30,14 +30,19 @@ pub struct Cli {
 #[derive(Subcommand)]
 pub(crate) enum Cmd {
     /// Create APIM services (or return them unchanged); prints one apim.service per service.
+    #[command(after_help = pipeline::help::sub::changes(pipeline::help::sub::SERVICE))]
     Service(ServiceArgs),
     /// Create a storage account and blob container for backups; prints a storage.container.
+    #[command(after_help = pipeline::help::sub::changes(pipeline::help::sub::STORAGE))]
     Storage(StorageArgs),
     /// Print the apim.service document of existing services; reads only, changes nothing.
+    #[command(after_help = pipeline::help::sub::reads(pipeline::help::sub::GET))]
     Get(GetArgs),
     /// An apim.service per service that exists in the subscription (all pages), optionally in one group and with tags; reads only.
+    #[command(after_help = pipeline::help::sub::reads(pipeline::help::sub::LIST))]
     List(ListArgs),
     /// Delete services (apim.service documents on stdin, or --service-id), only with a recent good backup of each; prints one apim.service.deleted per service.
+    #[command(after_help = pipeline::help::sub::changes(pipeline::help::sub::DELETE))]
     Delete(DeleteArgs),
 }
 

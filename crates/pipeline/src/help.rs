@@ -72,3 +72,79 @@ Secret values are compared and scanned in the process and never shown; a snapsho
 
 Exit codes: 0 equal (or the host is used nowhere); 1 they differ (or the host is still used); 2 bad input or \
 flags; 5 a side could not be read.";
+
+/// Per subcommand: `apim-provision service`, and so on.
+pub mod sub {
+    const CHANGES: &str = "Exit codes: 0 done; 1 Azure said no; 2 bad input or flags (nothing was changed); 3 refused by a safety rail; 4 stopped waiting (resume with --resume).";
+    const READS: &str = "Exit codes: 0 done; 1 Azure said no; 2 bad input or flags.";
+
+    pub const SERVICE: &str = "Examples:
+  apim-provision service -g apim-rg --create-group -l westeurope --name apim-src \\
+      --publisher-email ops@example.com --publisher-name Ops > src.json
+  apim-provision service --update --sku Premium --capacity 2 < src.json
+
+Rails: what exists is returned as it is unless --update; a lower SKU or fewer units also needs --allow-downgrade; a name \
+held by a soft-deleted service needs --recover (undelete) or --purge.";
+    pub const STORAGE: &str = "Examples:
+  apim-provision storage -g apim-rg -l westeurope --account apimbackups --container apim-backups > store.json
+
+Creates a StorageV2 account (https only, TLS 1.2, no public blob access: backups hold every secret) unless it exists, \
+then the container.";
+    pub const GET: &str = "Examples:
+  apim-provision get -g apim-rg -n apim-src > src.json
+  apim-provision get --service-id /subscriptions/…/resourceGroups/apim-rg/providers/Microsoft.ApiManagement/service/apim-src";
+    pub const LIST: &str = "Examples:
+  apim-provision list --tag env=prod | apim-backup --storage store.json --no-wait > ops.ndjson
+  apim-provision list -g apim-rg";
+    pub const DELETE: &str = "Examples:
+  apim-provision delete --backups backups.ndjson < src.json
+  apim-provision delete --purge --backups backups.ndjson --service-id /subscriptions/…/service/apim-old
+  apim-provision delete --resume --backups backups.ndjson < ops.ndjson
+
+Rails: each service needs a succeeded backup among --backups whose blob exists unchanged, is marked as a backup of \
+that service and is younger than --max-backup-age (or --no-backup-check); a service another operation runs on is not \
+deleted; a purge (no undelete after it) asks that rail again right before it, resumed or not.";
+    pub const PRUNE: &str = "Examples:
+  apim-backup prune --storage store.json --name apim-src --keep 5 --dry-run
+  apim-provision list --tag env=prod | apim-backup prune --storage store.json --keep 7
+
+Rails: the newest restorable backup is never deleted; nothing is pruned while the newest backup did not succeed; \
+--max-age never beats --keep unless --max-age-overrides-keep; a duration needs a unit (30d, not 30).";
+    pub const NV_LIST: &str = "Examples:
+  apim-namedvalues list --service dest.json > namedvalues.ndjson
+  apim-namedvalues list --service-id /subscriptions/…/service/apim-dest --tag env";
+    pub const NV_GET: &str = "Examples:
+  apim-namedvalues get backend-host --service dest.json";
+    pub const NV_REWRITE: &str = "Examples:
+  apim-namedvalues list --service dest.json | apim-namedvalues rewrite --host api.src.example.com=api.dest.example.com > plan.ndjson
+  apim-namedvalues rewrite --rules rules.json < namedvalues.ndjson
+
+Rails: the plan never holds a secret's value; a value changed since it was listed refuses the plan (exit 3); a rule \
+that matches nothing is refused (exit 2) unless --allow-unmatched.";
+    pub const NV_IMPORT: &str = "Examples:
+  apim-namedvalues import --service dest.json < namedvalues.ndjson
+  apim-namedvalues list --service src.json --reveal-secrets | apim-namedvalues import --service dest.json
+
+Rails: every name and display name is checked before anything is written; one that exists with another value \
+refuses the import (exit 3); one there as described counts as imported.";
+    pub const NV_APPLY: &str = "Examples:
+  apim-namedvalues apply --dry-run < plan.ndjson
+  apim-namedvalues apply < plan.ndjson > applied.ndjson
+
+Rails: each change is written only while the named value's ETag is the plan's; one changed since is a conflict, \
+never overwritten.";
+    pub const NV_DIFF: &str = "Examples:
+  apim-namedvalues diff src.json dest.json
+
+Exit codes: 0 equal; 1 they differ; 2 bad input; 5 a side could not be read.";
+
+    /// A subcommand that changes things: its text, then the exit codes.
+    pub fn changes(text: &str) -> String {
+        format!("{text}\n\n{CHANGES}")
+    }
+
+    /// A subcommand that only reads.
+    pub fn reads(text: &str) -> String {
+        format!("{text}\n\n{READS}")
+    }
+}

@@ -119,24 +119,6 @@ fn tokens_for_another_resource_and_world_readable_secrets_are_refused() {
     }
 }
 
-/// Runs `apim-provision get` of a service; (exit code, stderr, seconds).
-fn get_timed(cmd: &mut assert_cmd::Command) -> (Option<i32>, String, f64) {
-    let started = std::time::Instant::now();
-    let out = cmd
-        .args([
-            "get",
-            "--service-id",
-            &format!("/subscriptions/{SUB}/resourceGroups/apim-rg/providers/Microsoft.ApiManagement/service/x"),
-        ])
-        .output()
-        .unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-        started.elapsed().as_secs_f64(),
-    )
-}
-
 #[test]
 fn what_no_retry_mends_fails_in_seconds_naming_the_cause_and_the_fix() {
     let emu = emulator(0.0);
@@ -145,45 +127,48 @@ fn what_no_retry_mends_fails_in_seconds_naming_the_cause_and_the_fix() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         format!("https://127.0.0.1:{}", l.local_addr().unwrap().port())
     };
-    let (code, err, secs) = get_timed(
-        bin("apim-provision", &emu)
-            .env("AZURE_ARM_ENDPOINT", &closed)
-            .env("AZURE_AUTHORITY_HOST", &closed)
-            .args(["--auth", "client-secret"]),
-    );
-    assert_eq!(code, Some(1), "{err}");
-    assert!(secs < 5.0, "{secs} s: {err}");
-    assert!(err.contains("connection refused") && err.contains("source its env file"), "{err}");
-    assert_eq!(err.trim().lines().count(), 1, "{err}");
-
-    // The emulator's certificate without its CA: not trusted.
-    let (code, err, secs) = get_timed(
-        bin("apim-provision", &emu)
-            .env_remove("SSL_CERT_FILE")
-            .env_remove("REQUESTS_CA_BUNDLE")
-            .args(["--auth", "client-secret"]),
-    );
-    assert_eq!(code, Some(1), "{err}");
-    assert!(secs < 5.0, "{secs} s: {err}");
-    assert!(err.contains("not trusted") && err.contains("--ca-cert"), "{err}");
-
-    // A wrong secret: the token endpoint says no, once.
-    let (code, err, secs) = get_timed(
-        bin("apim-provision", &emu)
-            .env("AZURE_CLIENT_SECRET", "not-the-secret")
-            .args(["--auth", "client-secret"]),
-    );
-    assert_eq!(code, Some(1), "{err}");
-    assert!(secs < 5.0, "{secs} s: {err}");
-    assert!(err.contains("refused the credential") && err.contains("AZURE_CLIENT_ID"), "{err}");
-
-    // No credential configured at all: which variable is missing.
-    let (code, err, secs) = get_timed(
-        bin("apim-provision", &emu)
-            .env_remove("AZURE_CLIENT_SECRET")
-            .args(["--auth", "client-secret"]),
-    );
-    assert_eq!(code, Some(1), "{err}");
-    assert!(secs < 5.0, "{secs} s: {err}");
-    assert!(err.contains("AZURE_CLIENT_SECRET is not set"), "{err}");
+    let service = format!("/subscriptions/{SUB}/resourceGroups/apim-rg/providers/Microsoft.ApiManagement/service/x");
+    // (what, environment changes (None removes), what stderr says)
+    type Case<'a> = (&'a str, Vec<(&'a str, Option<&'a str>)>, [&'a str; 2]);
+    let cases: [Case; 4] = [
+        (
+            "nothing listening",
+            vec![("AZURE_ARM_ENDPOINT", Some(&closed)), ("AZURE_AUTHORITY_HOST", Some(&closed))],
+            ["connection refused", "source its env file"],
+        ),
+        (
+            "the emulator's certificate without its CA",
+            vec![("SSL_CERT_FILE", None), ("REQUESTS_CA_BUNDLE", None)],
+            ["not trusted", "--ca-cert"],
+        ),
+        (
+            "a wrong secret",
+            vec![("AZURE_CLIENT_SECRET", Some("not-the-secret"))],
+            ["refused the credential", "AZURE_CLIENT_ID"],
+        ),
+        (
+            "no credential configured",
+            vec![("AZURE_CLIENT_SECRET", None)],
+            ["AZURE_CLIENT_SECRET is not set", "client-secret"],
+        ),
+    ];
+    for (what, env, says) in cases {
+        let mut cmd = bin("apim-provision", &emu);
+        for (k, v) in env {
+            match v {
+                Some(v) => cmd.env(k, v),
+                None => cmd.env_remove(k),
+            };
+        }
+        let started = std::time::Instant::now();
+        let out = cmd
+            .args(["--auth", "client-secret", "get", "--service-id", &service])
+            .output()
+            .unwrap();
+        let (secs, err) = (started.elapsed().as_secs_f64(), String::from_utf8_lossy(&out.stderr));
+        assert_eq!(out.status.code(), Some(1), "{what}: {err}");
+        assert!(secs < 5.0, "{what}: {secs} s: {err}");
+        assert!(says.iter().all(|s| err.contains(s)), "{what}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{what}: one line: {err}");
+    }
 }

@@ -90,19 +90,26 @@ pub(crate) struct GetArgs {
     pub(crate) service_ids: Vec<ResourceId>,
 }
 
+/// Where new services and accounts go.
 #[derive(Args)]
-pub(crate) struct ServiceArgs {
-    #[command(flatten)]
-    pub(crate) wait: WaitArgs,
-    /// Resource group of the services named with --name.
+pub(crate) struct Placement {
+    /// Resource group of what is named with --name or --account.
     #[arg(long, short = 'g')]
     pub(crate) resource_group: Option<String>,
     /// Create the resource group if it does not exist (needs --location).
     #[arg(long)]
     pub(crate) create_group: bool,
-    /// Azure region of new services, e.g. westeurope.
+    /// Azure region of what is created, e.g. westeurope.
     #[arg(long, short = 'l')]
     pub(crate) location: Option<String>,
+}
+
+#[derive(Args)]
+pub(crate) struct ServiceArgs {
+    #[command(flatten)]
+    pub(crate) wait: WaitArgs,
+    #[command(flatten)]
+    pub(crate) at: Placement,
     /// Service name; repeat for several (provisioned concurrently). Without it, apim.service documents are read from stdin.
     #[arg(long = "name", short = 'n')]
     pub(crate) names: Vec<String>,
@@ -139,15 +146,8 @@ pub(crate) struct ServiceArgs {
 pub(crate) struct StorageArgs {
     #[command(flatten)]
     pub(crate) wait: WaitArgs,
-    /// Resource group of the storage account.
-    #[arg(long, short = 'g')]
-    pub(crate) resource_group: Option<String>,
-    /// Create the resource group if it does not exist (needs --location).
-    #[arg(long)]
-    pub(crate) create_group: bool,
-    /// Azure region of a new account.
-    #[arg(long, short = 'l')]
-    pub(crate) location: Option<String>,
+    #[command(flatten)]
+    pub(crate) at: Placement,
     /// Storage account name (3-24 lowercase letters and digits). Without it, storage.container documents are read from stdin.
     #[arg(long)]
     pub(crate) account: Option<String>,

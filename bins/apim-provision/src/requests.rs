@@ -96,7 +96,7 @@ pub(crate) fn service_requests(a: &ServiceArgs, common: &ConnectArgs) -> anyhow:
         if out.is_empty() {
             return Err(usage("no services: pass --name, or apim.service documents on stdin"));
         }
-        let group = match (a.create_group, out.first()) {
+        let group = match (a.at.create_group, out.first()) {
             (true, Some(r)) => Some((
                 r.id.subscription_id().to_string(),
                 r.id.resource_group_name().unwrap_or_default().to_string(),
@@ -107,8 +107,8 @@ pub(crate) fn service_requests(a: &ServiceArgs, common: &ConnectArgs) -> anyhow:
         return Ok((out, group));
     }
     let sub = subscription_flag(common)?;
-    let rg = need(&a.resource_group, "--resource-group")?;
-    let location = need(&a.location, "--location")?;
+    let rg = need(&a.at.resource_group, "--resource-group")?;
+    let location = need(&a.at.location, "--location")?;
     let mut seen = std::collections::HashSet::new();
     for name in &a.names {
         if !seen.insert(name.to_ascii_lowercase()) {
@@ -124,7 +124,7 @@ pub(crate) fn service_requests(a: &ServiceArgs, common: &ConnectArgs) -> anyhow:
         };
         out.push(ServiceRequest::new(apim_ops::service_id(&sub, rg, name), spec).map_err(spec_error)?);
     }
-    Ok((out, group_to_create(a.create_group, &sub, Some(rg), Some(location))?))
+    Ok((out, group_to_create(a.at.create_group, &sub, Some(rg), Some(location))?))
 }
 
 /// A setting that cannot work, named by the flag that sets it.
@@ -155,9 +155,9 @@ pub(crate) fn storage_requests(a: &StorageArgs, common: &ConnectArgs) -> anyhow:
         return Ok((out, None));
     }
     let sub = subscription_flag(common)?;
-    let rg = need(&a.resource_group, "--resource-group")?;
+    let rg = need(&a.at.resource_group, "--resource-group")?;
     let account = need(&a.account, "--account")?;
-    let location = need(&a.location, "--location")?;
+    let location = need(&a.at.location, "--location")?;
     let container = need(&a.container, "--container")?;
     if !accounts::is_valid_account_name(account) {
         return Err(usage(format!(
@@ -175,5 +175,5 @@ pub(crate) fn storage_requests(a: &StorageArgs, common: &ConnectArgs) -> anyhow:
         location: location.to_string(),
         sku: a.sku.clone(),
     });
-    Ok((out, group_to_create(a.create_group, &sub, Some(rg), Some(location))?))
+    Ok((out, group_to_create(a.at.create_group, &sub, Some(rg), Some(location))?))
 }

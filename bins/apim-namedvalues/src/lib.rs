@@ -243,13 +243,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let verb = if dry_run { "checking" } else { "changing" };
             eprintln!("apply: {verb} {} named value(s) of {}", changes.len(), services.join(", "));
             let tally = std::cell::RefCell::new(std::collections::BTreeMap::<String, usize>::new());
+            let writes = std::cell::RefCell::new(Vec::new());
             let counted = |c: &ChangeDoc| {
                 let status = c.status.and_then(|s| serde_json::to_value(s).ok());
                 let key = status.as_ref().and_then(Value::as_str).unwrap_or("unknown").to_string();
                 *tally.borrow_mut().entry(key).or_default() += 1;
+                if let Some(e) = &c.applied_etag {
+                    writes.borrow_mut().push((c.write_key(), e.clone()));
+                }
                 emit(c)
             };
-            let result = namedvalue_workflow::apply(&session.arm, changes, parallel, dry_run, counted).await;
+            // What this machine's earlier runs wrote: a plan applied twice
+            // knows its own secret writes by their ETags.
+            let earlier = pipeline::record::earlier_writes();
+            let result = namedvalue_workflow::apply(&session.arm, changes, parallel, dry_run, &earlier, counted).await;
+            pipeline::record::remember_writes(&writes.into_inner());
             let tally = tally.into_inner();
             let count = |k: &str| tally.get(k).copied().unwrap_or(0);
             let mut line = format!("apply: {} applied, {} conflict(s)", count("applied"), count("conflict"));

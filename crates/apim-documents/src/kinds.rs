@@ -643,6 +643,18 @@ pub struct ChangeDoc {
     pub status: Option<ChangeStatus>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// Set by apply: the ETag its write produced, so that a later run of
+    /// the same plan knows its own write (a secret's value is never kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied_etag: Option<String>,
+}
+
+impl ChangeDoc {
+    /// What identifies this change's write across runs: service, named
+    /// value and the ETag the plan was made at.
+    pub fn write_key(&self) -> String {
+        format!("{}|{}|{}", self.service_id, self.name, self.etag).to_ascii_lowercase()
+    }
 }
 
 /// `apim.entity`: one entity of a service's configuration in a snapshot

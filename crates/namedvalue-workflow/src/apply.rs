@@ -23,25 +23,30 @@ fn conflict(why: &str) -> Result<Applied> {
 /// soon as its write ends (so a run killed halfway leaves a record of every
 /// change it made). Ends with an error when any failed, stopped before its
 /// write, or met a newer value.
+/// `earlier` holds what earlier runs wrote: [`ChangeDoc::write_key`] to
+/// the ETag their write produced; a secret now at that ETag is this plan's
+/// own earlier write (already applied), not someone else's change.
 pub async fn apply(
     arm: &ArmClient,
     changes: Vec<ChangeDoc>,
     parallel: usize,
     dry_run: bool,
+    earlier: &std::collections::HashMap<String, String>,
     mut done: impl FnMut(&ChangeDoc) -> std::io::Result<()>,
 ) -> std::result::Result<(), ApplyError> {
     let mut results = futures::stream::iter(changes.into_iter().map(|c| async move {
-        let r = apply_one(arm, &c, dry_run).await;
+        let r = apply_one(arm, &c, dry_run, earlier.get(&c.write_key()).map(String::as_str)).await;
         (c, r)
     }))
     .buffer_unordered(parallel.max(1));
     let mut tally = Tally::default();
     while let Some((mut c, r)) = results.next().await {
         match r {
-            Ok((status, message)) => {
+            Ok(((status, message), written)) => {
                 tally.count(status);
                 c.status = Some(status);
                 c.message = message;
+                c.applied_etag = written;
                 done(&c).map_err(ApplyError::Output)?;
             }
             Err(e) => tally.errors.push(format!("{}: {}", c.name, one_line(&e))),
@@ -145,7 +150,21 @@ pub fn status_of_write(written: &Written, already_in_place: bool) -> Applied {
 /// One change. A change made elsewhere since the plan is a conflict: the
 /// write carries the plan's ETag in If-Match, and a secret is written only
 /// while its ETag is still the plan's.
-pub async fn apply_one(arm: &ArmClient, c: &ChangeDoc, dry_run: bool) -> Result<Applied> {
+/// `earlier`: the ETag an earlier run of this plan wrote, if one did.
+/// Also returns the ETag this run's write produced.
+pub async fn apply_one(arm: &ArmClient, c: &ChangeDoc, dry_run: bool, earlier: Option<&str>) -> Result<(Applied, Option<String>)> {
+    let mut written = None;
+    let applied = apply_change(arm, c, dry_run, earlier, &mut written).await?;
+    Ok((applied, written))
+}
+
+async fn apply_change(
+    arm: &ArmClient,
+    c: &ChangeDoc,
+    dry_run: bool,
+    earlier: Option<&str>,
+    produced: &mut Option<String>,
+) -> Result<Applied> {
     if arm.stop().fired() {
         return Ok((
             ChangeStatus::NotApplied,
@@ -160,6 +179,12 @@ pub async fn apply_one(arm: &ArmClient, c: &ChangeDoc, dry_run: bool) -> Result<
             Err(OpsError::Arm(e)) if e.status() == Some(404) => return conflict("it no longer exists"),
             Err(e) => return Err(e.into()),
         };
+        if etag != c.etag && earlier == Some(etag.as_str()) {
+            return Ok((
+                ChangeStatus::Applied,
+                Some("already applied (by an earlier run of this plan)".into()),
+            ));
+        }
         if etag != c.etag {
             // A plan holds nothing of a secret's value, so whether this is
             // the plan's own earlier run cannot be proven: a hint, and still
@@ -212,6 +237,9 @@ pub async fn apply_one(arm: &ArmClient, c: &ChangeDoc, dry_run: bool) -> Result<
     };
     // A write whose answer was lost and sent again meets its own new
     // ETag: if what is there now is what the plan wrote, it is applied.
+    if let Written::Done(e) | Written::Accepted(e) = &written {
+        *produced = Some(e.clone());
+    }
     let in_place = matches!(written, Written::Conflict) && already_in_place(arm, c, &write).await?;
     let status = status_of_write(&written, in_place);
     if matches!(written, Written::Done(_)) && c.after.key_vault.is_some() {

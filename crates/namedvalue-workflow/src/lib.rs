@@ -259,6 +259,7 @@ where
             rules: specs.clone(),
             status: None,
             message: None,
+            applied_etag: None,
         });
     }
     Ok(Planned {

@@ -100,3 +100,35 @@ fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
 fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
     std::fs::write(path, text)
 }
+
+/// The writes earlier `apply` runs made: a change's write key to the ETag
+/// its write produced (never a value). Kept owner-only beside the
+/// operations, so a plan applied twice on this machine knows its own write.
+const WRITES: &str = "applied-writes.ndjson";
+
+pub fn earlier_writes() -> std::collections::HashMap<String, String> {
+    let Some(dir) = dir() else { return Default::default() };
+    let text = std::fs::read_to_string(dir.join(WRITES)).unwrap_or_default();
+    text.lines()
+        .filter_map(|l| serde_json::from_str::<(String, String)>(l).ok())
+        .collect()
+}
+
+/// Adds writes to the record (best effort, as [`started`]).
+pub fn remember_writes(writes: &[(String, String)]) {
+    if writes.is_empty() {
+        return;
+    }
+    let Some(dir) = dir() else { return };
+    if create_private_dir(&dir).is_err() {
+        return;
+    }
+    let mut all = earlier_writes();
+    all.extend(writes.iter().cloned());
+    let text: String = all
+        .iter()
+        .filter_map(|w| serde_json::to_string(&w).ok())
+        .map(|l| l + "\n")
+        .collect();
+    let _ = write_private(&dir.join(WRITES), &text);
+}

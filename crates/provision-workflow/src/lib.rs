@@ -383,9 +383,18 @@ mod tests {
             .parse()
             .unwrap();
         let pending = arm_client::PendingOperation::on_resource("https://h/x");
-        let restore = serde_json::from_value::<Resume>(serde_json::json!({"operation": "service.create"})).unwrap();
-        assert!(check_resumable(&OperationDoc::new(restore, id.clone(), pending.clone())).is_ok());
-        let backup = OperationDoc::new(Resume::StorageCreate { container: "c".into() }, id, pending);
-        assert!(check_resumable(&backup).is_ok());
+        let create = serde_json::from_value::<Resume>(serde_json::json!({"operation": "service.create"})).unwrap();
+        assert!(check_resumable(&OperationDoc::new(create, id.clone(), pending.clone())).is_ok());
+        let storage = OperationDoc::new(Resume::StorageCreate { container: "c".into() }, id.clone(), pending.clone());
+        assert!(check_resumable(&storage).is_ok());
+        let restore = serde_json::from_value::<Resume>(serde_json::json!({"operation": "restore", "context": {"restore": {
+            "status": "Running", "notRestored": [],
+            "source": {"id": id.to_string(), "name": "x", "sku": {"name": "Developer", "capacity": 1}, "location": "l"},
+            "target": {"id": id.to_string(), "name": "x", "sku": {"name": "Developer", "capacity": 1}, "location": "l"},
+            "backup": {"account": "a", "container": "c", "blob": "b", "etag": "e"}}}}))
+        .unwrap();
+        let e = check_resumable(&OperationDoc::new(restore, id, pending)).unwrap_err();
+        assert!(matches!(e, ProvisionError::NotMine("restore")), "{e}");
+        assert_eq!(e.failure(), Failure::BadInput);
     }
 }

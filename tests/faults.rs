@@ -7,7 +7,7 @@ use crate::common::*;
 use apim_toolkit::azurite_blob;
 use predicates::prelude::PredicateBooleanExt;
 use predicates::str::contains;
-use serde_json::json;
+use serde_json::{json, Value};
 
 #[test]
 fn server_errors_and_resets_on_reads_are_retried() {
@@ -257,13 +257,14 @@ fn a_diff_that_cannot_read_a_side_says_so_with_its_own_code() {
     r.emu.fault("fail=0").unwrap();
 }
 
-#[test]
-fn a_signal_during_the_safety_backup_prints_it_and_restores_nothing() {
-    let r = Rig::new();
+/// A restore of apim-src's backup onto apim-dest, with a safety backup
+/// taken first at `time_scale`, caught while that backup runs: the child,
+/// the backup being restored, and apim-dest's configuration before.
+fn restore_during_its_safety_backup(r: &Rig, time_scale: f64) -> (std::process::Child, Value, Value) {
     let out = r.backup_cmd(&r.services[0]).assert().success();
     let src_backup = docs(&out.get_output().stdout).remove(0);
     let before = config(&r.emu, "apim-dest");
-    r.emu.set_time_scale(1.0).unwrap(); // the safety backup takes ten minutes
+    r.emu.set_time_scale(time_scale).unwrap();
     let child = spawn(
         "apim-restore",
         &r.emu,
@@ -271,6 +272,14 @@ fn a_signal_during_the_safety_backup_prints_it_and_restores_nothing() {
         &src_backup.to_string(),
     );
     wait_until("the safety backup started", || service_state(&r.emu, "apim-dest") == "Updating");
+    (child, src_backup, before)
+}
+
+#[test]
+fn a_signal_during_the_safety_backup_prints_it_and_restores_nothing() {
+    let r = Rig::new();
+    // The safety backup takes ten minutes.
+    let (child, _, before) = restore_during_its_safety_backup(&r, 1.0);
     signal(&child, "TERM");
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(4), "{}", String::from_utf8_lossy(&out.stderr));
@@ -297,19 +306,9 @@ fn a_signal_during_the_safety_backup_prints_it_and_restores_nothing() {
 #[test]
 fn a_blob_rewritten_while_the_safety_backup_ran_is_not_restored() {
     let r = Rig::new();
-    let out = r.backup_cmd(&r.services[0]).assert().success();
-    let src_backup = docs(&out.get_output().stdout).remove(0);
-    let before = config(&r.emu, "apim-dest");
     // The safety backup takes six seconds: long enough to act meanwhile,
     // short enough that its poll's Retry-After does not slow the suite.
-    r.emu.set_time_scale(0.01).unwrap();
-    let child = spawn(
-        "apim-restore",
-        &r.emu,
-        &["--target", &r.path("dest.json"), "--take-safety-backup"],
-        &src_backup.to_string(),
-    );
-    wait_until("the safety backup started", || service_state(&r.emu, "apim-dest") == "Updating");
+    let (child, src_backup, before) = restore_during_its_safety_backup(&r, 0.01);
     // Meanwhile someone rewrites the blob the rails approved.
     let (container, blob) = (r.container.clone(), src_backup["blob"].as_str().unwrap().to_string());
     apim_toolkit::with_azurite("apimbackups", async |c| {

@@ -149,17 +149,10 @@ pub fn check(f: &Facts, o: Overrides) -> Verdict {
     v
 }
 
-/// What a backup never carries: to redo on the target after a restore.
-pub const NOT_RESTORED: [&str; 8] = [
-    "custom domain TLS certificates",
-    "custom CA (root and intermediate) certificates",
-    "managed identity settings",
-    "virtual network integration settings",
-    "Azure Monitor diagnostic settings",
-    "protocol and cipher settings",
-    "developer portal content",
-    "usage and analytics data",
-];
+/// What a backup never carries, to redo on the target after a restore: the
+/// families registry's list, so the document, the README and the diff
+/// cannot drift.
+pub use apim_families::NOT_IN_BACKUP as NOT_RESTORED;
 
 /// What the target holds that the backup's source does not: what a restore
 /// would take from it. Counts of entities, and a few paths to show.

@@ -20,7 +20,7 @@ mod read;
 
 pub use compare::{diff, scan, Diff, Unscanned};
 pub use normalize::{normalize_policy_xml, normalize_properties};
-pub use read::{read, read_only, Error, FAMILIES};
+pub use read::{read, read_only, Error};
 
 use apim_documents::EntityDoc;
 use serde_json::Value;

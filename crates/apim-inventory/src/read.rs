@@ -3,6 +3,7 @@
 
 use crate::normalize::normalize_properties;
 use crate::{Secret, Snapshot};
+use apim_families::Family;
 use apim_ops::API_VERSION;
 use arm_client::{ArmClient, ResourceId};
 use futures::stream::{self, StreamExt, TryStreamExt};
@@ -15,70 +16,48 @@ pub enum Error {
     Arm(#[from] arm_client::Error),
 }
 
-/// The collections directly under a service.
-const TOP: &[&str] = &[
-    "namedValues",
-    "apis",
-    "apiVersionSets",
-    "products",
-    "policies",
-    "backends",
-    "loggers",
-    "diagnostics",
-    "tags",
-];
-/// What is read below each API, each operation and each product. A
-/// product's APIs and the tags of an API or product are links: the
-/// snapshot records that the link exists, the entity itself is read once.
-const BELOW_API: &[&str] = &["operations", "policies", "diagnostics", "tags"];
-const BELOW_OPERATION: &[&str] = &["policies"];
-const BELOW_PRODUCT: &[&str] = &["apis", "policies", "tags"];
-
-fn is_link(parent: &str, coll: &str) -> bool {
-    !parent.is_empty() && (coll == "tags" || (coll == "apis" && parent.starts_with("products/")))
-}
-
-/// The families directly under a service that a snapshot reads.
-pub const FAMILIES: &[&str] = TOP;
-
-/// Reads the service's whole configuration, `parallel` requests at a time.
+/// Reads the service's whole configuration (every family of the
+/// `apim-families` registry), `parallel` requests at a time.
 pub async fn read(arm: &ArmClient, service: &ResourceId, parallel: usize) -> Result<Snapshot, Error> {
-    read_only(arm, service, parallel, FAMILIES).await
+    let all: Vec<&str> = apim_families::top_level().map(|f| f.collection).collect();
+    read_only(arm, service, parallel, &all).await
 }
 
 /// Reads only these families (and what they hold), `parallel` requests at
-/// a time; names not among [`FAMILIES`] are ignored. Named values are
+/// a time; names of no top-level family are ignored. Named values are
 /// always listed, since other families refer to them by id, but appear
 /// (and their secrets are read) only when asked for.
 pub async fn read_only(arm: &ArmClient, service: &ResourceId, parallel: usize, families: &[&str]) -> Result<Snapshot, Error> {
     let before = arm.requests_sent();
     let sid = service.to_string();
     let parallel = parallel.max(1);
-    let list = |parent: String, coll: &'static str| {
+    let list = |parent: String, fam: &'static Family| {
         let sid = &sid;
         async move {
             let at = if parent.is_empty() {
-                coll.to_string()
+                fam.collection.to_string()
             } else {
-                format!("{parent}/{coll}")
+                format!("{parent}/{}", fam.collection)
             };
             let items = arm.list(arm.url(&format!("{sid}/{at}"), API_VERSION)).await?;
-            Ok::<_, Error>((parent, coll, items))
+            Ok::<_, Error>((parent, fam, items))
         }
     };
     let mut raw: BTreeMap<String, Value> = BTreeMap::new();
-    let record = |raw: &mut BTreeMap<String, Value>, parent: &str, coll: &str, items: Vec<Value>| -> Vec<String> {
+    // A link (a product's API, an API's tag) is recorded as there; the
+    // entity itself is read once, where it lives.
+    let record = |raw: &mut BTreeMap<String, Value>, parent: &str, fam: &Family, items: Vec<Value>| -> Vec<String> {
         let mut paths = Vec::new();
         for item in items {
             let Some(name) = item.get("name").and_then(Value::as_str) else {
                 continue;
             };
             let path = if parent.is_empty() {
-                format!("{coll}/{name}")
+                format!("{}/{name}", fam.collection)
             } else {
-                format!("{parent}/{coll}/{name}")
+                format!("{parent}/{}/{name}", fam.collection)
             };
-            let props = if is_link(parent, coll) {
+            let props = if fam.link {
                 json!({})
             } else {
                 item.get("properties").cloned().unwrap_or_else(|| json!({}))
@@ -90,21 +69,17 @@ pub async fn read_only(arm: &ArmClient, service: &ResourceId, parallel: usize, f
     };
 
     let top: Vec<_> = stream::iter(
-        TOP.iter()
-            .filter(|c| families.contains(c) || **c == "namedValues")
-            .map(|c| list(String::new(), c)),
+        apim_families::top_level()
+            .filter(|f| families.contains(&f.collection) || f.collection == "namedValues")
+            .map(|f| list(String::new(), f)),
     )
     .buffer_unordered(parallel)
     .try_collect()
     .await?;
     let mut second = Vec::new();
-    for (parent, coll, items) in top {
-        for p in record(&mut raw, &parent, coll, items) {
-            match coll {
-                "apis" => second.extend(BELOW_API.iter().map(|c| (p.clone(), *c))),
-                "products" => second.extend(BELOW_PRODUCT.iter().map(|c| (p.clone(), *c))),
-                _ => {}
-            }
+    for (parent, fam, items) in top {
+        for p in record(&mut raw, &parent, fam, items) {
+            second.extend(apim_families::children(fam.name).map(|c| (p.clone(), c)));
         }
     }
     // Secret values are read alongside the nested lists.
@@ -129,10 +104,11 @@ pub async fn read_only(arm: &ArmClient, service: &ResourceId, parallel: usize, f
         .try_collect::<Vec<_>>();
     let (secrets, nested) = futures::future::try_join(secrets, nested).await?;
     let mut third = Vec::new();
-    for (parent, coll, items) in nested {
-        for p in record(&mut raw, &parent, coll, items) {
-            if coll == "operations" {
-                third.extend(BELOW_OPERATION.iter().map(|c| (p.clone(), *c)));
+    for (parent, fam, items) in nested {
+        for p in record(&mut raw, &parent, fam, items) {
+            // A link's target has its own children where it lives.
+            if !fam.link {
+                third.extend(apim_families::children(fam.name).map(|c| (p.clone(), c)));
             }
         }
     }
@@ -140,8 +116,8 @@ pub async fn read_only(arm: &ArmClient, service: &ResourceId, parallel: usize, f
         .buffer_unordered(parallel)
         .try_collect()
         .await?;
-    for (parent, coll, items) in deepest {
-        record(&mut raw, &parent, coll, items);
+    for (parent, fam, items) in deepest {
+        record(&mut raw, &parent, fam, items);
     }
 
     // Named values are known by display name: ids may be generated (a

@@ -286,6 +286,8 @@ fn timeout_exits_4_with_a_resumable_document() {
     let ops = docs(&out.get_output().stdout);
     assert_eq!(ops.len(), 1);
     assert_eq!(ops[0]["kind"], "apim.operation");
+    let recorded = || std::fs::read_dir(emu.state_dir()).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(recorded(), 1, "the create is recorded in the state directory");
     emu.finish_operations().unwrap();
     let out = bin("apim-provision", &emu)
         .arg("--resume")
@@ -293,6 +295,7 @@ fn timeout_exits_4_with_a_resumable_document() {
         .assert()
         .success();
     assert_eq!(docs(&out.get_output().stdout)[0]["provisioningState"], "Succeeded");
+    assert_eq!(recorded(), 0, "and forgotten once it ended");
 }
 
 #[test]

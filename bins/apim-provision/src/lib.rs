@@ -206,7 +206,12 @@ fn with_hint(e: workflow::ProvisionError) -> anyhow::Error {
 async fn started_or_follow(session: &Session, started: workflow::Started, rail: &DeletionRail) -> anyhow::Result<Outcome<Provisioned>> {
     match started {
         arm_client::Progress::Done(p) => Ok(arm_client::Progress::Done(p)),
-        arm_client::Progress::Pending(op) => follow(session, op, rail).await,
+        arm_client::Progress::Pending(op) => {
+            // Recorded in the state directory, as backups and restores are.
+            let label = format!("{} {}", op.resource_id.name().unwrap_or_default(), op.work.name());
+            session.announce_started(&label, &op);
+            follow(session, op, rail).await
+        }
     }
 }
 

@@ -67,6 +67,19 @@ fn secret(emu: &apim_toolkit::EmulatorProcess, id: &str) -> String {
     v["value"].as_str().unwrap().to_string()
 }
 
+/// The service's named values, as `apim-namedvalues list` prints them.
+fn listed(emu: &apim_toolkit::EmulatorProcess, svc: &Value) -> Vec<Value> {
+    docs(
+        &bin("apim-namedvalues", emu)
+            .arg("list")
+            .write_stdin(svc.to_string())
+            .assert()
+            .success()
+            .get_output()
+            .stdout,
+    )
+}
+
 /// Runs `list` as given, then `rewrite` with [`RULES`]; returns the plan.
 fn list_and_plan(emu: &apim_toolkit::EmulatorProcess, list: &mut assert_cmd::Command) -> Vec<Value> {
     let nvs = docs(&list.assert().success().get_output().stdout);
@@ -91,15 +104,7 @@ const RULES: [&str; 6] = [
 #[test]
 fn the_old_spelling_of_the_identity_rule_still_works_with_a_warning() {
     let (emu, svc, _dir) = setup();
-    let nvs = docs(
-        &bin("apim-namedvalues", &emu)
-            .arg("list")
-            .write_stdin(svc.to_string())
-            .assert()
-            .success()
-            .get_output()
-            .stdout,
-    );
+    let nvs = listed(&emu, &svc);
     let plan_with = |rules: &[&str]| {
         let out = bin("apim-namedvalues", &emu)
             .arg("rewrite")
@@ -333,15 +338,7 @@ fn bad_plans_and_typos() {
         .stderr(contains("expected an 'apim.namedvalue.change'"));
     assert_eq!(emu.stats().unwrap()["writes"], writes, "nothing written");
 
-    let nvs = docs(
-        &bin("apim-namedvalues", &emu)
-            .arg("list")
-            .write_stdin(svc.to_string())
-            .assert()
-            .success()
-            .get_output()
-            .stdout,
-    );
+    let nvs = listed(&emu, &svc);
     bin("apim-namedvalues", &emu)
         .args(["rewrite", "--host", "api.src.exmaple.com=api.dest.example.com"])
         .write_stdin(ndjson(&nvs))
@@ -530,15 +527,7 @@ fn apply_stops_at_its_timeout_and_a_rerun_finishes_the_rest() {
 fn a_change_made_between_list_and_rewrite_is_never_overwritten() {
     let (emu, svc, _dir) = setup();
     // The documented two-step flow: list now, rewrite later.
-    let listed = docs(
-        &bin("apim-namedvalues", &emu)
-            .arg("list")
-            .write_stdin(svc.to_string())
-            .assert()
-            .success()
-            .get_output()
-            .stdout,
-    );
+    let listed = listed(&emu, &svc);
     // Meanwhile a colleague changes a value the rules would rewrite.
     let colleague = "https://api.src.example.com:9443/v2";
     put_nv(
@@ -638,15 +627,7 @@ fn import_creates_and_never_overwrites() {
 #[test]
 fn a_host_rule_written_the_wrong_way_round_is_called_out() {
     let (emu, svc, _dir) = setup();
-    let nvs = docs(
-        &bin("apim-namedvalues", &emu)
-            .arg("list")
-            .write_stdin(svc.to_string())
-            .assert()
-            .success()
-            .get_output()
-            .stdout,
-    );
+    let nvs = listed(&emu, &svc);
     bin("apim-namedvalues", &emu)
         .args(["rewrite", "--host", "api.dest.example.com=api.src.example.com"])
         .write_stdin(ndjson(&nvs))

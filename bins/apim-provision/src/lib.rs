@@ -208,8 +208,7 @@ async fn started_or_follow(session: &Session, started: workflow::Started, rail: 
         arm_client::Progress::Done(p) => Ok(arm_client::Progress::Done(p)),
         arm_client::Progress::Pending(op) => {
             // Recorded in the state directory, as backups and restores are.
-            let label = format!("{} {}", op.resource_id.name().unwrap_or_default(), op.work.name());
-            session.announce_started(&label, &op);
+            session.announce_started(&op);
             follow(session, op, rail).await
         }
     }

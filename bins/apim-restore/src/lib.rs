@@ -293,7 +293,7 @@ async fn restore(
     let work = Resume::Restore { restore: Box::new(doc) };
     let mut op = OperationDoc::new(work, target.id.clone(), apim_ops::pending_of(begun, &session.arm, &target.id));
     op.started_at = started;
-    session.announce_started(&format!("{} restore", target.name), &op);
+    session.announce_started(&op);
     session.batch("apim-restore", [follow(session, op)], pipeline::say::restore).await
 }
 

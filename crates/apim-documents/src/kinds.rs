@@ -274,6 +274,11 @@ impl OperationDoc {
         }
     }
 
+    /// How progress names the operation: `apim-src backup`.
+    pub fn label(&self) -> String {
+        format!("{} {}", self.resource_id.name().unwrap_or_default(), self.work.name())
+    }
+
     /// The resource the work is about, as its context names it: the
     /// service backed up, the restore's target, else `resource_id`.
     pub fn subject(&self) -> &ResourceId {

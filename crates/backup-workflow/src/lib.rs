@@ -232,7 +232,7 @@ pub async fn start(
     let mut op = OperationDoc::new(work, service.id.clone(), apim_ops::pending_of(begun, arm, &service.id));
     op.started_at = started_at;
     if let Ok(doc) = apim_documents::to_value(&op) {
-        observer.started(&format!("{} backup", service.name), &doc);
+        observer.started(&op.label(), &doc);
     }
     Ok(op)
 }
@@ -250,7 +250,7 @@ pub async fn finish(
         Resume::Backup(ctx) => ctx.as_ref().clone(),
         other => return Err(BackupError::NotABackup(other.name())),
     };
-    let label = format!("{} backup", ctx.service.name);
+    let label = op.label();
     let started_at = op.started_at.clone();
     match arm.wait_watched(op.pending.clone(), observer, &label).await {
         Ok(result) => {

@@ -97,18 +97,28 @@ pub fn classified<E>(e: E) -> anyhow::Error
 where
     E: apim_documents::Classify + std::error::Error + Send + Sync + 'static,
 {
+    // Azure's own errors keep their chain (a closed pipe, a known cause).
+    match exit_kind(e.failure()) {
+        ExitKind::Azure => anyhow::Error::new(e),
+        kind => Exit {
+            kind,
+            message: render(&anyhow::Error::new(e)),
+        }
+        .into(),
+    }
+}
+
+/// The exit code a library's [`Failure`] calls for.
+///
+/// [`Failure`]: apim_documents::Failure
+fn exit_kind(f: apim_documents::Failure) -> ExitKind {
     use apim_documents::Failure;
-    let kind = match e.failure() {
-        Failure::Azure => return anyhow::Error::new(e),
+    match f {
+        Failure::Azure => ExitKind::Azure,
         Failure::BadInput => ExitKind::Usage,
         Failure::Refused => ExitKind::Refused,
         Failure::Stopped => ExitKind::Stopped,
-    };
-    Exit {
-        kind,
-        message: render(&anyhow::Error::new(e)),
     }
-    .into()
 }
 
 /// [`classified`], with a hint appended that names what gets past it (a
@@ -117,16 +127,9 @@ pub fn hinted<E>(e: E, hint: Option<&str>) -> anyhow::Error
 where
     E: apim_documents::Classify + std::error::Error + Send + Sync + 'static,
 {
-    use apim_documents::Failure;
     let Some(hint) = hint else { return classified(e) };
-    let kind = match e.failure() {
-        Failure::Azure => ExitKind::Azure,
-        Failure::BadInput => ExitKind::Usage,
-        Failure::Refused => ExitKind::Refused,
-        Failure::Stopped => ExitKind::Stopped,
-    };
     Exit {
-        kind,
+        kind: exit_kind(e.failure()),
         message: format!("{}; {hint}", render(&anyhow::Error::new(e))),
     }
     .into()

@@ -192,9 +192,9 @@ impl Session {
     }
 
     /// Says on stderr, the moment ARM accepted an operation, how to resume it.
-    pub fn announce_started(&self, label: &str, op: &OperationDoc) {
+    pub fn announce_started(&self, op: &OperationDoc) {
         if let Ok(doc) = apim_documents::to_value(op) {
-            arm_client::Observer::started(&self.reporter, label, &doc);
+            arm_client::Observer::started(&self.reporter, &op.label(), &doc);
         }
     }
 
@@ -212,8 +212,7 @@ impl Session {
         if self.no_wait {
             return Ok(Progress::Pending(Box::new(op)));
         }
-        let label = format!("{} {}", op.resource_id.name().unwrap_or_default(), op.work.name());
-        match self.wait(&label, op.clone()).await? {
+        match self.wait(&op.label(), op.clone()).await? {
             Progress::Pending(d) => Ok(Progress::Pending(d)),
             Progress::Done(result) => Ok(Progress::Done(finish(op, result).await?)),
         }

@@ -10,6 +10,7 @@ mod bad_input;
 mod blob_store;
 mod diff;
 mod examples;
+mod families;
 mod faults;
 mod fleet;
 mod makefile;

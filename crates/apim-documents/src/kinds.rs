@@ -51,9 +51,13 @@ kinds! {
 }
 
 fn check_entity(d: &EntityDoc) -> Result<(), String> {
+    // `service` is the service's own settings.
     let segs: Vec<&str> = d.path.split('/').collect();
-    if !segs.len().is_multiple_of(2) || segs.iter().any(|s| s.is_empty()) {
-        return Err(format!("'{}' is not an entity path (collection/id[/collection/id…])", d.path));
+    if d.path != "service" && !segs.len().is_multiple_of(2) || segs.iter().any(|s| s.is_empty()) {
+        return Err(format!(
+            "'{}' is not an entity path (service, or collection/id[/collection/id…])",
+            d.path
+        ));
     }
     if !d.properties.is_object() {
         return Err(format!("the properties of '{}' are not a JSON object", d.path));

@@ -269,9 +269,15 @@ impl App {
             other => (500, "InternalError".to_string(), format!("Storage failure: {other}")),
         };
         if !restore {
+            let carried: crate::entities::Tree = s
+                .config
+                .iter()
+                .filter(|(k, _)| crate::registry::backed_up(k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
             let body = json!({"format": BACKUP_FORMAT, "version": 1, "backedUpAt": rfc3339(now_ms()), "backedUpAtMs": now_ms(),
                 "service": {"id": s.id, "name": s.name, "sku": {"name": s.sku_name, "capacity": s.capacity}, "location": s.location},
-                "config": s.config});
+                "config": carried});
             client
                 .put_blob(container, blob, body.to_string().into_bytes(), "application/octet-stream", true)
                 .await

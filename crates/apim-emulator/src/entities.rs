@@ -46,10 +46,36 @@ pub(crate) struct Family {
     pub link: bool,
     /// Writes answer with the long-running headers, as named values and APIs do.
     pub long_running: bool,
-    /// The only id an entity may have (`policy`).
-    pub singleton: Option<&'static str>,
+    /// The only ids an entity may have (`policy`; a portal setting's
+    /// `signin`, `signup`, `delegation`); empty for any id.
+    pub only: &'static [&'static str],
+    /// Write-only properties (JSON pointers, `*` for any key): stored,
+    /// carried by a backup, never shown by a GET or a list.
+    pub hidden: &'static [&'static str],
+    /// `POST …/{id}/listSecrets` answers the hidden values.
+    pub list_secrets: bool,
+    /// Properties holding the id of another entity of the service: stored
+    /// relative to it (so a restored copy points at its own), shown whole.
+    pub ids_in: &'static [&'static str],
+    /// Whether a backup carries it (developer portal content is not).
+    pub in_backup: bool,
     pub prepare: fn(&mut Prepare) -> Result<(), Response>,
 }
+
+/// What most families are: nothing hidden, any id, backed up.
+pub(crate) const BASE: Family = Family {
+    name: "",
+    type_name: "",
+    children: &[],
+    link: false,
+    long_running: false,
+    only: &[],
+    hidden: &[],
+    list_secrets: false,
+    ids_in: &[],
+    in_backup: true,
+    prepare: any,
+};
 
 pub(crate) fn any(_: &mut Prepare) -> Result<(), Response> {
     Ok(())
@@ -100,8 +126,8 @@ impl Path {
         for pair in segs.chunks(2) {
             let fam = *choices.iter().find(|f| f.name.eq_ignore_ascii_case(&pair[0]))?;
             let id = pair.get(1).cloned();
-            if let (Some(only), Some(id)) = (fam.singleton, &id) {
-                if !id.eq_ignore_ascii_case(only) {
+            if let Some(id) = &id {
+                if !fam.only.is_empty() && !fam.only.iter().any(|o| o.eq_ignore_ascii_case(id)) {
                     return None;
                 }
             }
@@ -169,12 +195,18 @@ pub(crate) fn body(service_id: &str, tree: &Tree, path_display: &str, path: &Pat
     if fam.link {
         let target_path = format!("{}/{name}", fam.name);
         return match tree.get(&key(&target_path)) {
-            Some(t) => json!({
-                "id": format!("{service_id}/{}/{}", fam.name, t["name"].as_str().unwrap_or(name)),
-                "type": path.arm_type(),
-                "name": t["name"],
-                "properties": t.get("properties").cloned().unwrap_or_else(|| json!({})),
-            }),
+            Some(t) => {
+                let mut props = t.get("properties").cloned().unwrap_or_else(|| json!({}));
+                for pattern in fam.hidden {
+                    remove_at(&mut props, pattern);
+                }
+                json!({
+                    "id": format!("{service_id}/{}/{}", fam.name, t["name"].as_str().unwrap_or(name)),
+                    "type": path.arm_type(),
+                    "name": t["name"],
+                    "properties": props,
+                })
+            }
             None => Value::Null,
         };
     }
@@ -189,7 +221,54 @@ pub(crate) fn body(service_id: &str, tree: &Tree, path_display: &str, path: &Pat
             p.remove("value");
         }
     }
+    for pattern in fam.hidden {
+        remove_at(&mut props, pattern);
+    }
+    for field in fam.ids_in {
+        if let Some(Value::String(v)) = props.get_mut(*field) {
+            if v.starts_with('/') && !v.starts_with("/subscriptions/") {
+                *v = format!("{service_id}{v}");
+            }
+        }
+    }
     json!({"id": format!("{service_id}/{path_display}"), "type": path.arm_type(), "name": name, "properties": props})
+}
+
+/// Removes what a pointer pattern names (`*` matches any key).
+pub(crate) fn remove_at(v: &mut Value, pattern: &str) {
+    let parts: Vec<&str> = pattern.trim_start_matches('/').split('/').collect();
+    fn go(v: &mut Value, parts: &[&str]) {
+        let Some(m) = v.as_object_mut() else { return };
+        match parts {
+            [] => {}
+            [last] => {
+                m.remove(*last);
+            }
+            ["*", rest @ ..] => m.values_mut().for_each(|c| go(c, rest)),
+            [k, rest @ ..] => {
+                if let Some(c) = m.get_mut(*k) {
+                    go(c, rest)
+                }
+            }
+        }
+    }
+    go(v, &parts);
+}
+
+/// The values hidden at a family's pointers that have no wildcard, by
+/// their last key: what `listSecrets` answers.
+pub(crate) fn hidden_values(fam: &Family, props: &Value) -> Map<String, Value> {
+    fam.hidden
+        .iter()
+        .filter(|p| !p.contains('*'))
+        .filter_map(|p| Some((p.rsplit('/').next()?.to_string(), props.pointer(p)?.clone())))
+        .collect()
+}
+
+/// An id inside this service, made relative to it (`/users/u1`).
+pub(crate) fn relative_to(service_id: &str, v: &str) -> Option<String> {
+    let n = service_id.len();
+    (v.len() > n && v.get(..n).is_some_and(|p| p.eq_ignore_ascii_case(service_id)) && v.as_bytes()[n] == b'/').then(|| v[n..].to_string())
 }
 
 /// The entities directly in the collection whose key is `coll_key`, in order.

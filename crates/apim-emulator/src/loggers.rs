@@ -2,7 +2,7 @@
 //! telemetry. As Azure does, a logger's key is moved into a secret named
 //! value (`Logger-Credentials--{id}`) and the logger keeps a reference.
 
-use crate::entities::{default, one_of, require, Family, Prepare};
+use crate::entities::{default, one_of, require, Family, Prepare, BASE};
 use axum::response::Response;
 use serde_json::{json, Value};
 
@@ -12,8 +12,8 @@ pub(crate) static BACKENDS: Family = Family {
     children: &[],
     link: false,
     long_running: false,
-    singleton: None,
     prepare: backend,
+    ..BASE
 };
 
 pub(crate) static LOGGERS: Family = Family {
@@ -22,8 +22,8 @@ pub(crate) static LOGGERS: Family = Family {
     children: &[],
     link: false,
     long_running: false,
-    singleton: None,
     prepare: logger,
+    ..BASE
 };
 
 fn backend(p: &mut Prepare) -> Result<(), Response> {
@@ -85,6 +85,6 @@ pub(crate) static DIAGNOSTICS: Family = Family {
     children: &[],
     link: false,
     long_running: false,
-    singleton: None,
     prepare: diagnostic,
+    ..BASE
 };

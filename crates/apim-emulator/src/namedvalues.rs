@@ -1,7 +1,7 @@
 //! Named values: plain, secret and Key Vault references, and their actions
 //! (listValue, refreshSecret). Writes are long-running in 2024-05-01.
 
-use crate::entities::{body, default, service_key, Family, Path, Prepare};
+use crate::entities::{body, default, service_key, Family, Path, Prepare, BASE};
 use crate::http::{error, json, with_header};
 use crate::shared::*;
 use crate::state::{key, now_ms, rfc3339, State};
@@ -15,8 +15,8 @@ pub(crate) static NAMED_VALUES: Family = Family {
     children: &[],
     link: false,
     long_running: true,
-    singleton: None,
     prepare,
+    ..BASE
 };
 
 fn prepare(p: &mut Prepare) -> Result<(), Response> {

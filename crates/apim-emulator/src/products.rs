@@ -1,6 +1,6 @@
 //! Products, the APIs they publish (links) and their tags.
 
-use crate::entities::{default, display_name, one_of, Family, Prepare};
+use crate::entities::{default, display_name, one_of, Family, Prepare, BASE};
 use crate::policies::POLICIES;
 use crate::tags::API_TAGS;
 use axum::response::Response;
@@ -9,11 +9,17 @@ use serde_json::json;
 pub(crate) static PRODUCTS: Family = Family {
     name: "products",
     type_name: "products",
-    children: &[&PRODUCT_APIS, &POLICIES, &API_TAGS],
+    children: &[
+        &PRODUCT_APIS,
+        &POLICIES,
+        &API_TAGS,
+        &crate::people::PRODUCT_GROUPS,
+        &crate::portal::WIKIS,
+    ],
     link: false,
     long_running: false,
-    singleton: None,
     prepare: product,
+    ..BASE
 };
 
 /// `products/{p}/apis/{a}`: a PUT without a body adds API `a` to the product.
@@ -23,8 +29,8 @@ pub(crate) static PRODUCT_APIS: Family = Family {
     children: &[],
     link: true,
     long_running: false,
-    singleton: None,
     prepare: |_| Ok(()),
+    ..BASE
 };
 
 fn product(p: &mut Prepare) -> Result<(), Response> {

@@ -3,13 +3,13 @@
 //! know only the shared entity core (`entities`), so the list that names
 //! them all lives here, above them.
 
-use crate::entities::{body, members, service_key, Family, Path, Prepare, Tree, PAGE_SIZE};
+use crate::entities::{body, hidden_values, members, relative_to, service_key, Family, Path, Prepare, Tree, PAGE_SIZE};
 use crate::http::{error, json, with_header};
 use crate::odata::parse_filter;
 use crate::shared::*;
 use crate::state::{key, State};
 use crate::App;
-use crate::{apis, loggers, namedvalues, policies, products, tags};
+use crate::{apis, gateways, loggers, namedvalues, people, policies, portal, products, security, tags};
 use axum::http::Method;
 use axum::response::Response;
 use serde_json::{json, Value};
@@ -25,7 +25,32 @@ pub(crate) static TOP: &[&Family] = &[
     &loggers::LOGGERS,
     &loggers::DIAGNOSTICS,
     &tags::TAGS,
+    &people::USERS,
+    &people::GROUPS,
+    &people::SUBSCRIPTIONS,
+    &security::CERTIFICATES,
+    &policies::POLICY_FRAGMENTS,
+    &security::AUTHORIZATION_SERVERS,
+    &security::IDENTITY_PROVIDERS,
+    &security::OPENID_PROVIDERS,
+    &gateways::GATEWAYS,
+    &apis::GLOBAL_SCHEMAS,
+    &portal::DOCUMENTATIONS,
+    &security::CACHES,
+    &portal::PORTAL_SETTINGS,
+    &portal::NOTIFICATIONS,
+    &portal::TEMPLATES,
+    &security::AUTHORIZATION_PROVIDERS,
+    &security::POLICY_RESTRICTIONS,
+    &portal::CONTENT_TYPES,
 ];
+
+/// Whether a backup carries the entity at this tree key (Microsoft's
+/// backup article: developer portal content is not backed up).
+pub(crate) fn backed_up(tree_key: &str) -> bool {
+    let first = tree_key.split('/').next().unwrap_or_default();
+    TOP.iter().find(|f| f.name.eq_ignore_ascii_case(first)).is_none_or(|f| f.in_backup)
+}
 
 impl App {
     /// Any request under `service/{name}/…` that a family answers.
@@ -119,6 +144,15 @@ impl App {
                         merged.extend(props);
                         props = merged;
                     }
+                    // Ids inside this service are kept relative to it, so
+                    // a restored copy points at its own entities.
+                    for field in fam.ids_in {
+                        if let Some(Value::String(v)) = props.get_mut(*field) {
+                            if let Some(rel) = relative_to(&sid, v) {
+                                *v = rel;
+                            }
+                        }
+                    }
                     let mut prep = Prepare {
                         id: &id,
                         props: &mut props,
@@ -188,6 +222,34 @@ impl App {
                 crate::http::empty(200)
             }
             _ => method_not_allowed(r),
+        }
+    }
+
+    /// `POST …/{entity}/listSecrets`: the write-only values of an
+    /// authorization server, identity or OpenID provider, subscription or
+    /// the portal's delegation settings.
+    pub(crate) fn list_secrets(&self, st: &State, r: &Req, sub: &str) -> Response {
+        let below = &r.names.below;
+        let Some(path) = Path::parse(TOP, below).filter(|p| !p.is_collection() && p.family().list_secrets) else {
+            return not_found_path(r);
+        };
+        let Some(s) = st.services.get(&service_key(r, sub)) else {
+            return error(404, "ResourceNotFound", &format!("Service '{}' was not found.", r.names.resource));
+        };
+        match s.config.get(&path.key()) {
+            Some(item) => {
+                let props = item.get("properties").cloned().unwrap_or_default();
+                with_header(
+                    json(200, &Value::Object(hidden_values(path.family(), &props))),
+                    "etag",
+                    &etag_header(item),
+                )
+            }
+            None => error(
+                404,
+                "ResourceNotFound",
+                &format!("{} entity '{}' was not found.", path.family().name, path.id()),
+            ),
         }
     }
 

@@ -58,6 +58,8 @@ pub(crate) enum Route {
     /// Anything a service holds: named values, APIs, policies… (see entities).
     Entity,
     ListValue,
+    /// POST …/{entity}/listSecrets.
+    ListSecrets,
     RefreshSecret,
     TenantOperation,
     StorageAccount,
@@ -109,6 +111,7 @@ impl Route {
                 ["service", _, "restore"] if post => BackupRestore { restore: true },
                 ["service", _, "namedvalues", _, "listvalue"] if post => ListValue,
                 ["service", _, "namedvalues", _, "refreshsecret"] if post => RefreshSecret,
+                ["service", _, .., "listsecrets"] if post && rest.len() >= 5 => ListSecrets,
                 ["service", _, "tenant", "operationresults", _] if get => TenantOperation,
                 ["service", _, "operationresults", _] => ServiceOperation,
                 ["service", _, family, ..] if !post && crate::registry::TOP.iter().any(|f| f.name.eq_ignore_ascii_case(family)) => Entity,
@@ -147,6 +150,7 @@ impl Route {
             | BackupRestore { .. }
             | Entity
             | ListValue
+            | ListSecrets
             | RefreshSecret
             | TenantOperation
             | StorageAccount
@@ -163,6 +167,7 @@ impl Route {
         }
         match self {
             Entity => n.below = s.get(8..).map(<[String]>::to_vec).unwrap_or_default(),
+            ListSecrets => n.below = s.get(8..s.len() - 1).map(<[String]>::to_vec).unwrap_or_default(),
             ListValue | RefreshSecret => {
                 n.named_value = at(9);
                 n.below = s.get(8..10).map(<[String]>::to_vec).unwrap_or_default();
@@ -191,6 +196,7 @@ impl Route {
             | BackupRestore { .. }
             | Entity
             | ListValue
+            | ListSecrets
             | RefreshSecret
             | TenantOperation => Some(Versions::Apim),
             StorageOperation => Some(Versions::Storage("operations")),
@@ -213,6 +219,7 @@ impl Route {
                 | BackupRestore { .. }
                 | Entity
                 | ListValue
+                | ListSecrets
                 | RefreshSecret
                 | TenantOperation
                 | StorageAccount
@@ -227,7 +234,7 @@ impl Route {
     /// Whether a request to this route changes something when it succeeds
     /// (listKeys and listValue are POSTs that only read).
     fn is_write(self, method: &Method) -> bool {
-        !matches!(*method, Method::GET | Method::HEAD) && !matches!(self, Route::ListKeys | Route::ListValue)
+        !matches!(*method, Method::GET | Method::HEAD) && !matches!(self, Route::ListKeys | Route::ListValue | Route::ListSecrets)
     }
 }
 
@@ -410,6 +417,7 @@ fn answer(app: &App, route: Route, r: &Req) -> Response {
         }
         Route::Entity => app.entity(st, r, &sub),
         Route::ListValue => app.list_value(st, r, &sub),
+        Route::ListSecrets => app.list_secrets(st, r, &sub),
         Route::RefreshSecret => app.refresh_secret(st, r, &sub),
         Route::TenantOperation => app.tenant_operation(r),
         Route::StorageAccount => app.account(st, r, &sub),

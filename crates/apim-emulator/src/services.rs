@@ -61,6 +61,19 @@ pub(crate) fn default_custom_properties() -> Value {
     Value::Object(m)
 }
 
+/// Settings the emulator does not act on but keeps as given (a PUT that
+/// dropped them would lose a custom domain or a TLS setting); a PATCH
+/// changes them in place.
+const KEPT_SETTINGS: &[&str] = &[
+    "hostnameConfigurations",
+    "customProperties",
+    "virtualNetworkType",
+    "publicNetworkAccess",
+    "apiVersionConstraint",
+    "virtualNetworkConfiguration",
+    "additionalLocations",
+];
+
 impl App {
     pub(crate) fn service_body(&self, st: &State, s: &Service, now: i64) -> Value {
         let (state, target) = st.service_states(s, now);
@@ -177,6 +190,11 @@ impl App {
                 }
                 if let Some(n) = props.and_then(|p| p.get("publisherName")).and_then(Value::as_str) {
                     s.publisher_name = n.to_string();
+                }
+                for k in KEPT_SETTINGS {
+                    if let Some(v) = props.and_then(|p| p.get(*k)).filter(|v| !v.is_null()) {
+                        s.settings.insert(k.to_string(), v.clone());
+                    }
                 }
                 s.etag = etag;
                 let s = s.clone();
@@ -300,15 +318,10 @@ impl App {
         );
         // Settings the emulator does not act on but keeps as given, as a PUT
         // that dropped them would lose a custom domain or a TLS setting.
-        let kept: serde_json::Map<String, Value> = [
-            "hostnameConfigurations",
-            "customProperties",
-            "virtualNetworkType",
-            "publicNetworkAccess",
-        ]
-        .iter()
-        .filter_map(|k| props.get(*k).filter(|v| !v.is_null()).map(|v| (k.to_string(), v.clone())))
-        .collect();
+        let kept: serde_json::Map<String, Value> = KEPT_SETTINGS
+            .iter()
+            .filter_map(|k| props.get(*k).filter(|v| !v.is_null()).map(|v| (k.to_string(), v.clone())))
+            .collect();
         let etag = st.next_etag();
         if let Some(existing) = st.services.get(&k) {
             if existing.op.is_some() {

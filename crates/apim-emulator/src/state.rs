@@ -211,7 +211,10 @@ impl State {
                         .and_then(|o| if o.error.is_none() { o.payload.clone() } else { None });
                     if let Some(s) = self.services.get_mut(&target) {
                         s.op = None;
-                        if let Some(config) = payload.and_then(|p| serde_json::from_value(p).ok()) {
+                        if let Some(mut config) = payload.and_then(|p| serde_json::from_value::<crate::entities::Tree>(p).ok()) {
+                            // What a backup never carries stays as the target had it.
+                            let kept = s.config.iter().filter(|(k, _)| !crate::registry::backed_up(k));
+                            config.extend(kept.map(|(k, v)| (k.clone(), v.clone())));
                             s.config = config;
                         }
                     }

@@ -1,6 +1,6 @@
 //! Tags: the service's own, and links to them from APIs and products.
 
-use crate::entities::{any, display_name, Family};
+use crate::entities::{any, display_name, Family, BASE};
 
 /// `apis/{a}/tags/{t}` and `products/{p}/tags/{t}`: links to `tags/{t}`.
 pub(crate) static API_TAGS: Family = Family {
@@ -9,8 +9,8 @@ pub(crate) static API_TAGS: Family = Family {
     children: &[],
     link: true,
     long_running: false,
-    singleton: None,
     prepare: any,
+    ..BASE
 };
 pub(crate) static TAGS: Family = Family {
     name: "tags",
@@ -18,6 +18,6 @@ pub(crate) static TAGS: Family = Family {
     children: &[],
     link: false,
     long_running: false,
-    singleton: None,
     prepare: display_name,
+    ..BASE
 };

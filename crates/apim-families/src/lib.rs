@@ -23,21 +23,41 @@ pub enum Key {
     DisplayName,
 }
 
-/// How a secret property's value is read (a list never shows it).
+/// How a secret property's value is read (a GET never shows it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SecretRead {
-    /// `POST …/{id}/listValue` answers `{"value": …}`.
+    /// `POST …/{id}/listValue` answers `{"value": …}` (named values).
     ListValue,
+    /// `POST …/{id}/listSecrets` answers an object holding the property
+    /// under its own name (subscription keys, client secrets, the portal's
+    /// delegation validation key).
+    ListSecrets,
+    /// The property is a `{{reference}}` to a secret named value that
+    /// Azure made for it (a cache's connection string, a logger's key):
+    /// the value is read, compared and scanned as that named value.
+    NamedValue,
+    /// Write-only for good: no call reads it back (a user's password, an
+    /// uploaded certificate's private key, a credential provider's client
+    /// secret). What can be compared is what Azure shows beside it.
+    Never,
 }
 
 /// A property that holds a secret, and how to read it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Secret {
-    /// A JSON pointer into the properties, e.g. `/value`.
+    /// A JSON pointer into the properties, e.g. `/value`; `*` stands for
+    /// any key (`/oauth2/grantTypes/*/clientSecret`).
     pub property: &'static str,
     /// Only when this boolean property is true (`/secret`), if set.
     pub when: Option<&'static str>,
     pub read: SecretRead,
+}
+
+impl Secret {
+    /// The name the value has in a `listSecrets` answer: the pointer's last key.
+    pub fn name(&self) -> &'static str {
+        self.property.rsplit('/').next().unwrap_or(self.property)
+    }
 }
 
 /// One family: a kind of collection in a service.
@@ -54,56 +74,184 @@ pub struct Family {
     /// (`products/{p}/apis/{a}` links `apis/{a}`): the link is recorded,
     /// the entity itself is read once, where it lives.
     pub link: bool,
-    /// The only id an entity may have (`policy`).
+    /// The only id an entity may have (`policy`, a wiki's `default`).
     pub singleton: Option<&'static str>,
     pub secrets: &'static [Secret],
-    /// Families its entities refer to: those are written first.
+    /// Properties Azure sets and no one configures (dates, states): left
+    /// out of a snapshot, never compared. Some apply to every family
+    /// ([`READ_ONLY_EVERYWHERE`]).
+    pub read_only: &'static [&'static str],
+    /// Families it refers to: those are written first.
     pub refers_to: &'static [&'static str],
     pub key: Key,
+    /// Whether a backup carries it (Microsoft's backup article: the
+    /// developer portal's content is not backed up).
+    pub in_backup: bool,
+    /// The format a policy-like document is written in, if it is one:
+    /// its `value` is normalized as policy XML.
+    pub policy_xml: bool,
 }
+
+/// Read-only properties of any family.
+pub const READ_ONLY_EVERYWHERE: &[&str] = &["provisioningState", "isOnline", "lastStatus"];
 
 const NONE: &[Secret] = &[];
 
-/// Every family, parents before their children.
+const fn secret(property: &'static str, read: SecretRead) -> Secret {
+    Secret {
+        property,
+        when: None,
+        read,
+    }
+}
+
+/// Every family, parents before their children, each after what it refers to.
 pub const FAMILIES: &[Family] = &[
     Family {
-        name: "namedValues",
-        collection: "namedValues",
-        parent: None,
-        link: false,
-        singleton: None,
+        key: Key::DisplayName,
         secrets: &[Secret {
             property: "/value",
             when: Some("/secret"),
             read: SecretRead::ListValue,
         }],
-        refers_to: &[],
-        key: Key::DisplayName,
+        ..top("namedValues", &[])
     },
     top("tags", &[]),
     top("apiVersionSets", &[]),
-    top("backends", &["namedValues"]),
-    top("loggers", &["namedValues"]),
-    top("apis", &["apiVersionSets"]),
+    Family {
+        secrets: &[secret("/data", SecretRead::Never), secret("/password", SecretRead::Never)],
+        ..top("certificates", &["namedValues"])
+    },
+    top("backends", &["namedValues", "certificates"]),
+    Family {
+        secrets: &[
+            secret("/credentials/instrumentationKey", SecretRead::NamedValue),
+            secret("/credentials/connectionString", SecretRead::NamedValue),
+        ],
+        ..top("loggers", &["namedValues"])
+    },
+    Family {
+        secrets: &[secret("/connectionString", SecretRead::NamedValue)],
+        ..top("caches", &["namedValues"])
+    },
+    Family {
+        policy_xml: true,
+        ..top("policyFragments", &["namedValues", "backends"])
+    },
+    Family {
+        secrets: &[
+            secret("/clientSecret", SecretRead::ListSecrets),
+            secret("/resourceOwnerUsername", SecretRead::ListSecrets),
+            secret("/resourceOwnerPassword", SecretRead::ListSecrets),
+        ],
+        ..top("authorizationServers", &[])
+    },
+    Family {
+        secrets: &[secret("/clientSecret", SecretRead::ListSecrets)],
+        ..top("identityProviders", &[])
+    },
+    Family {
+        secrets: &[secret("/clientSecret", SecretRead::ListSecrets)],
+        ..top("openidConnectProviders", &[])
+    },
+    top("schemas", &[]),
+    top("documentations", &[]),
+    top("apis", &["apiVersionSets", "authorizationServers", "openidConnectProviders"]),
     top("products", &[]),
     Family {
+        secrets: &[secret("/password", SecretRead::Never)],
+        read_only: &["registrationDate"],
+        ..top("users", &[])
+    },
+    Family {
+        read_only: &["builtIn"],
+        ..top("groups", &[])
+    },
+    Family {
+        secrets: &[
+            secret("/primaryKey", SecretRead::ListSecrets),
+            secret("/secondaryKey", SecretRead::ListSecrets),
+        ],
+        read_only: &[
+            "createdDate",
+            "startDate",
+            "expirationDate",
+            "endDate",
+            "notificationDate",
+            "stateComment",
+        ],
+        ..top("subscriptions", &["apis", "products", "users"])
+    },
+    Family {
         singleton: Some("policy"),
-        ..top("policies", &["namedValues", "backends"])
+        policy_xml: true,
+        ..top("policies", &["namedValues", "backends", "policyFragments", "caches"])
     },
     top("diagnostics", &["loggers"]),
+    top("gateways", &[]),
+    Family {
+        secrets: &[secret("/validationKey", SecretRead::ListSecrets)],
+        ..top("portalsettings", &[])
+    },
+    top("notifications", &[]),
+    top("templates", &[]),
+    Family {
+        secrets: &[secret("/oauth2/grantTypes/*/clientSecret", SecretRead::Never)],
+        ..top("authorizationProviders", &[])
+    },
+    top("policyRestrictions", &[]),
+    Family {
+        in_backup: false,
+        ..top("contentTypes", &[])
+    },
     below("apiOperations", "operations", "apis", &[]),
     Family {
         singleton: Some("policy"),
-        ..below("apiPolicies", "policies", "apis", &["namedValues", "backends"])
+        policy_xml: true,
+        ..below("apiPolicies", "policies", "apis", &["namedValues", "backends", "policyFragments"])
     },
     below("apiDiagnostics", "diagnostics", "apis", &["loggers"]),
     Family {
         link: true,
         ..below("apiTags", "tags", "apis", &["tags"])
     },
+    below("apiSchemas", "schemas", "apis", &[]),
+    Family {
+        read_only: &["createdDateTime", "updatedDateTime"],
+        ..below("apiReleases", "releases", "apis", &[])
+    },
+    Family {
+        singleton: Some("default"),
+        ..below("apiWikis", "wikis", "apis", &["documentations"])
+    },
+    below("apiResolvers", "resolvers", "apis", &[]),
+    Family {
+        read_only: &["displayName", "tagId"],
+        ..below("apiTagDescriptions", "tagDescriptions", "apis", &["tags"])
+    },
     Family {
         singleton: Some("policy"),
-        ..below("apiOperationPolicies", "policies", "apiOperations", &["namedValues", "backends"])
+        policy_xml: true,
+        ..below(
+            "apiOperationPolicies",
+            "policies",
+            "apiOperations",
+            &["namedValues", "backends", "policyFragments"],
+        )
+    },
+    Family {
+        link: true,
+        ..below("apiOperationTags", "tags", "apiOperations", &["tags"])
+    },
+    Family {
+        singleton: Some("policy"),
+        policy_xml: true,
+        ..below(
+            "apiResolverPolicies",
+            "policies",
+            "apiResolvers",
+            &["namedValues", "backends", "policyFragments"],
+        )
     },
     Family {
         link: true,
@@ -111,11 +259,57 @@ pub const FAMILIES: &[Family] = &[
     },
     Family {
         singleton: Some("policy"),
-        ..below("productPolicies", "policies", "products", &["namedValues", "backends"])
+        policy_xml: true,
+        ..below(
+            "productPolicies",
+            "policies",
+            "products",
+            &["namedValues", "backends", "policyFragments"],
+        )
     },
     Family {
         link: true,
         ..below("productTags", "tags", "products", &["tags"])
+    },
+    Family {
+        link: true,
+        ..below("productGroups", "groups", "products", &["groups"])
+    },
+    Family {
+        singleton: Some("default"),
+        ..below("productWikis", "wikis", "products", &["documentations"])
+    },
+    Family {
+        link: true,
+        ..below("groupUsers", "users", "groups", &["users"])
+    },
+    Family {
+        link: true,
+        ..below("gatewayApis", "apis", "gateways", &["apis"])
+    },
+    below(
+        "gatewayHostnameConfigurations",
+        "hostnameConfigurations",
+        "gateways",
+        &["certificates"],
+    ),
+    below(
+        "gatewayCertificateAuthorities",
+        "certificateAuthorities",
+        "gateways",
+        &["certificates"],
+    ),
+    below("notificationRecipientUsers", "recipientUsers", "notifications", &["users"]),
+    below("notificationRecipientEmails", "recipientEmails", "notifications", &[]),
+    Family {
+        secrets: &[secret("/parameters/clientSecret", SecretRead::Never)],
+        read_only: &["status", "error"],
+        ..below("authorizations", "authorizations", "authorizationProviders", &[])
+    },
+    below("authorizationAccessPolicies", "accessPolicies", "authorizations", &[]),
+    Family {
+        in_backup: false,
+        ..below("contentItems", "contentItems", "contentTypes", &[])
     },
 ];
 
@@ -127,8 +321,11 @@ const fn top(name: &'static str, refers_to: &'static [&'static str]) -> Family {
         link: false,
         singleton: None,
         secrets: NONE,
+        read_only: &[],
         refers_to,
         key: Key::Id,
+        in_backup: true,
+        policy_xml: false,
     }
 }
 
@@ -155,6 +352,43 @@ pub fn children(parent: &'static str) -> impl Iterator<Item = &'static Family> {
     FAMILIES.iter().filter(move |f| f.parent == Some(parent))
 }
 
+/// The family of the entity at a snapshot path (`apis/echo/operations/get`
+/// is an `apiOperations`), or `None` for a path no family has.
+pub fn family_of(path: &str) -> Option<&'static Family> {
+    let segs: Vec<&str> = path.split('/').collect();
+    if segs.len() % 2 != 0 {
+        return None;
+    }
+    let mut at: Option<&'static Family> = None;
+    for pair in segs.chunks(2) {
+        let coll = pair[0];
+        at = Some(match at {
+            None => top_level().find(|f| f.collection == coll)?,
+            Some(p) => children(p.name).find(|f| f.collection == coll)?,
+        });
+    }
+    at
+}
+
+/// The service's own settings: one entity a snapshot keeps at [`SERVICE_PATH`].
+pub const SERVICE_PATH: &str = "service";
+
+/// The service's settings a copy must match, as properties of the service
+/// (`sku` is the resource's own, beside `properties`): what a backup
+/// never carries and an operator redoes on the target.
+pub const SERVICE_SETTINGS: &[&str] = &[
+    "sku",
+    "identity",
+    "hostnameConfigurations",
+    "customProperties",
+    "publicNetworkAccess",
+    "virtualNetworkType",
+    "virtualNetworkConfiguration",
+    "apiVersionConstraint",
+    "additionalLocations",
+    "certificates",
+];
+
 /// What a backup never carries, and so a restore never brings: redo these
 /// on the target (the service's own settings and what lives outside it).
 pub const NOT_IN_BACKUP: &[&str] = &[
@@ -164,7 +398,7 @@ pub const NOT_IN_BACKUP: &[&str] = &[
     "virtual network integration settings",
     "Azure Monitor diagnostic settings",
     "protocol and cipher settings",
-    "developer portal content",
+    "developer portal content (content types and items)",
     "usage and analytics data",
 ];
 
@@ -201,23 +435,39 @@ mod tests {
 
     #[test]
     fn the_shape_the_inventory_reads() {
-        let top: Vec<&str> = top_level().map(|f| f.collection).collect();
+        assert_eq!(top_level().count(), 27);
+        assert!(top_level().take(2).any(|f| f.collection == "namedValues"));
+        let below_api: Vec<&str> = children("apis").map(|f| f.collection).collect();
         assert_eq!(
-            top,
+            below_api,
             [
-                "namedValues",
-                "tags",
-                "apiVersionSets",
-                "backends",
-                "loggers",
-                "apis",
-                "products",
+                "operations",
                 "policies",
-                "diagnostics"
+                "diagnostics",
+                "tags",
+                "schemas",
+                "releases",
+                "wikis",
+                "resolvers",
+                "tagDescriptions"
             ]
         );
-        let below_api: Vec<&str> = children("apis").map(|f| f.collection).collect();
-        assert_eq!(below_api, ["operations", "policies", "diagnostics", "tags"]);
         assert!(children("products").any(|f| f.collection == "apis" && f.link));
+        assert_eq!(
+            family_of("apis/echo/operations/get/policies/policy").unwrap().name,
+            "apiOperationPolicies"
+        );
+        assert_eq!(family_of("apis/g/resolvers/r/policies/policy").unwrap().name, "apiResolverPolicies");
+        assert_eq!(family_of("groups/g/users/u").unwrap().name, "groupUsers");
+        assert!(family_of("apis/echo/operations").is_none() && family_of("nothing/x").is_none());
+    }
+
+    #[test]
+    fn what_a_backup_leaves_out_is_named_in_the_list_too() {
+        for f in FAMILIES.iter().filter(|f| !f.in_backup && f.parent.is_none()) {
+            assert!(NOT_IN_BACKUP.iter().any(|n| n.contains("portal content")), "{}", f.name);
+        }
+        let kinds = |r: SecretRead| FAMILIES.iter().flat_map(|f| f.secrets).filter(|s| s.read == r).count();
+        assert!(kinds(SecretRead::ListSecrets) >= 7 && kinds(SecretRead::Never) >= 4);
     }
 }

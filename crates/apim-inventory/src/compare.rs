@@ -2,7 +2,7 @@
 //! places one still uses a host.
 
 use crate::normalize::walk_strings;
-use crate::{is_secret, Secret, Snapshot};
+use crate::{has_secret, Snapshot};
 use apim_documents::{DifferenceDoc, DifferenceKind, HostRefDoc};
 use namedvalue_rewrite::host;
 use serde_json::Value;
@@ -46,18 +46,22 @@ pub fn diff(a: &Snapshot, b: &Snapshot, expect_hosts: &[(String, String)]) -> Di
                     walk_strings(&mut x, &mut |s| rewrite(s));
                 }
                 changed_properties(path, &x, y, &mut out.differences);
-                if is_secret(&x) && is_secret(y) {
-                    match (secret(a, path), secret(b, path)) {
+                if has_secret(path, &x) && has_secret(path, y) {
+                    match (a.secrets_of(path), b.secrets_of(path)) {
                         (Some(sa), Some(sb)) => {
-                            if rewrite(&sa.0) != sb.0 {
-                                out.differences.push(DifferenceDoc {
-                                    path: path.clone(),
-                                    property: Some("value".into()),
-                                    difference: DifferenceKind::Changed,
-                                    secret: true,
-                                    a: None,
-                                    b: None,
-                                });
+                            let props: BTreeSet<&String> = sa.keys().chain(sb.keys()).collect();
+                            for p in props {
+                                let (va, vb) = (sa.get(p).map(|v| rewrite(&v.0)), sb.get(p).map(|v| &v.0));
+                                if va.as_ref() != vb {
+                                    out.differences.push(DifferenceDoc {
+                                        path: path.clone(),
+                                        property: Some(p.trim_start_matches('/').replace('/', ".")),
+                                        difference: DifferenceKind::Changed,
+                                        secret: true,
+                                        a: None,
+                                        b: None,
+                                    });
+                                }
                             }
                         }
                         _ => out.secrets_not_compared += 1,
@@ -68,10 +72,6 @@ pub fn diff(a: &Snapshot, b: &Snapshot, expect_hosts: &[(String, String)]) -> Di
         }
     }
     out
-}
-
-fn secret<'s>(s: &'s Snapshot, path: &str) -> Option<&'s Secret> {
-    s.secrets.as_ref().and_then(|m| m.get(path))
 }
 
 fn missing(path: &str, kind: DifferenceKind, a: Option<Value>, b: Option<Value>) -> DifferenceDoc {
@@ -136,19 +136,24 @@ pub fn scan(s: &Snapshot, host_name: &str) -> (Vec<HostRefDoc>, Unscanned) {
                 value: Some(text),
             });
         }
-        if is_secret(props) {
-            match secret(s, path) {
-                Some(v) if !host::find(&v.0, host_name).is_empty() => refs.push(HostRefDoc {
-                    host: host_name.to_string(),
-                    path: path.clone(),
-                    property: "/value".into(),
-                    secret: true,
-                    value: None,
-                }),
-                Some(_) => {}
+        if has_secret(path, props) {
+            match s.secrets_of(path) {
+                Some(values) => {
+                    for (ptr, v) in values {
+                        if !host::find(&v.0, host_name).is_empty() {
+                            refs.push(HostRefDoc {
+                                host: host_name.to_string(),
+                                path: path.clone(),
+                                property: ptr.clone(),
+                                secret: true,
+                                value: None,
+                            });
+                        }
+                    }
+                }
                 None => unchecked.snapshot += 1,
             }
-        } else if props.get("secret").and_then(Value::as_bool) == Some(true) {
+        } else if props.get("keyVault").is_some_and(|k| !k.is_null()) && props.get("secret").and_then(Value::as_bool) == Some(true) {
             unchecked.key_vault += 1;
         }
     }
@@ -172,10 +177,16 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    use crate::Secret;
+
+    fn values(v: &str) -> std::collections::BTreeMap<String, Secret> {
+        [("/value".to_string(), Secret(v.to_string()))].into()
+    }
+
     fn snap(entities: Value, secrets: &[(&str, &str)]) -> Snapshot {
         Snapshot {
             entities: entities.as_object().unwrap().iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-            secrets: Some(secrets.iter().map(|(k, v)| (k.to_string(), Secret(v.to_string()))).collect()),
+            secrets: Some(secrets.iter().map(|(k, v)| (k.to_string(), values(v))).collect()),
             requests: 0,
         }
     }
@@ -210,7 +221,7 @@ mod tests {
         );
         b.entities.remove("products/starter/apis/echo");
         b.entities.insert("products/starter/apis/other".into(), json!({}));
-        b.secrets.as_mut().unwrap().insert("namedValues/key".into(), Secret("k-2".into()));
+        b.secrets.as_mut().unwrap().insert("namedValues/key".into(), values("k-2"));
         let d = diff(&src(), &b, &[]).differences;
         let seen: Vec<(&str, Option<&str>, DifferenceKind)> =
             d.iter().map(|x| (x.path.as_str(), x.property.as_deref(), x.difference)).collect();
@@ -290,7 +301,7 @@ mod tests {
         s.secrets
             .as_mut()
             .unwrap()
-            .insert("namedValues/key".into(), Secret("https://api.src.example.com?k=1".into()));
+            .insert("namedValues/key".into(), values("https://api.src.example.com?k=1"));
         s.entities.insert(
             "loggers/l".into(),
             json!({"loggerType": "azureEventHub", "credentials": {"endpointAddress": "api.src.example.com"}}),

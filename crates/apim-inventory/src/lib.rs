@@ -19,15 +19,16 @@ mod normalize;
 mod read;
 
 pub use compare::{diff, scan, Diff, Unscanned};
-pub use normalize::{normalize_policy_xml, normalize_properties};
+pub use normalize::{normalize_policy_xml, normalize_properties, normalize_service};
 pub use read::{read, read_only, Error};
 
 use apim_documents::EntityDoc;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
-/// A secret named value's value: compared and scanned in the process,
-/// never printed, serialized or logged.
+/// A secret's value (a secret named value's, a subscription key, a
+/// client secret): compared and scanned in the process, never printed,
+/// serialized or logged.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(pub(crate) String);
 
@@ -42,9 +43,10 @@ impl std::fmt::Debug for Secret {
 pub struct Snapshot {
     /// Entity path to its normalized properties.
     pub entities: BTreeMap<String, Value>,
-    /// Secret values by entity path; `None` when this snapshot was read
-    /// from a file (which never holds them).
-    pub secrets: Option<BTreeMap<String, Secret>>,
+    /// Secret values by entity path, then by property pointer (`/value`,
+    /// `/primaryKey`); `None` when this snapshot was read from a file
+    /// (which never holds them).
+    pub secrets: Option<BTreeMap<String, BTreeMap<String, Secret>>>,
     /// ARM requests the read made.
     pub requests: u64,
 }
@@ -74,12 +76,24 @@ impl Snapshot {
         })
     }
 
-    /// How many entities are secrets.
+    /// How many entities hold a secret a call reads (their values are
+    /// left out of every document).
     pub fn secret_count(&self) -> usize {
-        self.entities.values().filter(|v| is_secret(v)).count()
+        self.entities
+            .iter()
+            .filter(|(p, v)| apim_families::family_of(p).is_some_and(|f| read::readable_secret(f, v)))
+            .count()
+    }
+
+    /// The secret values read for the entity at `path` (none for a file).
+    pub(crate) fn secrets_of(&self, path: &str) -> Option<&BTreeMap<String, Secret>> {
+        self.secrets.as_ref().map(|m| m.get(path).unwrap_or(&NO_SECRETS))
     }
 }
 
-pub(crate) fn is_secret(props: &Value) -> bool {
-    props.get("secret").and_then(Value::as_bool) == Some(true) && props.get("keyVault").is_none_or(Value::is_null)
+static NO_SECRETS: BTreeMap<String, Secret> = BTreeMap::new();
+
+/// Whether the entity at `path` holds a secret a call reads.
+pub(crate) fn has_secret(path: &str, props: &Value) -> bool {
+    apim_families::family_of(path).is_some_and(|f| read::readable_secret(f, props))
 }

@@ -1,21 +1,31 @@
 //! Pure normalization: what makes two instances configured alike read the same.
 
-use serde_json::{Map, Value};
+use apim_families::{Family, SecretRead, READ_ONLY_EVERYWHERE, SERVICE_SETTINGS};
+use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
-/// Fields Azure sets and no one configures.
-const READ_ONLY: &[&str] = &["provisioningState", "isOnline", "lastStatus"];
-
 /// An entity's properties as a snapshot keeps them: read-only fields
-/// dropped; ids inside this service made relative to it (so another
-/// service's copy compares equal); `{{id}}` references to named values
-/// written with their display names (ids may be generated, names are
-/// chosen); policy XML normalized; a policy's read format dropped.
-pub fn normalize_properties(props: &Value, service_id: &str, nv_names: &BTreeMap<String, String>, is_policy: bool) -> Value {
+/// dropped (the family's own and those of every family); secret values
+/// dropped (a snapshot never holds one); ids inside this service made
+/// relative to it (so another service's copy compares equal); `{{id}}`
+/// references to named values written with their display names (ids may
+/// be generated, names are chosen); policy XML normalized; a policy's
+/// read format dropped.
+pub fn normalize_properties(props: &Value, service_id: &str, nv_names: &BTreeMap<String, String>, fam: &Family) -> Value {
     let mut v = props.clone();
+    for s in fam.secrets.iter().filter(|s| s.read != SecretRead::NamedValue) {
+        let applies =
+            s.when.is_none_or(|w| v.pointer(w).and_then(Value::as_bool) == Some(true)) && v.get("keyVault").is_none_or(Value::is_null);
+        if applies {
+            remove_at(&mut v, s.property);
+        }
+    }
     if let Some(m) = v.as_object_mut() {
         strip(m);
-        if is_policy {
+        for k in fam.read_only {
+            m.remove(*k);
+        }
+        if fam.policy_xml {
             m.remove("format");
             if let Some(Value::String(x)) = m.get_mut("value") {
                 *x = normalize_policy_xml(x);
@@ -32,8 +42,97 @@ pub fn normalize_properties(props: &Value, service_id: &str, nv_names: &BTreeMap
     v
 }
 
+/// The service's own settings as a snapshot keeps them ([`SERVICE_SETTINGS`]):
+/// what Azure derives from the name or sets itself is dropped (the
+/// default `*.azure-api.net` hostnames with their built-in certificate,
+/// a system identity's principal, addresses, regional URLs), so two
+/// services set up alike compare equal.
+pub fn normalize_service(service: &Value, service_id: &str) -> Value {
+    let props = service.get("properties").cloned().unwrap_or_default();
+    let mut out = Map::new();
+    for k in SERVICE_SETTINGS {
+        let v = match *k {
+            "sku" | "identity" => service.get(*k),
+            _ => props.get(*k),
+        };
+        let Some(v) = v.filter(|v| !v.is_null()) else { continue };
+        let mut v = v.clone();
+        match *k {
+            "hostnameConfigurations" => {
+                let custom: Vec<Value> = v
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|h| h.get("certificateSource").and_then(Value::as_str) != Some("BuiltIn"))
+                    .map(|h| {
+                        let mut h = h.clone();
+                        if let Some(m) = h.as_object_mut() {
+                            m.remove("certificateStatus");
+                        }
+                        h
+                    })
+                    .collect();
+                if custom.is_empty() {
+                    continue;
+                }
+                v = json!(custom);
+            }
+            "identity" => {
+                if let Some(m) = v.as_object_mut() {
+                    m.remove("principalId");
+                    m.remove("tenantId");
+                }
+            }
+            "additionalLocations" => {
+                for l in v.as_array_mut().into_iter().flatten() {
+                    if let Some(m) = l.as_object_mut() {
+                        for ro in [
+                            "gatewayRegionalUrl",
+                            "publicIPAddresses",
+                            "privateIPAddresses",
+                            "platformVersion",
+                            "outboundPublicIPAddresses",
+                        ] {
+                            m.remove(ro);
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+        out.insert(k.to_string(), v);
+    }
+    let mut v = Value::Object(out);
+    if let Some(m) = v.as_object_mut() {
+        strip(m);
+    }
+    walk_strings(&mut v, &mut |s| relative_id(s, service_id));
+    v
+}
+
+/// Removes what a pointer names (`*` stands for any key).
+pub(crate) fn remove_at(v: &mut Value, pattern: &str) {
+    fn go(v: &mut Value, parts: &[&str]) {
+        let Some(m) = v.as_object_mut() else { return };
+        match parts {
+            [] => {}
+            [last] => {
+                m.remove(*last);
+            }
+            ["*", rest @ ..] => m.values_mut().for_each(|c| go(c, rest)),
+            [k, rest @ ..] => {
+                if let Some(c) = m.get_mut(*k) {
+                    go(c, rest)
+                }
+            }
+        }
+    }
+    let parts: Vec<&str> = pattern.trim_start_matches('/').split('/').collect();
+    go(v, &parts);
+}
+
 fn strip(m: &mut Map<String, Value>) {
-    for k in READ_ONLY {
+    for k in READ_ONLY_EVERYWHERE {
         m.remove(*k);
     }
     for child in m.values_mut() {
@@ -228,7 +327,8 @@ mod tests {
             "credentials": {"header": {"x-key": ["{{5f3c0000000000000000aa01}}"]}},
             "keyVault": {"secretIdentifier": "https://kv/secrets/x", "lastStatus": {"code": "Success"}},
         });
-        let n = normalize_properties(&props, sid, &names, false);
+        let backends = apim_families::family("backends").unwrap();
+        let n = normalize_properties(&props, sid, &names, backends);
         assert_eq!(
             n,
             json!({"apiVersionSetId": "/apiVersionSets/v1", "credentials": {"header": {"x-key": ["{{backend-key}}"]}}, "keyVault": {"secretIdentifier": "https://kv/secrets/x"}})
@@ -236,7 +336,7 @@ mod tests {
         let other = sid.replace("/src", "/dest");
         assert_eq!(
             n,
-            normalize_properties(&props.to_string().replace(sid, &other).parse().unwrap(), &other, &names, false)
+            normalize_properties(&props.to_string().replace(sid, &other).parse().unwrap(), &other, &names, backends)
         );
     }
 }

@@ -1,9 +1,11 @@
-//! Reading a service: every collection, concurrently, through the one ARM
-//! client (its retries, pacing and stop signal apply to every read).
+//! Reading a service: every family of the registry, level by level, each
+//! level's lists (and the secret reads of the level above) concurrently,
+//! through the one ARM client (its retries, pacing and stop signal apply
+//! to every read).
 
-use crate::normalize::normalize_properties;
+use crate::normalize::{normalize_properties, normalize_service};
 use crate::{Secret, Snapshot};
-use apim_families::Family;
+use apim_families::{Family, SecretRead, SERVICE_PATH};
 use apim_ops::API_VERSION;
 use arm_client::{ArmClient, ResourceId};
 use futures::stream::{self, StreamExt, TryStreamExt};
@@ -17,111 +19,115 @@ pub enum Error {
 }
 
 /// Reads the service's whole configuration (every family of the
-/// `apim-families` registry), `parallel` requests at a time.
+/// `apim-families` registry, and the service's own settings), `parallel`
+/// requests at a time.
 pub async fn read(arm: &ArmClient, service: &ResourceId, parallel: usize) -> Result<Snapshot, Error> {
-    let all: Vec<&str> = apim_families::top_level().map(|f| f.collection).collect();
+    let mut all: Vec<&str> = apim_families::top_level().map(|f| f.collection).collect();
+    all.push(SERVICE_PATH);
     read_only(arm, service, parallel, &all).await
 }
 
-/// Reads only these families (and what they hold), `parallel` requests at
-/// a time; names of no top-level family are ignored. Named values are
-/// always listed, since other families refer to them by id, but appear
-/// (and their secrets are read) only when asked for.
+/// One request of a read.
+enum Job {
+    /// The collection `fam` below `parent` (empty: below the service).
+    List(String, &'static Family),
+    /// The secret values of the entity at this path.
+    Secrets(String, &'static Family),
+    /// The service itself, for its settings.
+    Service,
+}
+
+enum Got {
+    List(String, &'static Family, Vec<Value>),
+    Secrets(String, BTreeMap<String, Secret>),
+    Service(Value),
+}
+
+/// Reads only these families (top-level collections, and what they hold;
+/// `service` for the service's own settings), `parallel` requests at a
+/// time; other names are ignored. Named values are always listed, since
+/// other families refer to them by id, but appear (and their secrets are
+/// read) only when asked for.
 pub async fn read_only(arm: &ArmClient, service: &ResourceId, parallel: usize, families: &[&str]) -> Result<Snapshot, Error> {
     let before = arm.requests_sent();
     let sid = service.to_string();
     let parallel = parallel.max(1);
-    let list = |parent: String, fam: &'static Family| {
+    let asked = |top: &str| families.contains(&top);
+    let run = |job: Job| {
         let sid = &sid;
         async move {
-            let at = if parent.is_empty() {
-                fam.collection.to_string()
-            } else {
-                format!("{parent}/{}", fam.collection)
-            };
-            let items = arm.list(arm.url(&format!("{sid}/{at}"), API_VERSION)).await?;
-            Ok::<_, Error>((parent, fam, items))
+            Ok::<_, Error>(match job {
+                Job::List(parent, fam) => {
+                    let at = if parent.is_empty() {
+                        fam.collection.to_string()
+                    } else {
+                        format!("{parent}/{}", fam.collection)
+                    };
+                    let items = arm.list(arm.url(&format!("{sid}/{at}"), API_VERSION)).await?;
+                    Got::List(parent, fam, items)
+                }
+                Job::Secrets(path, fam) => Got::Secrets(path.clone(), read_secrets(arm, sid, &path, fam).await?),
+                Job::Service => Got::Service(arm.get(arm.url(sid, API_VERSION)).await?.unwrap_or(Value::Null)),
+            })
         }
-    };
-    let mut raw: BTreeMap<String, Value> = BTreeMap::new();
-    // A link (a product's API, an API's tag) is recorded as there; the
-    // entity itself is read once, where it lives.
-    let record = |raw: &mut BTreeMap<String, Value>, parent: &str, fam: &Family, items: Vec<Value>| -> Vec<String> {
-        let mut paths = Vec::new();
-        for item in items {
-            let Some(name) = item.get("name").and_then(Value::as_str) else {
-                continue;
-            };
-            let path = if parent.is_empty() {
-                format!("{}/{name}", fam.collection)
-            } else {
-                format!("{parent}/{}/{name}", fam.collection)
-            };
-            let props = if fam.link {
-                json!({})
-            } else {
-                item.get("properties").cloned().unwrap_or_else(|| json!({}))
-            };
-            raw.insert(path.clone(), props);
-            paths.push(path);
-        }
-        paths
     };
 
-    let top: Vec<_> = stream::iter(
-        apim_families::top_level()
-            .filter(|f| families.contains(&f.collection) || f.collection == "namedValues")
-            .map(|f| list(String::new(), f)),
-    )
-    .buffer_unordered(parallel)
-    .try_collect()
-    .await?;
-    let mut second = Vec::new();
-    for (parent, fam, items) in top {
-        for p in record(&mut raw, &parent, fam, items) {
-            second.extend(apim_families::children(fam.name).map(|c| (p.clone(), c)));
-        }
-    }
-    // Secret values are read alongside the nested lists.
-    let nv_asked = families.contains(&"namedValues");
-    let secret_names: Vec<String> = raw
-        .iter()
-        .filter(|(p, v)| nv_asked && p.starts_with("namedValues/") && crate::is_secret(v))
-        .map(|(p, _)| p["namedValues/".len()..].to_string())
+    let mut raw: BTreeMap<String, Value> = BTreeMap::new();
+    let mut secrets: BTreeMap<String, BTreeMap<String, Secret>> = BTreeMap::new();
+    let mut service_settings = None;
+    let mut jobs: Vec<Job> = apim_families::top_level()
+        .filter(|f| asked(f.collection) || f.collection == "namedValues")
+        .map(|f| Job::List(String::new(), f))
         .collect();
-    let secrets = stream::iter(secret_names.into_iter().map(|name| {
-        let sid = &sid;
-        async move {
-            let url = arm.url(&format!("{sid}/namedValues/{name}/listValue"), API_VERSION);
-            let v: Value = arm.post_read(url).await?.success()?.json()?;
-            Ok::<_, Error>((name, v.get("value").and_then(Value::as_str).unwrap_or_default().to_string()))
-        }
-    }))
-    .buffer_unordered(parallel)
-    .try_collect::<Vec<_>>();
-    let nested = stream::iter(second.into_iter().map(|(p, c)| list(p, c)))
-        .buffer_unordered(parallel)
-        .try_collect::<Vec<_>>();
-    let (secrets, nested) = futures::future::try_join(secrets, nested).await?;
-    let mut third = Vec::new();
-    for (parent, fam, items) in nested {
-        for p in record(&mut raw, &parent, fam, items) {
-            // A link's target has its own children where it lives.
-            if !fam.link {
-                third.extend(apim_families::children(fam.name).map(|c| (p.clone(), c)));
+    if asked(SERVICE_PATH) {
+        jobs.push(Job::Service);
+    }
+    while !jobs.is_empty() {
+        let got: Vec<Got> = stream::iter(jobs.into_iter().map(run))
+            .buffer_unordered(parallel)
+            .try_collect()
+            .await?;
+        jobs = Vec::new();
+        for g in got {
+            match g {
+                Got::List(parent, fam, items) => {
+                    for item in items {
+                        let Some(name) = item.get("name").and_then(Value::as_str) else {
+                            continue;
+                        };
+                        let path = if parent.is_empty() {
+                            format!("{}/{name}", fam.collection)
+                        } else {
+                            format!("{parent}/{}/{name}", fam.collection)
+                        };
+                        // A link (a product's API, a group's user) is
+                        // recorded as there; the entity itself is read
+                        // once, where it lives, with what it holds.
+                        let props = if fam.link {
+                            json!({})
+                        } else {
+                            item.get("properties").cloned().unwrap_or_else(|| json!({}))
+                        };
+                        let top = path.split('/').next().unwrap_or_default();
+                        if asked(top) && readable_secret(fam, &props) {
+                            jobs.push(Job::Secrets(path.clone(), fam));
+                        }
+                        if !fam.link && asked(top) {
+                            jobs.extend(apim_families::children(fam.name).map(|c| Job::List(path.clone(), c)));
+                        }
+                        raw.insert(path, props);
+                    }
+                }
+                Got::Secrets(path, values) => {
+                    secrets.insert(path, values);
+                }
+                Got::Service(v) => service_settings = Some(v),
             }
         }
     }
-    let deepest: Vec<_> = stream::iter(third.into_iter().map(|(p, c)| list(p, c)))
-        .buffer_unordered(parallel)
-        .try_collect()
-        .await?;
-    for (parent, fam, items) in deepest {
-        record(&mut raw, &parent, fam, items);
-    }
 
     // Named values are known by display name: ids may be generated (a
-    // logger's key, a portal edit), names are what people choose.
+    // logger's key, a cache's connection string), names are what people choose.
     let nv_names: BTreeMap<String, String> = raw
         .iter()
         .filter_map(|(p, v)| {
@@ -139,28 +145,54 @@ pub async fn read_only(arm: &ArmClient, service: &ResourceId, parallel: usize, f
             None => path.to_string(),
         }
     };
-    let asked = |p: &str| p.split('/').next().is_some_and(|f| families.contains(&f));
-    let entities = raw
+    let mut entities: BTreeMap<String, Value> = raw
         .iter()
-        .filter(|(p, _)| asked(p))
-        .map(|(p, v)| {
-            let is_policy = p == "policies/policy" || p.ends_with("/policies/policy");
-            let mut n = normalize_properties(v, &sid, &nv_names, is_policy);
-            if crate::is_secret(&n) {
-                if let Some(m) = n.as_object_mut() {
-                    m.remove("value");
-                }
-            }
-            (stable(p), n)
+        .filter(|(p, _)| asked(p.split('/').next().unwrap_or_default()))
+        .filter_map(|(p, v)| {
+            let fam = apim_families::family_of(p)?;
+            Some((stable(p), normalize_properties(v, &sid, &nv_names, fam)))
         })
         .collect();
-    let secrets = secrets
-        .into_iter()
-        .map(|(name, v)| (stable(&format!("namedValues/{name}")), Secret(v)))
-        .collect();
+    if let Some(s) = service_settings.filter(|s| !s.is_null()) {
+        entities.insert(SERVICE_PATH.to_string(), normalize_service(&s, &sid));
+    }
+    let secrets = secrets.into_iter().map(|(p, v)| (stable(&p), v)).collect();
     Ok(Snapshot {
         entities,
         secrets: Some(secrets),
         requests: arm.requests_sent() - before,
     })
+}
+
+/// Whether an entity of this family, with these properties, has a secret
+/// a call reads (a named value only when it is secret and not in Key Vault).
+pub(crate) fn readable_secret(fam: &Family, props: &Value) -> bool {
+    fam.secrets.iter().any(|s| {
+        matches!(s.read, SecretRead::ListValue | SecretRead::ListSecrets)
+            && s.when.is_none_or(|w| props.pointer(w).and_then(Value::as_bool) == Some(true))
+            && props.get("keyVault").is_none_or(Value::is_null)
+    })
+}
+
+/// The secret values of one entity, by property pointer.
+async fn read_secrets(arm: &ArmClient, sid: &str, path: &str, fam: &Family) -> Result<BTreeMap<String, Secret>, Error> {
+    let mut out = BTreeMap::new();
+    let action = if fam.secrets.iter().any(|s| s.read == SecretRead::ListValue) {
+        "listValue"
+    } else {
+        "listSecrets"
+    };
+    let url = arm.url(&format!("{sid}/{path}/{action}"), API_VERSION);
+    let v: Value = arm.post_read(url).await?.success()?.json()?;
+    for s in fam
+        .secrets
+        .iter()
+        .filter(|s| matches!(s.read, SecretRead::ListValue | SecretRead::ListSecrets))
+    {
+        let name = if s.read == SecretRead::ListValue { "value" } else { s.name() };
+        if let Some(x) = v.get(name).and_then(Value::as_str) {
+            out.insert(s.property.to_string(), Secret(x.to_string()));
+        }
+    }
+    Ok(out)
 }

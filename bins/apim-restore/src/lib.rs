@@ -330,9 +330,11 @@ async fn recheck(session: &Session, backup: &BackupDoc, target: &ServiceRef, blo
 
 /// What the target holds that the backup's source does not, read now.
 async fn what_the_target_loses(session: &Session, source: &ServiceRef, target: &ServiceRef) -> anyhow::Result<rails::Loss> {
+    // What a backup carries, and so what a restore replaces.
+    let carried: Vec<&str> = apim_families::top_level().filter(|f| f.in_backup).map(|f| f.collection).collect();
     let (s, t) = futures::try_join!(
-        apim_inventory::read(&session.arm, &source.id, 32),
-        apim_inventory::read(&session.arm, &target.id, 32)
+        apim_inventory::read_only(&session.arm, &source.id, 32, &carried),
+        apim_inventory::read_only(&session.arm, &target.id, 32, &carried)
     )?;
     Ok(rails::Loss {
         source_total: s.entities.len(),

@@ -59,6 +59,9 @@ pub(crate) struct Family {
     pub ids_in: &'static [&'static str],
     /// Whether a backup carries it (developer portal content is not).
     pub in_backup: bool,
+    /// Azure has every entity from the start (portal settings,
+    /// notifications): a PUT answers 200, never 201.
+    pub built_in: bool,
     pub prepare: fn(&mut Prepare) -> Result<(), Response>,
 }
 
@@ -74,6 +77,7 @@ pub(crate) const BASE: Family = Family {
     list_secrets: false,
     ids_in: &[],
     in_backup: true,
+    built_in: false,
     prepare: any,
 };
 

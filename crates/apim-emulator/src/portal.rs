@@ -15,6 +15,7 @@ pub(crate) static PORTAL_SETTINGS: Family = Family {
     only: &["signin", "signup", "delegation"],
     hidden: &["/validationKey"],
     list_secrets: true,
+    built_in: true,
     prepare: portal_setting,
     ..BASE
 };
@@ -33,6 +34,7 @@ pub(crate) static NOTIFICATIONS: Family = Family {
         "AccountClosedPublisher",
         "QuotaLimitApproachingPublisherNotificationMessage",
     ],
+    built_in: true,
     prepare: notification,
     ..BASE
 };

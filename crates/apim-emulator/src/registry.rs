@@ -120,7 +120,8 @@ impl App {
                     }
                     json!({"name": id, "link": true, "etag": etag})
                 } else {
-                    let body: Value = if r.body.is_empty() && *r.method == Method::PATCH {
+                    // Notifications and their recipients are written without a body.
+                    let body: Value = if r.body.is_empty() {
                         json!({})
                     } else {
                         match serde_json::from_slice(r.body) {
@@ -172,7 +173,7 @@ impl App {
                 let e = etag_header(&item);
                 tree.insert(k, item.clone());
                 let mut b = body(&sid, tree, &path.display(), &path, &item);
-                let code = if existed { 200 } else { 201 };
+                let code = if existed || fam.built_in { 200 } else { 201 };
                 if !fam.long_running {
                     return with_header(json(code, &b), "etag", &e);
                 }

@@ -29,6 +29,14 @@ pub(crate) struct Shape {
     pub policies: usize,
     pub products: usize,
     pub backends: usize,
+    /// The families beyond the seed's nine: users, subscriptions (on the
+    /// products), policy fragments, self-hosted gateways, and `others`
+    /// of every other family (groups, certificates, schemas, …).
+    pub users: usize,
+    pub subscriptions: usize,
+    pub fragments: usize,
+    pub gateways: usize,
+    pub others: usize,
 }
 
 impl Shape {
@@ -39,6 +47,11 @@ impl Shape {
         policies: 3,
         products: 1,
         backends: 1,
+        users: 0,
+        subscriptions: 0,
+        fragments: 0,
+        gateways: 0,
+        others: 0,
     };
 }
 
@@ -92,11 +105,144 @@ pub(crate) fn seed(emu: &EmulatorProcess, service: &str, tag: &str, shape: Shape
         let api = i % shape.apis.max(1);
         third.push((format!("apis/api-{api}/operations/op-{i}/policies/policy"), policy(nv(i))));
     }
+    let (more_first, more_second, more_third) = every_other_family(&host, shape);
+    first.extend(more_first);
+    second.extend(more_second);
+    third.extend(more_third);
     // Parents before children: each wave finishes before the next starts.
     for wave in [first, second, third] {
         put_all(emu, service, &wave)?;
     }
     Ok(())
+}
+
+type Wave = Vec<(String, Value)>;
+
+/// The families beyond the seed's nine, in three waves (parents first).
+fn every_other_family(host: &str, shape: Shape) -> (Wave, Wave, Wave) {
+    let p = |path: String, props: Value| (path, json!({"properties": props}));
+    let (mut first, mut second, mut third) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..shape.users {
+        first.push(p(
+            format!("users/user-{i}"),
+            json!({"email": format!("user-{i}@contoso.example"), "firstName": "User", "lastName": format!("{i}")}),
+        ));
+    }
+    for i in 0..shape.fragments {
+        first.push(p(
+            format!("policyFragments/fragment-{i}"),
+            json!({"format": "xml", "value": format!("<fragment><set-backend-service base-url=\"https://{host}/f-{i}\" /></fragment>")}),
+        ));
+    }
+    for i in 0..shape.gateways {
+        first.push(p(
+            format!("gateways/gateway-{i}"),
+            json!({"locationData": {"name": format!("site {i}")}}),
+        ));
+        second.push(p(
+            format!("gateways/gateway-{i}/hostnameConfigurations/default"),
+            json!({"hostname": host}),
+        ));
+        if shape.apis > 0 {
+            second.push((format!("gateways/gateway-{i}/apis/api-{}", i % shape.apis), json!({})));
+        }
+    }
+    for i in 0..shape.others {
+        first.push(p(format!("groups/group-{i}"), json!({"displayName": format!("Group {i}")})));
+        first.push(p(format!("tags/tag-{i}"), json!({"displayName": format!("Tag {i}")})));
+        first.push(p(
+            format!("certificates/cert-{i}"),
+            json!({"keyVault": {"secretIdentifier": format!("https://vault.vault.azure.net/secrets/cert-{i}")}}),
+        ));
+        first.push(p(
+            format!("authorizationServers/as-{i}"),
+            json!({"displayName": format!("AS {i}"), "clientRegistrationEndpoint": format!("https://{host}/register"), "authorizationEndpoint": format!("https://{host}/authorize"), "grantTypes": ["authorizationCode"], "clientId": "c", "clientSecret": format!("s-{i}")}),
+        ));
+        first.push(p(
+            format!("openidConnectProviders/oidc-{i}"),
+            json!({"displayName": format!("OIDC {i}"), "metadataEndpoint": format!("https://{host}/.well-known/openid-configuration"), "clientId": "c", "clientSecret": format!("s-{i}")}),
+        ));
+        first.push(p(
+            format!("schemas/schema-{i}"),
+            json!({"schemaType": "json", "document": {"$id": format!("https://{host}/s-{i}")}}),
+        ));
+        first.push(p(
+            format!("documentations/doc-{i}"),
+            json!({"title": format!("Doc {i}"), "content": format!("See https://{host}/doc-{i}")}),
+        ));
+        first.push(p(
+            format!("templates/template-{i}"),
+            json!({"subject": "s", "body": format!("<p>https://{host}/t-{i}</p>")}),
+        ));
+        first.push(p(
+            format!("policyRestrictions/restriction-{i}"),
+            json!({"scope": format!("/apis/api-{i}"), "requireBase": "true"}),
+        ));
+        first.push(p(
+            format!("authorizationProviders/provider-{i}"),
+            json!({"displayName": format!("P {i}"), "identityProvider": "aad", "oauth2": {"redirectUrl": format!("https://{host}/r"), "grantTypes": {"clientCredentials": {"clientId": "c", "clientSecret": "s"}}}}),
+        ));
+        second.push(p(
+            format!("authorizationProviders/provider-{i}/authorizations/daemon"),
+            json!({"authorizationType": "OAuth2", "oauth2grantType": "ClientCredentials", "parameters": {"clientId": "c", "clientSecret": "s"}}),
+        ));
+        third.push(p(
+            format!("authorizationProviders/provider-{i}/authorizations/daemon/accessPolicies/ops"),
+            json!({"tenantId": "t", "objectId": format!("o-{i}")}),
+        ));
+        if i < shape.apis {
+            second.push(p(
+                format!("apis/api-{i}/releases/r1"),
+                json!({"apiId": format!("/apis/api-{i}"), "notes": "first"}),
+            ));
+            second.push(p(
+                format!("apis/api-{i}/resolvers/resolver-{i}"),
+                json!({"displayName": "r", "path": "Query/r"}),
+            ));
+            second.push(p(
+                format!("apis/api-{i}/tagDescriptions/tag-{i}"),
+                json!({"description": "d", "externalDocsUrl": format!("https://{host}/tags/{i}")}),
+            ));
+            second.push(p(
+                format!("apis/api-{i}/schemas/schema"),
+                json!({"contentType": "application/json", "document": {"value": "{}"}}),
+            ));
+            third.push(p(
+                format!("apis/api-{i}/resolvers/resolver-{i}/policies/policy"),
+                json!({"format": "xml", "value": format!("<http-data-source><http-request><set-url>https://{host}/r</set-url></http-request></http-data-source>")}),
+            ));
+        }
+        if i < shape.users {
+            second.push((format!("groups/group-{i}/users/user-{i}"), json!({})));
+        }
+    }
+    for i in 0..shape.subscriptions {
+        let product = i % shape.products.max(1);
+        let mut props =
+            json!({"displayName": format!("Subscription {i}"), "scope": format!("/products/product-{product}"), "state": "active"});
+        if shape.users > 0 {
+            props["ownerId"] = json!(format!("/users/user-{}", i % shape.users));
+        }
+        // The keys are chosen, so two instances seeded alike compare equal.
+        props["primaryKey"] = json!(format!("primary-{i}"));
+        props["secondaryKey"] = json!(format!("secondary-{i}"));
+        second.push(p(format!("subscriptions/sub-{i}"), props));
+    }
+    if shape.others > 0 {
+        for id in ["signin", "signup"] {
+            first.push(p(format!("portalsettings/{id}"), json!({"enabled": true})));
+        }
+        first.push(p(
+            "portalsettings/delegation".into(),
+            json!({"url": format!("https://{host}/delegate")}),
+        ));
+        first.push(("notifications/BCC".into(), json!({})));
+        first.push(p(
+            "caches/default".into(),
+            json!({"connectionString": "{{nv-0}}", "useFromLocation": "default"}),
+        ));
+    }
+    (first, second, third)
 }
 
 /// PUTs every `(path below the service, body)`, four writers at a time.

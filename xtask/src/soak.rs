@@ -133,6 +133,7 @@ pub(crate) fn soak() -> anyhow::Result<()> {
         policies: 30,
         products: 5,
         backends: 2,
+        ..Shape::SMALL
     };
     seed(&emu, "soak-src", "src", shape)?;
     seed(&emu, "soak-dest", "dest", Shape::SMALL)?;

@@ -33,7 +33,7 @@ pub struct Cli {
     #[arg(long, value_name = "SERVICE", conflicts_with = "expect_host")]
     inventory: Option<PathBuf>,
     /// Reads in flight at once, per service.
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = 64)]
     parallel: usize,
     #[command(flatten)]
     common: pipeline::ConnectArgs,
@@ -149,7 +149,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         if elsewhere > 0 {
             next.push(format!(
-                "{elsewhere} elsewhere (APIs, policies, backends, loggers): apim-sync plan --source SRC --target SERVICE --host {host}=NEW (coming), or by hand"
+                "{elsewhere} elsewhere (APIs, policies, fragments, backends, gateways, portal settings, …): apim-sync plan --source SRC --target SERVICE --host {host}=NEW (coming), or by hand"
             ));
         }
         return Err(found(format!(

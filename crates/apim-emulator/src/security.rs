@@ -97,11 +97,9 @@ fn certificate(p: &mut Prepare) -> Result<(), Response> {
             let bytes = base64::engine::general_purpose::STANDARD
                 .decode(data.trim())
                 .map_err(|_| error(400, "ValidationError", "'data' must be a base64-encoded certificate."))?;
-            let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, &bytes);
-            let thumb: String = digest.as_ref().iter().map(|b| format!("{b:02X}")).collect();
-            p.props.insert("thumbprint".into(), json!(thumb));
+            p.props.insert("thumbprint".into(), json!(thumbprint(&bytes)));
             default(p.props, "subject", json!(format!("CN={}", p.id)));
-            default(p.props, "expirationDate", json!(rfc3339(now_ms() + 365 * 24 * 3600 * 1000)));
+            default(p.props, "expirationDate", json!(CERTIFICATE_EXPIRY));
         }
         (None, Some(kv)) => {
             if kv.get("secretIdentifier").and_then(Value::as_str).is_none_or(str::is_empty) {
@@ -110,10 +108,14 @@ fn certificate(p: &mut Prepare) -> Result<(), Response> {
             if let Some(k) = p.props.get_mut("keyVault").and_then(Value::as_object_mut) {
                 k.insert("lastStatus".into(), json!({"code": "Success", "timeStampUtc": rfc3339(now_ms())}));
             }
-            let thumb = format!("{:040X}", p.etag);
-            default(p.props, "thumbprint", json!(thumb));
+            let id = kv["secretIdentifier"]
+                .as_str()
+                .unwrap_or_default()
+                .trim_end_matches('/')
+                .to_string();
+            default(p.props, "thumbprint", json!(thumbprint(id.as_bytes())));
             default(p.props, "subject", json!(format!("CN={}", p.id)));
-            default(p.props, "expirationDate", json!(rfc3339(now_ms() + 365 * 24 * 3600 * 1000)));
+            default(p.props, "expirationDate", json!(CERTIFICATE_EXPIRY));
         }
         _ => {
             return Err(error(
@@ -124,6 +126,17 @@ fn certificate(p: &mut Prepare) -> Result<(), Response> {
         }
     }
     Ok(())
+}
+
+/// The expiry every certificate shows: the emulator cannot read one, and
+/// a date that depends only on what was uploaded keeps two instances given
+/// the same certificate equal.
+const CERTIFICATE_EXPIRY: &str = "2036-01-01T00:00:00Z";
+
+/// SHA-1 of the bytes, in upper-case hex, as Azure shows a thumbprint.
+fn thumbprint(bytes: &[u8]) -> String {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, bytes);
+    digest.as_ref().iter().map(|b| format!("{b:02X}")).collect()
 }
 
 fn authorization_server(p: &mut Prepare) -> Result<(), Response> {

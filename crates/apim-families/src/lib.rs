@@ -356,7 +356,7 @@ pub fn children(parent: &'static str) -> impl Iterator<Item = &'static Family> {
 /// is an `apiOperations`), or `None` for a path no family has.
 pub fn family_of(path: &str) -> Option<&'static Family> {
     let segs: Vec<&str> = path.split('/').collect();
-    if segs.len() % 2 != 0 {
+    if !segs.len().is_multiple_of(2) {
         return None;
     }
     let mut at: Option<&'static Family> = None;

@@ -199,7 +199,15 @@ fn cache(p: &mut Prepare) -> Result<(), Response> {
     require(p.props, "useFromLocation")?;
     let cs = p.props["connectionString"].as_str().unwrap_or_default().to_string();
     if !cs.starts_with("{{") {
-        let nv_id = format!("{:024x}", p.etag.wrapping_mul(0x9e3779b97f4a7c15));
+        // A new connection string goes into the named value the cache
+        // already has, if it has one.
+        let held = p
+            .tree
+            .get(&crate::state::key(&format!("caches/{}", p.id)))
+            .and_then(|c| c.pointer("/properties/connectionString"))
+            .and_then(Value::as_str)
+            .and_then(|r| r.strip_prefix("{{")?.strip_suffix("}}").map(str::to_string));
+        let nv_id = held.unwrap_or_else(|| format!("{:024x}", p.etag.wrapping_mul(0x9e3779b97f4a7c15)));
         let nv = json!({
             "name": nv_id,
             "properties": {"displayName": format!("cache-{}-connection-string", p.id), "value": cs, "secret": true, "tags": []},

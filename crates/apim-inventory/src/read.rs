@@ -27,19 +27,16 @@ pub async fn read(arm: &ArmClient, service: &ResourceId, parallel: usize) -> Res
     read_only(arm, service, parallel, &all).await
 }
 
-/// One request of a read.
+/// One list of a read.
 enum Job {
     /// The collection `fam` below `parent` (empty: below the service).
     List(String, &'static Family),
-    /// The secret values of the entity at this path.
-    Secrets(String, &'static Family),
     /// The service itself, for its settings.
     Service,
 }
 
 enum Got {
     List(String, &'static Family, Vec<Value>),
-    Secrets(String, BTreeMap<String, Secret>),
     Service(Value),
 }
 
@@ -48,11 +45,17 @@ enum Got {
 /// time; other names are ignored. Named values are always listed, since
 /// other families refer to them by id, but appear (and their secrets are
 /// read) only when asked for.
+///
+/// Lists go level by level; secret reads (POST actions, which ARM counts
+/// against the write bucket) run beside them on their own `parallel`
+/// slots, so a paced write bucket never holds up the reads, nor the
+/// reverse.
 pub async fn read_only(arm: &ArmClient, service: &ResourceId, parallel: usize, families: &[&str]) -> Result<Snapshot, Error> {
     let before = arm.requests_sent();
     let sid = service.to_string();
     let parallel = parallel.max(1);
     let asked = |top: &str| families.contains(&top);
+    let (to_read, secret_jobs) = futures::channel::mpsc::unbounded::<(String, &'static Family)>();
     let run = |job: Job| {
         let sid = &sid;
         async move {
@@ -66,65 +69,73 @@ pub async fn read_only(arm: &ArmClient, service: &ResourceId, parallel: usize, f
                     let items = arm.list(arm.url(&format!("{sid}/{at}"), API_VERSION)).await?;
                     Got::List(parent, fam, items)
                 }
-                Job::Secrets(path, fam) => Got::Secrets(path.clone(), read_secrets(arm, sid, &path, fam).await?),
                 Job::Service => Got::Service(arm.get(arm.url(sid, API_VERSION)).await?.unwrap_or(Value::Null)),
             })
         }
     };
-
-    let mut raw: BTreeMap<String, Value> = BTreeMap::new();
-    let mut secrets: BTreeMap<String, BTreeMap<String, Secret>> = BTreeMap::new();
-    let mut service_settings = None;
-    let mut jobs: Vec<Job> = apim_families::top_level()
-        .filter(|f| asked(f.collection) || f.collection == "namedValues")
-        .map(|f| Job::List(String::new(), f))
-        .collect();
-    if asked(SERVICE_PATH) {
-        jobs.push(Job::Service);
-    }
-    while !jobs.is_empty() {
-        let got: Vec<Got> = stream::iter(jobs.into_iter().map(run))
-            .buffer_unordered(parallel)
-            .try_collect()
-            .await?;
-        jobs = Vec::new();
-        for g in got {
-            match g {
-                Got::List(parent, fam, items) => {
-                    for item in items {
-                        let Some(name) = item.get("name").and_then(Value::as_str) else {
-                            continue;
-                        };
-                        let path = if parent.is_empty() {
-                            format!("{}/{name}", fam.collection)
-                        } else {
-                            format!("{parent}/{}/{name}", fam.collection)
-                        };
-                        // A link (a product's API, a group's user) is
-                        // recorded as there; the entity itself is read
-                        // once, where it lives, with what it holds.
-                        let props = if fam.link {
-                            json!({})
-                        } else {
-                            item.get("properties").cloned().unwrap_or_else(|| json!({}))
-                        };
-                        let top = path.split('/').next().unwrap_or_default();
-                        if asked(top) && readable_secret(fam, &props) {
-                            jobs.push(Job::Secrets(path.clone(), fam));
-                        }
-                        if !fam.link && asked(top) {
-                            jobs.extend(apim_families::children(fam.name).map(|c| Job::List(path.clone(), c)));
-                        }
-                        raw.insert(path, props);
+    let lists = async move {
+        let mut raw: BTreeMap<String, Value> = BTreeMap::new();
+        let mut service_settings = None;
+        let mut jobs: Vec<Job> = apim_families::top_level()
+            .filter(|f| asked(f.collection) || f.collection == "namedValues")
+            .map(|f| Job::List(String::new(), f))
+            .collect();
+        if asked(SERVICE_PATH) {
+            jobs.push(Job::Service);
+        }
+        while !jobs.is_empty() {
+            let got: Vec<Got> = stream::iter(jobs.into_iter().map(run))
+                .buffer_unordered(parallel)
+                .try_collect()
+                .await?;
+            jobs = Vec::new();
+            for g in got {
+                let Got::List(parent, fam, items) = g else {
+                    if let Got::Service(v) = g {
+                        service_settings = Some(v);
                     }
+                    continue;
+                };
+                for item in items {
+                    let Some(name) = item.get("name").and_then(Value::as_str) else {
+                        continue;
+                    };
+                    let path = if parent.is_empty() {
+                        format!("{}/{name}", fam.collection)
+                    } else {
+                        format!("{parent}/{}/{name}", fam.collection)
+                    };
+                    // A link (a product's API, a group's user) is recorded
+                    // as there; the entity itself is read once, where it
+                    // lives, with what it holds.
+                    let props = if fam.link {
+                        json!({})
+                    } else {
+                        item.get("properties").cloned().unwrap_or_else(|| json!({}))
+                    };
+                    let top = path.split('/').next().unwrap_or_default();
+                    if asked(top) && readable_secret(fam, &props) {
+                        // The reader ends only when this sender is gone.
+                        let _ = to_read.unbounded_send((path.clone(), fam));
+                    }
+                    if !fam.link && asked(top) {
+                        jobs.extend(apim_families::children(fam.name).map(|c| Job::List(path.clone(), c)));
+                    }
+                    raw.insert(path, props);
                 }
-                Got::Secrets(path, values) => {
-                    secrets.insert(path, values);
-                }
-                Got::Service(v) => service_settings = Some(v),
             }
         }
-    }
+        drop(to_read);
+        Ok::<_, Error>((raw, service_settings))
+    };
+    let secrets = secret_jobs
+        .map(|(path, fam)| {
+            let sid = &sid;
+            async move { Ok::<_, Error>((path.clone(), read_secrets(arm, sid, &path, fam).await?)) }
+        })
+        .buffer_unordered(parallel)
+        .try_collect::<BTreeMap<String, BTreeMap<String, Secret>>>();
+    let ((raw, service_settings), secrets) = futures::try_join!(lists, secrets)?;
 
     // Named values are known by display name: ids may be generated (a
     // logger's key, a cache's connection string), names are what people choose.

@@ -426,18 +426,28 @@ fn existing_blob_needs_overwrite_and_bad_input_is_usage() {
 }
 
 #[test]
-fn missing_container_and_wrong_key_fail_clearly() {
+fn a_missing_container_is_made_by_the_backup_and_a_wrong_key_fails_clearly() {
     let s = Setup::new(0.0);
     let mut store: Value = serde_json::from_str(&std::fs::read_to_string(s.path("store.json")).unwrap()).unwrap();
-    store["container"] = json!("no-such-container");
+    let fresh = format!("{}-new", s.container);
+    store["container"] = json!(fresh);
     let missing = s.write("missing.json", &[store]);
-    bin("apim-backup", &s.emu)
+    // As Microsoft's backup article says, the backup creates its container.
+    let out = bin("apim-backup", &s.emu)
         .arg("--storage")
         .arg(&missing)
         .write_stdin(s.services[0].to_string())
         .assert()
-        .code(1)
-        .stderr(contains("container 'no-such-container' does not exist").and(contains("apim-provision storage")));
+        .success()
+        .stderr(contains(format!("container '{fresh}' does not exist")).and(contains("the backup creates it")));
+    let b = docs(&out.get_output().stdout).remove(0);
+    assert!(azurite_blob("apimbackups", &fresh, b["blob"].as_str().unwrap()).unwrap().is_some());
+    let container = format!("/subscriptions/{SUB}/resourceGroups/apim-rg/providers/Microsoft.Storage/storageAccounts/apimbackups/blobServices/default/containers/{fresh}?api-version=2023-05-01");
+    assert_eq!(
+        s.emu.arm("GET", &container, None).unwrap().0,
+        200,
+        "ARM shows the container the backup made"
+    );
 
     // An emulator whose key for the account does not match Azurite's: the
     // account exists in ARM, the container exists in Azurite.
@@ -526,12 +536,14 @@ fn a_lost_answer_to_the_backup_post_is_never_answered_by_a_second_post() {
 fn identity_access_types() {
     let s = Setup::new(0.0);
     let store = arg(&s.path("store.json")).to_string();
+    let writes = s.emu.stats().unwrap()["writes"].clone();
     bin("apim-backup", &s.emu)
         .args(["--storage", &store, "--access-type", "system-identity"])
         .write_stdin(s.services[0].to_string())
         .assert()
-        .code(1)
-        .stderr(contains("InvalidParameters").and(contains("managed identity is not enabled")));
+        .code(3)
+        .stderr(contains("no such managed identity").and(contains("before it started")));
+    assert_eq!(s.emu.stats().unwrap()["writes"], writes, "refused before any POST");
     // Enable both kinds of identity on the source.
     let (_, _, mut body) = s.emu.arm("GET", &service_path("apim-src"), None).unwrap();
     let uami = format!("/subscriptions/{SUB}/resourceGroups/apim-rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/backup-id");
@@ -542,6 +554,32 @@ fn identity_access_types() {
         .as_str()
         .unwrap()
         .to_string();
+    // Neither identity holds a blob data role on the account: refused
+    // before the freeze, naming the role; skipping the check lets Azure say it.
+    bin("apim-backup", &s.emu)
+        .args(["--storage", &store, "--access-type", "system-identity"])
+        .write_stdin(s.services[0].to_string())
+        .assert()
+        .code(3)
+        .stderr(contains("Storage Blob Data Contributor").and(contains("--skip-role-check")));
+    bin("apim-backup", &s.emu)
+        .args(["--storage", &store, "--access-type", "system-identity", "--skip-role-check"])
+        .write_stdin(s.services[0].to_string())
+        .assert()
+        .code(1)
+        .stderr(contains("AuthorizationPermissionMismatch"));
+    let account = format!("/subscriptions/{SUB}/resourceGroups/apim-rg/providers/Microsoft.Storage/storageAccounts/apimbackups");
+    for principal in [
+        &updated["identity"]["principalId"],
+        &updated["identity"]["userAssignedIdentities"][&uami]["principalId"],
+    ] {
+        grant(
+            &s.emu,
+            &account,
+            "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
+            principal.as_str().unwrap(),
+        );
+    }
     let out = bin("apim-backup", &s.emu)
         .args(["--storage", &store, "--access-type", "system-identity", "--timeout", "60s"])
         .write_stdin(s.services[0].to_string())
@@ -576,8 +614,8 @@ fn identity_access_types() {
         ])
         .write_stdin(s.services[0].to_string())
         .assert()
-        .code(1)
-        .stderr(contains("is not assigned to the service"));
+        .code(3)
+        .stderr(contains("no such managed identity"));
 }
 
 #[test]
@@ -790,4 +828,107 @@ fn both_storage_keys_differ_and_either_backs_up() {
         )
         .unwrap();
     assert_eq!(s, 400, "{b}");
+}
+
+/// Gives `principal` a built-in role (by GUID) at `scope`, as `az role assignment create` does.
+pub fn grant(emu: &apim_toolkit::EmulatorProcess, scope: &str, role: &str, principal: &str) {
+    let name = uuid_like(&format!("{scope}{role}{principal}"));
+    let url = format!("{scope}/providers/Microsoft.Authorization/roleAssignments/{name}?api-version=2022-04-01");
+    let body = json!({"properties": {"roleDefinitionId": format!("/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/{role}"), "principalId": principal, "principalType": "ServicePrincipal"}});
+    let (st, _, b) = emu.arm("PUT", &url, Some(&body)).unwrap();
+    assert_eq!(st, 201, "{b}");
+}
+
+fn uuid_like(seed: &str) -> String {
+    let h = seed
+        .bytes()
+        .fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3));
+    format!("{:08x}-0000-4000-8000-{:012x}", h >> 32, h & 0xffff_ffff_ffff)
+}
+
+#[test]
+fn the_storage_is_judged_before_the_freeze_as_azure_would_refuse_it() {
+    let s = Setup::new(0.0);
+    let store = arg(&s.path("store.json")).to_string();
+    let account = format!("/subscriptions/{SUB}/resourceGroups/apim-rg/providers/Microsoft.Storage/storageAccounts/apimbackups");
+    let patch = |body: Value| {
+        let (st, _, b) = s
+            .emu
+            .arm("PATCH", &format!("{account}?api-version=2023-05-01"), Some(&body))
+            .unwrap();
+        assert_eq!(st, 200, "{b}");
+    };
+    let backup = || {
+        bin("apim-backup", &s.emu)
+            .args(["--storage", &store])
+            .write_stdin(s.services[0].to_string())
+            .output()
+            .unwrap()
+    };
+    let writes = || s.emu.stats().unwrap()["writes"].as_u64().unwrap();
+
+    // A CORS rule on the blob service: Azure answers the POST with an
+    // opaque 400; the pre-flight names it and its fix.
+    let blob_service = format!("{account}/blobServices/default?api-version=2023-05-01");
+    let cors = json!({"properties": {"cors": {"corsRules": [{"allowedOrigins": ["https://portal.example.com"], "allowedMethods": ["GET"], "allowedHeaders": ["*"], "exposedHeaders": ["*"], "maxAgeInSeconds": 60}]}}});
+    assert_eq!(s.emu.arm("PUT", &blob_service, Some(&cors)).unwrap().0, 200);
+    let before = writes();
+    let out = backup();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("1 CORS rule(s)") && err.contains("enable-cors false"), "{err}");
+    assert_eq!(writes(), before, "no backup was started");
+    // What the pre-flight spares the operator: Azure's own answer.
+    let post = format!("{}/backup?api-version=2024-05-01", s.services[0]["id"].as_str().unwrap());
+    let params = json!({"storageAccount": "apimbackups", "containerName": s.container, "backupName": "x", "accessType": "AccessKey", "accessKey": "k"});
+    let (st, _, b) = s.emu.arm("POST", &post, Some(&params)).unwrap();
+    assert_eq!((st, b["error"]["code"].as_str()), (400, Some("InvalidParameters")), "{b}");
+    // A restore is judged the same way, in a dry run too.
+    let taken = {
+        assert_eq!(
+            s.emu
+                .arm("PUT", &blob_service, Some(&json!({"properties": {"cors": {"corsRules": []}}})))
+                .unwrap()
+                .0,
+            200
+        );
+        let out = backup();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(s.emu.arm("PUT", &blob_service, Some(&cors)).unwrap().0, 200);
+        docs(&out.stdout).remove(0)
+    };
+    bin("apim-restore", &s.emu)
+        .args(["--target", arg(&s.path("dest.json")), "--no-safety-backup", "--dry-run"])
+        .write_stdin(taken.to_string())
+        .assert()
+        .code(3)
+        .stderr(contains("CORS"));
+    assert_eq!(
+        s.emu
+            .arm("PUT", &blob_service, Some(&json!({"properties": {"cors": {"corsRules": []}}})))
+            .unwrap()
+            .0,
+        200
+    );
+
+    // A firewall: an access key never passes it; a managed identity needs
+    // the trusted-services exception.
+    patch(json!({"properties": {"networkAcls": {"defaultAction": "Deny", "bypass": "None"}}}));
+    let before = writes();
+    let out = backup();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("selected networks") && err.contains("--access-type system-identity"),
+        "{err}"
+    );
+    assert_eq!(writes(), before);
+    patch(json!({"properties": {"networkAcls": {"defaultAction": "Allow", "bypass": "AzureServices"}, "allowSharedKeyAccess": false}}));
+    // Shared keys off: an access-key backup cannot work.
+    let before = writes();
+    let out = backup();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("refuses shared keys"), "{err}");
+    assert_eq!(writes(), before, "nothing was started by any refused run");
 }

@@ -67,6 +67,9 @@ pub(crate) struct BackupArgs {
     /// Back up into an account or container that allows public access, plain http or TLS below 1.2.
     #[arg(long)]
     pub(crate) allow_insecure_storage: bool,
+    /// Do not check that the managed identity holds a blob data role on the account (for a custom role).
+    #[arg(long)]
+    pub(crate) skip_role_check: bool,
 }
 
 #[derive(Args)]

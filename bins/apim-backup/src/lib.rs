@@ -7,6 +7,7 @@ use arm_client::ResourceId;
 use backup_workflow::prune;
 use blob_store::BlobClient;
 use pipeline::{emit, expect_all, refused, usage, ContainerDoc, Progress, ServiceDoc, ServiceRef, Session, StorageRef};
+use storage_accounts::preflight;
 
 mod args;
 
@@ -34,6 +35,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 || b.access_type != AccessType::AccessKey
                 || b.identity_client_id.is_some()
                 || b.allow_insecure_storage
+                || b.skip_role_check
                 || cli.wait.no_wait
                 || cli.wait.timeout.timeout.is_some();
             if backup_flags {
@@ -90,7 +92,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 )));
             }
             let session = cli.connect.connect_waiting(&cli.wait)?;
-            backup(&session, storage, services, access, b.blob, (b.overwrite, b.allow_insecure_storage)).await
+            let rails = Rails {
+                overwrite: b.overwrite,
+                allow_insecure: b.allow_insecure_storage,
+                skip_role_check: b.skip_role_check,
+            };
+            backup(&session, storage, services, access, b.blob, rails).await
         }
     }
 }
@@ -179,7 +186,8 @@ async fn resolve_storage(session: &Session, input: StorageInput) -> anyhow::Resu
     })
 }
 
-async fn resolve_service(session: &Session, s: ServiceInput) -> anyhow::Result<ServiceRef> {
+/// The service as ARM reports it now (its identity is in the body).
+async fn resolve_service(session: &Session, s: ServiceInput) -> anyhow::Result<(ServiceRef, serde_json::Value)> {
     let id = match s {
         ServiceInput::Doc(d) => d.id.clone(),
         ServiceInput::Id(id) => id,
@@ -197,7 +205,24 @@ async fn resolve_service(session: &Session, s: ServiceInput) -> anyhow::Result<S
         )));
     }
     let d = ServiceDoc::from_arm(&body).map_err(anyhow::Error::msg)?;
-    Ok(ServiceRef::from(&d))
+    Ok((ServiceRef::from(&d), body))
+}
+
+/// The rails a backup can be told to pass or keep.
+struct Rails {
+    overwrite: bool,
+    allow_insecure: bool,
+    skip_role_check: bool,
+}
+
+/// How the service reaches the account, for the pre-flight.
+fn preflight_access(access: &BackupAccess, service: Option<&serde_json::Value>) -> preflight::Access {
+    match access {
+        BackupAccess::AccessKey(_) => preflight::Access::Key,
+        other => preflight::Access::Identity {
+            principal_id: service.and_then(|s| preflight::principal_of(s, other.identity_client_id())),
+        },
+    }
 }
 
 async fn backup(
@@ -206,14 +231,28 @@ async fn backup(
     services: Vec<ServiceInput>,
     access: BackupAccess,
     blob: Option<String>,
-    (overwrite, allow_insecure): (bool, bool),
+    rails: Rails,
 ) -> anyhow::Result<()> {
     let storage = resolve_storage(session, storage).await?;
+    // Before any freeze, and before we touch a blob ourselves: what makes
+    // Azure refuse the storage (a CORS rule, the firewall, shared keys
+    // off), read from ARM and judged now.
+    let facts = preflight::read(
+        &session.arm,
+        &storage.r.account_id,
+        &storage.r.container,
+        &preflight::Access::Key,
+        true,
+    )
+    .await?;
+    let refusals = preflight::refusals(&facts, &preflight_access(&access, None), false);
+    if !refusals.is_empty() {
+        return Err(refused(format!("backup refused before it started: {}", refusals.join("; "))));
+    }
     if !storage.blobs.container_exists(&storage.r.container).await? {
-        return Err(anyhow::anyhow!(
-            "container '{}' does not exist in storage account '{}'; create it with apim-provision storage",
-            storage.r.container,
-            storage.r.account
+        session.reporter.info(&format!(
+            "container '{}' does not exist in storage account '{}': the backup creates it",
+            storage.r.container, storage.r.account
         ));
     }
     // Backups hold every secret of an instance: the account and the
@@ -222,7 +261,7 @@ async fn backup(
     let insecure = storage_accounts::insecure_settings(&storage.account, container.as_ref());
     if !insecure.is_empty() {
         let what = insecure.join("; ");
-        if !allow_insecure {
+        if !rails.allow_insecure {
             return Err(refused(format!(
                 "storage account '{}' is not fit for backups, which hold every secret of an instance: {what}; fix the account, or pass --allow-insecure-storage",
                 storage.r.account
@@ -244,7 +283,7 @@ async fn backup(
     let fleet = services.len() > 1;
     let mut plans = Vec::new();
     for s in services {
-        let plan = match plan_one(session, &storage, s, &blob, overwrite).await {
+        let plan = match plan_one(session, &storage, s, &blob, &access, &rails).await {
             Ok(Some(p)) => Ok(p),
             Ok(None) => continue,
             Err(e) if fleet => Err(e),
@@ -275,9 +314,10 @@ async fn plan_one(
     storage: &Storage,
     s: ServiceInput,
     blob: &Option<String>,
-    overwrite: bool,
+    access: &BackupAccess,
+    rails: &Rails,
 ) -> anyhow::Result<Option<(ServiceRef, String)>> {
-    let t = resolve_service(session, s).await?;
+    let (t, body) = resolve_service(session, s).await?;
     if !apim_rules::can_back_up(&t.sku.name) {
         session.reporter.info(&format!(
             "{}: skipped: the {} tier has no backup and restore (copy it with the management API instead)",
@@ -285,8 +325,21 @@ async fn plan_one(
         ));
         return Ok(None);
     }
+    // The identity this service sends must hold a blob data role there.
+    let who = preflight_access(access, Some(&body));
+    if who != preflight::Access::Key && !rails.skip_role_check {
+        let facts = preflight::read(&session.arm, &storage.r.account_id, &storage.r.container, &who, false).await?;
+        let refusals = preflight::refusals(&facts, &who, false);
+        if !refusals.is_empty() {
+            return Err(refused(format!(
+                "{}: backup refused before it started: {}",
+                t.name,
+                refusals.join("; ")
+            )));
+        }
+    }
     let name = blob.clone().unwrap_or_else(|| backup_workflow::default_blob_name(&t.name));
-    if !overwrite && storage.blobs.properties(&storage.r.container, &name).await?.is_some() {
+    if !rails.overwrite && storage.blobs.properties(&storage.r.container, &name).await?.is_some() {
         return Err(refused(format!(
             "blob '{name}' already exists in container '{}'; pass --overwrite to replace it",
             storage.r.container

@@ -13,6 +13,7 @@ use pipeline::{
 };
 use rails::{Facts, Overrides, Safety};
 use std::path::PathBuf;
+use storage_accounts::preflight;
 
 #[derive(Parser)]
 #[command(after_help = pipeline::help::RESTORE)]
@@ -60,6 +61,9 @@ pub struct Cli {
     /// Client id of the target's user-assigned identity (with --access-type user-identity).
     #[arg(long)]
     identity_client_id: Option<String>,
+    /// Do not check that the target's managed identity holds a blob data role on the account (for a custom role).
+    #[arg(long)]
+    skip_role_check: bool,
     #[command(flatten)]
     wait: WaitArgs,
     #[command(flatten)]
@@ -237,6 +241,28 @@ async fn restore(
         (None, _, AccessType::UserIdentity) => return Err(usage("the backup was taken with a user-assigned identity; name the target's with --access-type user-identity --identity-client-id ID")),
         _ => BackupAccess::AccessKey(storage.key.clone().ok_or_else(|| anyhow::anyhow!("cannot read the keys of storage account '{}'; use --access-type system-identity", backup.storage.account))?),
     };
+    // Before any freeze (and in a dry run): what makes Azure refuse the
+    // storage for this target (a CORS rule, the firewall, shared keys off,
+    // its identity without a blob data role). A safety backup writes there
+    // too, so then the identity must be able to write.
+    let who = match &access {
+        BackupAccess::AccessKey(_) => preflight::Access::Key,
+        other => preflight::Access::Identity {
+            principal_id: preflight::principal_of(&target_body, other.identity_client_id()),
+        },
+    };
+    let facts = preflight::read(
+        &session.arm,
+        &backup.storage.account_id,
+        &backup.storage.container,
+        &who,
+        cli.skip_role_check,
+    )
+    .await?;
+    let refusals = preflight::refusals(&facts, &who, !cli.take_safety_backup);
+    if !refusals.is_empty() {
+        return Err(refused(format!("restore refused before it started: {}", refusals.join("; "))));
+    }
     let mut doc = RestoreDoc {
         status: RestoreStatus::DryRun,
         source: backup.service.clone(),

@@ -33,7 +33,13 @@ impl App {
         };
         let (params, service, denied) = match checked {
             Ok((p, s)) => {
-                let denied = self.storage_denies(&self.lock(), &p, restore);
+                let st = self.lock();
+                // A CORS rule on the blob service: refused at once, with
+                // Azure's opaque code, before the operation starts.
+                if let Some(e) = self.cors_refusal(&st, &p) {
+                    return e;
+                }
+                let denied = self.storage_denies(&st, &p, &s, restore);
                 (p, s, denied)
             }
             Err(resp) => return resp,
@@ -52,6 +58,9 @@ impl App {
         let kind = if restore { OpKind::ServiceRestore } else { OpKind::ServiceBackup };
         let duration = crate::shared::scaled(self, if restore { RESTORE_MS } else { BACKUP_MS });
         let mut op = crate::shared::new_op(&mut st, kind, &sk, duration);
+        if !restore && outcome.is_ok() {
+            record_container(&mut st, &params);
+        }
         match outcome {
             Ok(payload) => op.payload = payload,
             Err(e) => op.error = Some(e),
@@ -77,7 +86,34 @@ impl App {
             &retry_after(&op, now),
         )
     }
+}
 
+/// ARM shows the container a backup created, as it shows one made through it.
+fn record_container(st: &mut State, p: &Map<String, Value>) {
+    let account = p.get("storageAccount").and_then(Value::as_str).unwrap_or_default();
+    let container = p.get("containerName").and_then(Value::as_str).unwrap_or_default();
+    let Some(a) = st.accounts.values().find(|a| key(&a.name) == key(account)).cloned() else {
+        return;
+    };
+    let id = format!("{}/blobServices/default/containers/{container}", a.id);
+    if st.containers.contains_key(&key(&id)) {
+        return;
+    }
+    let etag = st.next_etag();
+    st.containers.insert(
+        key(&id),
+        crate::state::Container {
+            id,
+            name: container.to_string(),
+            account: a.name,
+            created_ms: now_ms(),
+            etag,
+            properties: Map::new(),
+        },
+    );
+}
+
+impl App {
     pub(crate) fn check_backup_restore(
         &self,
         st: &State,
@@ -180,12 +216,27 @@ impl App {
         Ok((params, s.clone()))
     }
 
+    /// A CORS rule on the account's blob service fails a backup or restore
+    /// at once with `400 InvalidParameters` (what operators report).
+    fn cors_refusal(&self, st: &State, p: &Map<String, Value>) -> Option<Response> {
+        let account = p.get("storageAccount").and_then(Value::as_str).unwrap_or_default();
+        let a = st.accounts.values().find(|a| key(&a.name) == key(account))?;
+        let rules = a.blob_service.get("cors")?.get("corsRules")?.as_array()?;
+        (!rules.is_empty()).then(|| {
+            error(
+                400,
+                "InvalidParameters",
+                "Invalid parameters: the storage account's blob service cannot be used (a CORS rule is set on it).",
+            )
+        })
+    }
+
     /// Why the storage account refuses the service, as the operation's
     /// error: its firewall denies the service, shared key access is off for
-    /// an access-key backup, or a managed identity has no role on it
-    /// (`no-role-on` fault). Switched per account, so a rehearsal shows what
-    /// an operator will meet.
-    pub(crate) fn storage_denies(&self, st: &State, p: &Map<String, Value>, restore: bool) -> Option<(u16, String, String)> {
+    /// an access-key backup, or the managed identity holds no blob data role
+    /// (a role assignment) on the container, the account or above it.
+    /// Switched per account, so a rehearsal shows what an operator will meet.
+    pub(crate) fn storage_denies(&self, st: &State, p: &Map<String, Value>, s: &Service, restore: bool) -> Option<(u16, String, String)> {
         let account = p.get("storageAccount").and_then(Value::as_str).unwrap_or_default();
         let code = if restore { "RestoreFailed" } else { "BackupFailed" };
         let what = if restore { "Restore" } else { "Backup" };
@@ -208,12 +259,32 @@ impl App {
                 "Key based authentication is not permitted on the storage account '{account}' (KeyBasedAuthenticationNotPermitted); use a managed identity with a role on the container."
             ));
         }
-        let no_role = self
-            .faults
-            .no_role_on
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .contains(&key(account));
+        let container = p.get("containerName").and_then(Value::as_str).unwrap_or_default();
+        let principal = match access {
+            "UserAssignedManagedIdentity" => {
+                let client = p.get("clientId").and_then(Value::as_str).unwrap_or_default();
+                s.identity
+                    .as_ref()
+                    .and_then(|i| i.get("userAssignedIdentities"))
+                    .and_then(Value::as_object)
+                    .and_then(|m| {
+                        m.values().find(|v| {
+                            v.get("clientId")
+                                .and_then(Value::as_str)
+                                .is_some_and(|c| c.eq_ignore_ascii_case(client))
+                        })
+                    })
+                    .and_then(|v| v.get("principalId"))
+                    .and_then(Value::as_str)
+            }
+            _ => s.identity.as_ref().and_then(|i| i.get("principalId")).and_then(Value::as_str),
+        };
+        let target = format!("{}/blobServices/default/containers/{container}", a.id);
+        let mut roles = crate::roles::BLOB_WRITERS.to_vec();
+        if restore {
+            roles.push(crate::roles::BLOB_READER);
+        }
+        let no_role = principal.is_none_or(|pid| !crate::roles::has_role(st, pid, &target, &roles));
         if access != "AccessKey" && no_role {
             return fail(format!(
                 "This request is not authorized to perform this operation using this permission (AuthorizationPermissionMismatch): the service's managed identity has no role on the storage account '{account}' (give it Storage Blob Data Contributor)."
@@ -269,6 +340,9 @@ impl App {
             other => (500, "InternalError".to_string(), format!("Storage failure: {other}")),
         };
         if !restore {
+            // The backup creates its container when it is missing, as
+            // Microsoft's backup article says.
+            client.create_container(container).await.map_err(storage_error)?;
             let carried: crate::entities::Tree = s
                 .config
                 .iter()

@@ -31,6 +31,8 @@ pub(crate) struct Prepare<'a> {
     /// Entities the write creates besides itself (a logger's credential).
     pub also: Vec<(String, Value)>,
     pub etag: u64,
+    /// What the service's Key Vault references can read.
+    pub vault: &'a crate::roles::VaultAccess<'a>,
 }
 
 /// A resource family: one kind of collection in a service.

@@ -9,7 +9,7 @@ use axum::body::Bytes;
 use axum::http::Method;
 use axum::response::Response;
 use serde_json::json;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
@@ -35,8 +35,6 @@ pub(crate) struct Faults {
     pub service_page_size: AtomicU64,
     /// Key Vault secrets by identifier, as the rehearsal sets them.
     pub vault: Mutex<HashMap<String, String>>,
-    /// Storage accounts (lower case) on which managed identities have no role.
-    pub no_role_on: Mutex<HashSet<String>>,
 }
 
 /// The next answer to an action, held back.
@@ -68,7 +66,6 @@ impl Default for Faults {
             throttle: AtomicU64::new(0),
             service_page_size: AtomicU64::new(100),
             vault: Mutex::new(HashMap::new()),
-            no_role_on: Mutex::new(HashSet::new()),
         }
     }
 }
@@ -87,10 +84,6 @@ impl App {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .insert(id.trim_end_matches('/').to_string(), v.clone());
-        }
-        if let Some(list) = q("no-role-on") {
-            *self.faults.no_role_on.lock().unwrap_or_else(|p| p.into_inner()) =
-                list.split(',').filter(|a| !a.is_empty()).map(crate::state::key).collect();
         }
         if let Some(l) = q("arm-limits") {
             match crate::limits::ArmLimits::parse(l) {

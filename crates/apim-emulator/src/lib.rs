@@ -30,6 +30,7 @@ mod policies;
 mod portal;
 mod products;
 mod registry;
+mod roles;
 mod router;
 mod security;
 mod services;

@@ -20,8 +20,9 @@ pub(crate) static NAMED_VALUES: Family = Family {
 };
 
 fn prepare(p: &mut Prepare) -> Result<(), Response> {
-    if let Some(kv) = p.props.get_mut("keyVault").and_then(Value::as_object_mut) {
-        kv.insert("lastStatus".into(), json!({"code": "Success", "timeStampUtc": rfc3339(now_ms())}));
+    if let Some(kv) = p.props.get("keyVault").filter(|k| k.is_object()) {
+        let status = p.vault.status(kv);
+        p.props["keyVault"]["lastStatus"] = status;
     }
     valid_named_value(p.props)?;
     // Display names are unique in a service: policies reference them.
@@ -82,15 +83,20 @@ impl App {
         let Some(s) = st.services.get_mut(&service_key(r, sub)) else {
             return error(404, "ResourceNotFound", &format!("Service '{}' was not found.", r.names.resource));
         };
+        let vault = crate::roles::VaultAccess {
+            roles: &st.roles,
+            identity: s.identity.as_ref(),
+        };
         let sid = s.id.clone();
         let k = key(&format!("namedValues/{}", r.names.named_value));
         let Some(item) = s.config.get_mut(&k) else {
             return not_found(&r.names.named_value);
         };
-        let Some(kv) = item.pointer_mut("/properties/keyVault").and_then(Value::as_object_mut) else {
+        let Some(kv) = item.pointer_mut("/properties/keyVault").filter(|k| k.is_object()) else {
             return error(400, "ValidationError", "The named value is not a Key Vault reference.");
         };
-        kv.insert("lastStatus".into(), json!({"code": "Success", "timeStampUtc": rfc3339(now_ms())}));
+        let status = vault.status(kv);
+        kv["lastStatus"] = status;
         item["etag"] = json!(etag);
         let item = item.clone();
         let Some(path) = Path::parse(&[&NAMED_VALUES], &r.names.below) else {

@@ -64,6 +64,10 @@ impl App {
             return error(404, "ResourceNotFound", &format!("Service '{}' was not found.", r.names.resource));
         };
         let sid = s.id.clone();
+        let vault = crate::roles::VaultAccess {
+            roles: &st.roles,
+            identity: s.identity.as_ref(),
+        };
         if path.is_collection() {
             return match *r.method {
                 Method::GET => self.list(&sid, &s.config, r, &path),
@@ -160,6 +164,7 @@ impl App {
                         tree,
                         also: Vec::new(),
                         etag,
+                        vault: &vault,
                     };
                     if let Err(e) = (fam.prepare)(&mut prep) {
                         return e;

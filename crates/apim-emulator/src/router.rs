@@ -68,6 +68,11 @@ pub(crate) enum Route {
     /// POST …/regenerateKey.
     RegenerateKey,
     StorageOperation,
+    /// `GET …/storageAccounts/{a}/blobServices/default` and its PUT.
+    BlobService,
+    /// `{scope}/providers/Microsoft.Authorization/roleAssignments[/{name}]`.
+    RoleAssignments,
+    RoleAssignment,
     NotFound,
 }
 
@@ -76,6 +81,7 @@ enum Versions {
     Resources,
     Apim,
     Storage(&'static str),
+    Authorization,
 }
 
 impl Route {
@@ -85,6 +91,8 @@ impl Route {
         let get = *method == Method::GET;
         match l {
             ["_emulator", ..] => Admin,
+            [.., "providers", "microsoft.authorization", "roleassignments"] if get => RoleAssignments,
+            [.., "providers", "microsoft.authorization", "roleassignments", _] => RoleAssignment,
             [_, "oauth2", "v2.0", "token"] if post => Token,
             [_, "v2.0", ".well-known", "openid-configuration"] if get => OpenId { v2: true },
             [_, ".well-known", "openid-configuration"] if get => OpenId { v2: false },
@@ -121,6 +129,7 @@ impl Route {
                 ["storageaccounts"] if get => StorageAccounts { in_group: true },
                 ["storageaccounts", _] => StorageAccount,
                 ["storageaccounts", _, "blobservices", "default", "containers"] if get => Containers,
+                ["storageaccounts", _, "blobservices", "default"] => BlobService,
                 ["storageaccounts", _, "listkeys"] if post => ListKeys,
                 ["storageaccounts", _, "regeneratekey"] if post => RegenerateKey,
                 ["storageaccounts", _, "blobservices", "default", "containers", _] => Container,
@@ -157,6 +166,7 @@ impl Route {
             | ListKeys
             | RegenerateKey
             | Containers
+            | BlobService
             | Container => n.resource = at(7),
             // …/locations/{location}/deletedservices/{name}
             DeletedService => {
@@ -173,6 +183,13 @@ impl Route {
                 n.below = s.get(8..10).map(<[String]>::to_vec).unwrap_or_default();
             }
             Container => n.container = at(11),
+            RoleAssignments | RoleAssignment => {
+                let at_providers = s.len() - if self == RoleAssignment { 4 } else { 3 };
+                n.scope = format!("/{}", s[..at_providers].join("/"));
+                if self == RoleAssignment {
+                    n.resource = at(s.len() - 1);
+                }
+            }
             GroupOperation => n.operation = at(3),
             StorageOperation => n.operation = at(5),
             ServiceOperation => n.operation = at(9),
@@ -203,7 +220,8 @@ impl Route {
             CheckName { storage: true } => Some(Versions::Storage("checkNameAvailability")),
             CheckName { storage: false } => Some(Versions::Apim),
             Subscriptions | Subscription | Tenants => Some(Versions::Resources),
-            StorageAccount | ListKeys | Container => Some(Versions::Storage("storageAccounts")),
+            StorageAccount | ListKeys | Container | BlobService => Some(Versions::Storage("storageAccounts")),
+            RoleAssignments | RoleAssignment => Some(Versions::Authorization),
             Admin | Token | OpenId { .. } | InstanceDiscovery | SigningKeys | CloudMetadata | NotFound => None,
         }
     }
@@ -227,6 +245,7 @@ impl Route {
                 | RegenerateKey
                 | Container
                 | Containers
+                | BlobService
                 | StorageAccounts { in_group: true }
         )
     }
@@ -344,6 +363,11 @@ async fn answer_throttled(app: &Arc<App>, route: Route, r: &Req<'_>) -> Response
         Some(Versions::Resources) => check_version(r, RESOURCE_VERSIONS, None),
         Some(Versions::Apim) => check_version(r, APIM_VERSIONS, Some(("Microsoft.ApiManagement", "service"))),
         Some(Versions::Storage(ty)) => check_version(r, STORAGE_VERSIONS, Some(("Microsoft.Storage", ty))),
+        Some(Versions::Authorization) => check_version(
+            r,
+            crate::shared::AUTHORIZATION_VERSIONS,
+            Some(("Microsoft.Authorization", "roleAssignments")),
+        ),
         None => None,
     };
     if let Some(e) = refusal {
@@ -424,6 +448,9 @@ fn answer(app: &App, route: Route, r: &Req) -> Response {
         Route::ListKeys => app.list_keys(st, r, &sub),
         Route::RegenerateKey => app.regenerate_key(st, r, &sub),
         Route::Container => app.container(st, r, &sub),
+        Route::BlobService => app.blob_service(st, r, &sub),
+        Route::RoleAssignments => app.list_role_assignments(st, r),
+        Route::RoleAssignment => app.role_assignment(st, r),
         Route::StorageOperation => {
             let id = r.names.operation.clone();
             app.location_result(st, &id, now, |st, op| match st.accounts.get(&op.target) {

@@ -6,7 +6,6 @@
 
 use crate::entities::{default, display_name, one_of, require, Family, Prepare, BASE};
 use crate::http::error;
-use crate::state::{now_ms, rfc3339};
 use axum::response::Response;
 use serde_json::{json, Value};
 
@@ -105,9 +104,8 @@ fn certificate(p: &mut Prepare) -> Result<(), Response> {
             if kv.get("secretIdentifier").and_then(Value::as_str).is_none_or(str::is_empty) {
                 return Err(error(400, "ValidationError", "'keyVault.secretIdentifier' is required."));
             }
-            if let Some(k) = p.props.get_mut("keyVault").and_then(Value::as_object_mut) {
-                k.insert("lastStatus".into(), json!({"code": "Success", "timeStampUtc": rfc3339(now_ms())}));
-            }
+            let status = p.vault.status(kv);
+            p.props["keyVault"]["lastStatus"] = status;
             let id = kv["secretIdentifier"]
                 .as_str()
                 .unwrap_or_default()

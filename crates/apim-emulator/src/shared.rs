@@ -46,6 +46,16 @@ pub const STORAGE_VERSIONS: &[&str] = &[
     "2026-09-01",
 ];
 
+/// Microsoft.Authorization role assignment versions clients send.
+pub const AUTHORIZATION_VERSIONS: &[&str] = &[
+    "2018-09-01-preview",
+    "2020-04-01-preview",
+    "2020-08-01-preview",
+    "2020-10-01-preview",
+    "2022-01-01-preview",
+    "2022-04-01",
+];
+
 /// Microsoft.Resources (groups, subscriptions, tenants) versions clients send.
 pub const RESOURCE_VERSIONS: &[&str] = &[
     "2016-06-01",
@@ -91,6 +101,8 @@ pub struct Names {
     pub location: String,
     /// The path below `service/{name}`, e.g. `apis/echo/operations/get`.
     pub below: Vec<String>,
+    /// A role assignment's scope: the path before `/providers/Microsoft.Authorization`.
+    pub scope: String,
 }
 
 impl Req<'_> {

@@ -84,6 +84,9 @@ pub struct Account {
     pub created_ms: i64,
     pub keys: [String; 2],
     pub op: Option<String>,
+    /// The blob service's properties (`cors`, …), as last written.
+    #[serde(default)]
+    pub blob_service: Map<String, Value>,
     /// The Azurite account that holds its blobs, when its own name is not
     /// one of Azurite's (Azurite's accounts are fixed when it starts).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -153,6 +156,9 @@ pub struct State {
     pub accounts: BTreeMap<String, Account>,
     pub containers: BTreeMap<String, Container>,
     pub ops: BTreeMap<String, Op>,
+    /// Role assignments by lower-case id, at any scope.
+    #[serde(default)]
+    pub roles: BTreeMap<String, Value>,
     pub etag_counter: u64,
     /// Fault injection: how the next operation of a kind ends instead of
     /// succeeding (`Failed` with Azure's error, or `Canceled`).

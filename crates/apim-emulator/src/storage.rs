@@ -145,6 +145,7 @@ impl App {
                     keys,
                     op: Some(op.id.clone()),
                     backing,
+                    blob_service: Map::new(),
                 };
                 st.accounts.insert(k, a);
                 // A fresh clock: the operation started after `now` was read.
@@ -253,6 +254,36 @@ impl App {
             .map(|(_, c)| container_body(c))
             .collect();
         json(200, &json!({"value": value}))
+    }
+
+    /// `…/blobServices/default`: the blob service's properties (CORS rules,
+    /// which API Management's backup and restore refuse).
+    pub(crate) fn blob_service(&self, st: &mut State, r: &Req, sub: &str) -> Response {
+        let (group, account) = (r.names.group.clone(), r.names.resource.clone());
+        let account_id = format!("/subscriptions/{sub}/resourceGroups/{group}/providers/Microsoft.Storage/storageAccounts/{account}");
+        let Some(acc) = st.accounts.get_mut(&key(&account_id)).filter(|a| a.op.is_none()) else {
+            return resource_not_found("Microsoft.Storage/storageAccounts", &account, &group);
+        };
+        if matches!(*r.method, Method::PUT | Method::PATCH) {
+            let body = match parse_body(r) {
+                Ok(b) => b,
+                Err(e) => return e,
+            };
+            let props = body.get("properties").and_then(Value::as_object).cloned().unwrap_or_default();
+            acc.blob_service.extend(props);
+        } else if *r.method != Method::GET {
+            return method_not_allowed(r);
+        }
+        let mut props = acc.blob_service.clone();
+        props.entry("cors").or_insert_with(|| serde_json::json!({"corsRules": []}));
+        props
+            .entry("deleteRetentionPolicy")
+            .or_insert_with(|| serde_json::json!({"enabled": false}));
+        json(
+            200,
+            &serde_json::json!({"id": format!("{}/blobServices/default", acc.id), "name": "default",
+                "type": "Microsoft.Storage/storageAccounts/blobServices", "properties": props}),
+        )
     }
 
     pub(crate) fn container(&self, st: &mut State, r: &Req, sub: &str) -> Response {

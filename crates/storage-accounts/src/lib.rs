@@ -10,6 +10,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+pub mod preflight;
+
 pub use blob_store::names::{is_valid_account_name, is_valid_container_name};
 
 /// A conservative Microsoft.Storage version, deployed in every cloud.

@@ -830,22 +830,6 @@ fn both_storage_keys_differ_and_either_backs_up() {
     assert_eq!(s, 400, "{b}");
 }
 
-/// Gives `principal` a built-in role (by GUID) at `scope`, as `az role assignment create` does.
-pub fn grant(emu: &apim_toolkit::EmulatorProcess, scope: &str, role: &str, principal: &str) {
-    let name = uuid_like(&format!("{scope}{role}{principal}"));
-    let url = format!("{scope}/providers/Microsoft.Authorization/roleAssignments/{name}?api-version=2022-04-01");
-    let body = json!({"properties": {"roleDefinitionId": format!("/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/{role}"), "principalId": principal, "principalType": "ServicePrincipal"}});
-    let (st, _, b) = emu.arm("PUT", &url, Some(&body)).unwrap();
-    assert_eq!(st, 201, "{b}");
-}
-
-fn uuid_like(seed: &str) -> String {
-    let h = seed
-        .bytes()
-        .fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3));
-    format!("{:08x}-0000-4000-8000-{:012x}", h >> 32, h & 0xffff_ffff_ffff)
-}
-
 #[test]
 fn the_storage_is_judged_before_the_freeze_as_azure_would_refuse_it() {
     let s = Setup::new(0.0);

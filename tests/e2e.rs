@@ -13,6 +13,7 @@ mod examples;
 mod families;
 mod faults;
 mod fleet;
+mod keyvault;
 mod makefile;
 mod namedvalues;
 mod provision;

@@ -3,7 +3,7 @@
 
 use apim_toolkit::{azurite_endpoint, bin_path, EmulatorProcess};
 use assert_cmd::Command;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 pub const SUB: &str = "00000000-0000-4000-8000-00000000a1a1";
 pub const FORBIDDEN_SUB: &str = "00000000-0000-4000-8000-00000000f0f0";
@@ -261,4 +261,20 @@ impl Rig {
         let out = self.backup_cmd(service).args(extra).assert().success();
         docs(&out.get_output().stdout).remove(0)
     }
+}
+
+/// Gives `principal` a built-in role (by GUID) at `scope`, as `az role assignment create` does.
+pub fn grant(emu: &apim_toolkit::EmulatorProcess, scope: &str, role: &str, principal: &str) {
+    let name = uuid_like(&format!("{scope}{role}{principal}"));
+    let url = format!("{scope}/providers/Microsoft.Authorization/roleAssignments/{name}?api-version=2022-04-01");
+    let body = json!({"properties": {"roleDefinitionId": format!("/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/{role}"), "principalId": principal, "principalType": "ServicePrincipal"}});
+    let (st, _, b) = emu.arm("PUT", &url, Some(&body)).unwrap();
+    assert_eq!(st, 201, "{b}");
+}
+
+pub fn uuid_like(seed: &str) -> String {
+    let h = seed
+        .bytes()
+        .fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3));
+    format!("{:08x}-0000-4000-8000-{:012x}", h >> 32, h & 0xffff_ffff_ffff)
 }

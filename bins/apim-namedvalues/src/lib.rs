@@ -45,6 +45,15 @@ enum Cmd {
         #[arg(long)]
         tag: Option<String>,
     },
+    /// Refreshes every Key Vault named value and prints how each reads now (one apim.namedvalue.status each).
+    #[command(after_help = pipeline::help::sub::changes(pipeline::help::sub::NV_REFRESH))]
+    Refresh {
+        #[command(flatten)]
+        service: ServiceArg,
+        /// Refreshes in flight at once.
+        #[arg(long, default_value_t = 16)]
+        parallel: usize,
+    },
     /// One named value.
     #[command(after_help = pipeline::help::sub::reads(pipeline::help::sub::NV_GET))]
     Get {
@@ -127,6 +136,29 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 emit(&doc)?;
             }
             Ok(())
+        }
+        Cmd::Refresh { service, parallel } => {
+            let id = service.resolve()?;
+            let session = cli.common.connect()?;
+            let statuses = namedvalue_workflow::refresh(&session.arm, &id, parallel)
+                .await
+                .map_err(classified)?;
+            for s in &statuses {
+                emit(s)?;
+            }
+            let unreadable = namedvalue_workflow::unreadable(&statuses);
+            eprintln!(
+                "apim-namedvalues: {} Key Vault named value(s) refreshed, {} cannot read their vault",
+                statuses.len(),
+                unreadable.len()
+            );
+            if unreadable.is_empty() {
+                return Ok(());
+            }
+            Err(classified(namedvalue_workflow::Error::Incomplete(format!(
+                "{}; give the identity Key Vault Secrets User on the vault",
+                unreadable.join("; ")
+            ))))
         }
         Cmd::Get {
             name,

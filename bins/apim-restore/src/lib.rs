@@ -64,6 +64,9 @@ pub struct Cli {
     /// Do not check that the target's managed identity holds a blob data role on the account (for a custom role).
     #[arg(long)]
     skip_role_check: bool,
+    /// Do not refresh the target's Key Vault named values once the restore has ended.
+    #[arg(long)]
+    no_refresh: bool,
     #[command(flatten)]
     wait: WaitArgs,
     #[command(flatten)]
@@ -84,8 +87,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             restore_of(op)?;
         }
         let session = cli.connect.connect_waiting(&cli.wait)?;
+        let targets: Vec<ResourceId> = ops
+            .iter()
+            .filter_map(|op| restore_of(op).ok())
+            .map(|r| r.target.id.clone())
+            .collect();
         let work = ops.into_iter().map(|op| follow(&session, op));
-        return session.batch("apim-restore", work, pipeline::say::restore).await;
+        session.batch("apim-restore", work, pipeline::say::restore).await?;
+        return refresh_after(&session, &cli, &targets).await;
     }
     let backup = read_backup(&cli)?;
     let target_id = read_target(&cli)?;
@@ -214,6 +223,14 @@ async fn restore(
         },
     );
     let mut verdict = verdict;
+    match key_vault_readers(session, &backup.service.id).await {
+        Ok(Some(refs)) => verdict.refusals.extend(rails::missing_identities(&refs, &target_body)),
+        Ok(None) => verdict.warnings.push(format!(
+            "{} no longer exists: its Key Vault named values' identities could not be checked on the target",
+            backup.service.name
+        )),
+        Err(e) => return Err(e),
+    }
     match what_the_target_loses(session, &backup.service, &target).await {
         Ok(loss) => {
             let (refusal, warning) = rails::judge_loss(&loss, cli.allow_emptying_target);
@@ -320,7 +337,34 @@ async fn restore(
     let mut op = OperationDoc::new(work, target.id.clone(), apim_ops::pending_of(begun, &session.arm, &target.id));
     op.started_at = started;
     session.announce_started(&op);
-    session.batch("apim-restore", [follow(session, op)], pipeline::say::restore).await
+    session.batch("apim-restore", [follow(session, op)], pipeline::say::restore).await?;
+    refresh_after(session, cli, std::slice::from_ref(&target.id)).await
+}
+
+/// After a restore has ended: the target's identity is not the source's, so
+/// every Key Vault named value is refreshed and its status printed; exit 1
+/// (the restore itself succeeded) when one cannot read its vault.
+async fn refresh_after(session: &Session, cli: &Cli, targets: &[ResourceId]) -> anyhow::Result<()> {
+    if cli.no_refresh || session.no_wait {
+        return Ok(());
+    }
+    let mut unreadable = Vec::new();
+    for t in targets {
+        let statuses = namedvalue_workflow::refresh(&session.arm, t, 16)
+            .await
+            .map_err(pipeline::classified)?;
+        for s in &statuses {
+            emit(s)?;
+        }
+        unreadable.extend(namedvalue_workflow::unreadable(&statuses));
+    }
+    if unreadable.is_empty() {
+        return Ok(());
+    }
+    Err(pipeline::classified(namedvalue_workflow::Error::Incomplete(format!(
+        "the restore succeeded, but {}; give the identity Key Vault Secrets User on the vault (or apim-provision service --like SRC --grant-roles), then apim-namedvalues refresh",
+        unreadable.join("; ")
+    ))))
 }
 
 /// What may have changed while a safety backup ran: the blob to restore
@@ -352,6 +396,23 @@ async fn recheck(session: &Session, backup: &BackupDoc, target: &ServiceRef, blo
         )));
     }
     Ok(())
+}
+
+/// The source's Key Vault named values and the identity each reads with;
+/// `None` when the source no longer exists.
+async fn key_vault_readers(session: &Session, source: &ResourceId) -> anyhow::Result<Option<Vec<(String, Option<String>)>>> {
+    let listed = match apim_ops::list_named_values(&session.arm, source, None).await {
+        Ok(l) => l,
+        Err(apim_ops::OpsError::Arm(e)) if e.status() == Some(404) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    Ok(Some(
+        listed
+            .iter()
+            .filter_map(|b| pipeline::documents::NamedValueStatusDoc::from_arm(source, b))
+            .map(|s| (s.display_name, s.identity_client_id))
+            .collect(),
+    ))
 }
 
 /// What the target holds that the backup's source does not, read now.

@@ -48,6 +48,65 @@ kinds! {
     DifferenceDoc => "apim.difference";
     HostRefDoc => "apim.hostref";
     DeletedDoc => "apim.service.deleted";
+    NamedValueStatusDoc => "apim.namedvalue.status";
+}
+
+/// How a Key Vault named value reads now (`apim-namedvalues refresh`):
+/// its `lastStatus` after a refresh, and who reads which vault.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NamedValueStatusDoc {
+    pub service_id: ResourceId,
+    pub name: String,
+    pub display_name: String,
+    pub secret_identifier: String,
+    /// The user-assigned identity it reads with; `None`: the system identity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_client_id: Option<String>,
+    /// `lastStatus.code`: `Success`, or why the vault could not be read.
+    pub code: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_stamp_utc: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+impl NamedValueStatusDoc {
+    /// From a Key Vault named value as ARM shows it; `None` for any other.
+    pub fn from_arm(service: &ResourceId, body: &Value) -> Option<Self> {
+        let kv = body.pointer("/properties/keyVault").filter(|k| k.is_object())?;
+        let s = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
+        Some(NamedValueStatusDoc {
+            service_id: service.clone(),
+            name: s(body.get("name")).unwrap_or_default(),
+            display_name: s(body.pointer("/properties/displayName")).unwrap_or_default(),
+            secret_identifier: s(kv.get("secretIdentifier")).unwrap_or_default(),
+            identity_client_id: s(kv.get("identityClientId")).filter(|c| !c.is_empty()),
+            code: s(kv.pointer("/lastStatus/code")).unwrap_or_else(|| "Unknown".into()),
+            time_stamp_utc: s(kv.pointer("/lastStatus/timeStampUtc")),
+            message: s(kv.pointer("/lastStatus/message")),
+        })
+    }
+
+    pub fn readable(&self) -> bool {
+        self.code.eq_ignore_ascii_case("Success")
+    }
+
+    /// The vault's name: the secret identifier's first host label.
+    pub fn vault(&self) -> String {
+        url::Url::parse(&self.secret_identifier)
+            .ok()
+            .and_then(|u| u.host_str().map(|h| h.split('.').next().unwrap_or(h).to_string()))
+            .unwrap_or_else(|| self.secret_identifier.clone())
+    }
+
+    /// Who reads the vault, in words.
+    pub fn reader(&self) -> String {
+        match &self.identity_client_id {
+            Some(c) => format!("the user-assigned identity {c}"),
+            None => "the system-assigned identity".into(),
+        }
+    }
 }
 
 fn check_entity(d: &EntityDoc) -> Result<(), String> {

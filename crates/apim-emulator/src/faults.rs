@@ -35,6 +35,10 @@ pub(crate) struct Faults {
     pub service_page_size: AtomicU64,
     /// Key Vault secrets by identifier, as the rehearsal sets them.
     pub vault: Mutex<HashMap<String, String>>,
+    /// Every Nth named value PATCH and `refreshSecret` answers 202 with
+    /// where to poll, as Azure may (0: never).
+    pub accepted_share: AtomicU64,
+    pub accepted_seen: AtomicU64,
 }
 
 /// The next answer to an action, held back.
@@ -66,7 +70,17 @@ impl Default for Faults {
             throttle: AtomicU64::new(0),
             service_page_size: AtomicU64::new(100),
             vault: Mutex::new(HashMap::new()),
+            accepted_share: AtomicU64::new(0),
+            accepted_seen: AtomicU64::new(0),
         }
+    }
+}
+
+impl Faults {
+    /// Whether this write answers 202 (the `accepted-share` switch).
+    pub(crate) fn take_accepted(&self) -> bool {
+        let share = self.accepted_share.load(Ordering::Relaxed);
+        share > 0 && self.accepted_seen.fetch_add(1, Ordering::Relaxed) % share == 0
     }
 }
 
@@ -93,6 +107,10 @@ impl App {
         }
         if let Some(n) = q("service-page-size").and_then(|n| n.parse::<u64>().ok()) {
             self.faults.service_page_size.store(n.max(1), Ordering::Relaxed);
+        }
+        if let Some(n) = q("accepted-share").and_then(|n| n.parse().ok()) {
+            self.faults.accepted_share.store(n, Ordering::Relaxed);
+            self.faults.accepted_seen.store(0, Ordering::Relaxed);
         }
         if let Some(n) = q("throttle").and_then(|n| n.parse().ok()) {
             self.faults.throttle.store(n, Ordering::Relaxed);

@@ -102,6 +102,17 @@ impl App {
         let Some(path) = Path::parse(&[&NAMED_VALUES], &r.names.below) else {
             return not_found(&r.names.named_value);
         };
+        if self.faults.take_accepted() {
+            // The spec's example answers 202: where to poll, then the entity.
+            let location = format!(
+                "{}{}/{}?api-version={}&asyncId={etag:024x}&asyncCode=200",
+                self.base_url,
+                &sid[1..],
+                path.display(),
+                r.api_version()
+            );
+            return with_header(crate::http::empty(202), "location", &location);
+        }
         let b = body(&sid, &s.config, &path.display(), &path, &item);
         with_header(json(200, &b), "etag", &etag_header(&item))
     }

@@ -199,7 +199,13 @@ impl App {
                     &sid[1..],
                     r.api_version()
                 );
-                let resp = with_header(json(code, &b), "etag", &e);
+                // Azure may also answer 202 with no body (a named value PATCH):
+                // on the `accepted-share` switch, so clients meet both.
+                let resp = if *r.method == Method::PATCH && fam.name == "namedValues" && self.faults.take_accepted() {
+                    crate::http::empty(202)
+                } else {
+                    with_header(json(code, &b), "etag", &e)
+                };
                 with_header(with_header(resp, "location", &location), "azure-asyncoperation", &aao)
             }
             Method::DELETE => {

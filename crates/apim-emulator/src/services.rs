@@ -34,12 +34,29 @@ pub(crate) fn complete_identity(mut identity: Value, previous: Option<&Value>) -
         for (arm_id, v) in uai.iter_mut() {
             let old =
                 previous.and_then(|p| p.pointer(&format!("/userAssignedIdentities/{}", arm_id.replace('~', "~0").replace('/', "~1"))));
-            let client = old.and_then(|o| o.get("clientId")).cloned().unwrap_or_else(|| json!(new_id()));
-            let principal = old.and_then(|o| o.get("principalId")).cloned().unwrap_or_else(|| json!(new_id()));
+            // A user-assigned identity is a resource of its own: the same
+            // one on two services has the same ids.
+            let client = old
+                .and_then(|o| o.get("clientId"))
+                .cloned()
+                .unwrap_or_else(|| json!(id_of(&format!("client {}", arm_id.to_ascii_lowercase()))));
+            let principal = old
+                .and_then(|o| o.get("principalId"))
+                .cloned()
+                .unwrap_or_else(|| json!(id_of(&format!("principal {}", arm_id.to_ascii_lowercase()))));
             *v = json!({"principalId": principal, "clientId": client});
         }
     }
     identity
+}
+
+/// A stable GUID for a name.
+fn id_of(seed: &str) -> String {
+    let fnv = |salt: u64| {
+        seed.bytes()
+            .fold(0xcbf29ce484222325u64 ^ salt, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3))
+    };
+    uuid::Uuid::from_u64_pair(fnv(1), fnv(2)).to_string()
 }
 
 /// The protocol and cipher settings Azure reports for a new service.

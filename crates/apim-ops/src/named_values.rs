@@ -70,7 +70,7 @@ pub async fn patch_named_value(
         return Ok(Written::Conflict);
     }
     let r = r.success()?;
-    let etag = r.header("etag").unwrap_or_default().to_string();
+    let mut etag = r.header("etag").unwrap_or_default().to_string();
     // The write is long-running: wait until it is in effect.
     if let Some(op) = arm.operation(&r, &nv_url(arm, service, name, "")?, arm_client::FinalStateVia::Location) {
         match arm.wait_until_done(op).await {
@@ -78,6 +78,10 @@ pub async fn patch_named_value(
             Err(arm_client::WaitError::Failed(e)) => return Err(OpsError::Arm(e)),
             Err(arm_client::WaitError::Stopped(_)) => return Ok(Written::Accepted(etag)),
         }
+    }
+    // A 202 carries no ETag: the entity, once written, has it.
+    if etag.is_empty() {
+        etag = get_named_value(arm, service, name).await?.map(|(_, e)| e).unwrap_or_default();
     }
     Ok(Written::Done(etag))
 }
@@ -110,10 +114,22 @@ pub async fn create_named_value(arm: &ArmClient, service: &ResourceId, name: &st
 }
 
 /// Asks APIM to read a Key Vault secret again; returns the entity (with `lastStatus`).
+///
+/// Azure may answer 202 with where to poll (the spec's example does): the
+/// refresh is waited for to its end, and the named value then read, so the
+/// answer is always the named value with its new `lastStatus`.
 pub async fn refresh_secret(arm: &ArmClient, service: &ResourceId, name: &str) -> Result<Value, OpsError> {
     let r = arm
         .send(Method::POST, nv_url(arm, service, name, "/refreshSecret")?, None, &[])
         .await?
         .success()?;
-    Ok(if r.body.is_empty() { Value::Null } else { r.json()? })
+    if let Some(op) = arm.operation(&r, &nv_url(arm, service, name, "")?, arm_client::FinalStateVia::Location) {
+        match arm.wait_until_done(op).await {
+            Ok(()) | Err(arm_client::WaitError::Stopped(_)) => {}
+            Err(arm_client::WaitError::Failed(e)) => return Err(OpsError::Arm(e)),
+        }
+    } else if r.status == 200 && !r.body.is_empty() {
+        return Ok(r.json()?);
+    }
+    Ok(get_named_value(arm, service, name).await?.map(|(b, _)| b).unwrap_or(Value::Null))
 }

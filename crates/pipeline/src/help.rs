@@ -133,6 +133,13 @@ refuses the import (exit 3); one there as described counts as imported.";
 
 Rails: each change is written only while the named value's ETag is the plan's; one changed since is a conflict, \
 never overwritten.";
+    pub const NV_REFRESH: &str = "Examples:
+  apim-namedvalues refresh --service dest.json > kv-status.ndjson
+
+After a copy the target's identity is new: each Key Vault named value is refreshed (a 202 is waited for to its \
+end) and one apim.namedvalue.status printed with its lastStatus. Exit 1 when any cannot read its vault, naming \
+the identity and the vault: give that identity Key Vault Secrets User on the vault (apim-provision service --like \
+--grant-roles does it for the source's roles).";
     pub const NV_DIFF: &str = "Examples:
   apim-namedvalues diff src.json dest.json
 

@@ -145,3 +145,114 @@ fn a_restore_needs_the_identities_the_sources_vault_references_read_with_and_ref
         .success()
         .stdout(contains("\"code\":\"Success\"").and(contains("kv-ops")));
 }
+
+#[test]
+fn like_carries_hosts_protocols_identities_and_roles_so_the_copy_reads_its_vault() {
+    let rig = Rig::new();
+    const OLD: &str = "api.src.example.com";
+    const NEW: &str = "api.dest.example.com";
+    // The source as an operator set it up by hand: a custom domain with a
+    // Key Vault certificate, TLS 1.0 on, both kinds of identity, a minimum
+    // API version, and a vault its system identity may read.
+    let src = with_identities(&rig.emu, "apim-src");
+    let settings = json!({"properties": {
+        "hostnameConfigurations": [{"type": "Proxy", "hostName": OLD, "certificateSource": "KeyVault", "keyVaultId": "https://kv-app.vault.azure.net/secrets/gateway", "negotiateClientCertificate": false, "defaultSslBinding": false}],
+        "customProperties": {"Microsoft.WindowsAzure.ApiManagement.Gateway.Security.Protocols.Tls10": "True"},
+        "apiVersionConstraint": {"minApiVersion": "2021-08-01"}}});
+    let (st, _, b) = rig.emu.arm("PATCH", &service_path("apim-src"), Some(&settings)).unwrap();
+    assert_eq!(st, 200, "{b}");
+    wait_until("the settings update", || service_state(&rig.emu, "apim-src") == "Succeeded");
+    grant(
+        &rig.emu,
+        &vault_scope("kv-app"),
+        SECRETS_USER,
+        src["identity"]["principalId"].as_str().unwrap(),
+    );
+    kv(&rig.emu, "apim-src", "kv-app-key", "kv-app", None);
+    let service_diffs = || {
+        let out = bin("apim-diff", &rig.emu)
+            .args([
+                "--expect-host",
+                &format!("{OLD}={NEW}"),
+                &rig.path("src.json"),
+                &rig.path("dest.json"),
+            ])
+            .output()
+            .unwrap();
+        docs(&out.stdout)
+            .into_iter()
+            .filter(|d| d["path"] == "service")
+            .map(|d| d["property"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        service_diffs(),
+        ["apiVersionConstraint", "customProperties", "hostnameConfigurations", "identity"]
+    );
+
+    let like = |extra: &[&str]| {
+        bin("apim-provision", &rig.emu)
+            .args([
+                "service",
+                "--like",
+                &rig.path("src.json"),
+                "--name",
+                "apim-dest",
+                "-g",
+                "apim-rg",
+                "--host",
+                &format!("{OLD}={NEW}"),
+            ])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    // Shown first, changed only with --update.
+    let writes = rig.stat("writes");
+    let out = like(&[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let plan = docs(&out.stdout);
+    assert!(plan.iter().all(|d| d["kind"] == "apim.service.setting" && d["status"] == "planned"));
+    assert_eq!(plan.len(), 4);
+    let hosts = plan.iter().find(|d| d["setting"] == "hostnameConfigurations").unwrap();
+    assert_eq!(hosts["source"][0]["hostName"], NEW, "the host is rewritten");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--update"));
+    assert_eq!(rig.stat("writes"), writes, "a plan writes nothing");
+
+    // Carried: the settings, then the copy by backup and restore. The
+    // target's identity is new and holds no role on the vault yet.
+    let out = like(&["--update"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(docs(&out.stdout).iter().all(|d| d["status"] == "applied"));
+    assert!(service_diffs().is_empty(), "no service setting differs: {:?}", service_diffs());
+    let backup = rig.backup(&rig.services[0], &[]);
+    let out = bin("apim-restore", &rig.emu)
+        .args(["--target", &rig.path("dest.json"), "--no-safety-backup", "--allow-emptying-target"])
+        .write_stdin(backup.to_string())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("kv-app-key cannot read vault 'kv-app' with the system-assigned identity"),
+        "{err}"
+    );
+
+    // --grant-roles: the source identity's roles, given to the target's.
+    let out = like(&["--grant-roles"]);
+    let plan = docs(&out.stdout);
+    assert_eq!(plan.len(), 1, "{plan:?}");
+    assert_eq!(plan[0]["setting"], "roleAssignment");
+    assert_eq!(plan[0]["source"]["scope"], vault_scope("kv-app"));
+    let out = like(&["--grant-roles", "--update"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    bin("apim-namedvalues", &rig.emu)
+        .args(["refresh", "--service", &rig.path("dest.json")])
+        .assert()
+        .success()
+        .stdout(contains("\"code\":\"Success\""));
+    // Nothing is left to carry: a second run plans nothing.
+    let out = like(&["--grant-roles"]);
+    assert!(out.status.success());
+    assert!(docs(&out.stdout).is_empty(), "{}", String::from_utf8_lossy(&out.stdout));
+}

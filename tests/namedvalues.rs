@@ -169,7 +169,10 @@ fn rewrite_and_apply_fix_exactly_the_old_hosts_and_keep_secrets_secret() {
     let kv_change = applied.iter().find(|d| d["name"] == "kv-ref").unwrap();
     // The rule moved it to an identity the service does not have: written,
     // and the refresh after the write says the vault cannot be read.
-    assert!(kv_change["message"].as_str().unwrap().contains("refreshed: IdentityNotFound"), "{kv_change}");
+    assert!(
+        kv_change["message"].as_str().unwrap().contains("refreshed: IdentityNotFound"),
+        "{kv_change}"
+    );
 
     assert_eq!(
         get(&emu, "backend-host")["properties"]["value"],

@@ -140,6 +140,15 @@ pub(crate) struct ServiceArgs {
     /// Purge a soft-deleted service that holds the name, then create anew.
     #[arg(long)]
     pub(crate) purge: bool,
+    /// Make existing services like this one (an apim.service document) in what a backup never carries: custom hostnames with their Key Vault certificates, protocols and ciphers, identities, API version constraint. Shows the changes; --update makes them.
+    #[arg(long, value_name = "SOURCE.json", conflicts_with_all = ["recover", "purge", "sku", "capacity"])]
+    pub(crate) like: Option<std::path::PathBuf>,
+    /// With --like: a hostname to rewrite, OLD=NEW; repeatable.
+    #[arg(long = "host", value_name = "OLD=NEW", requires = "like")]
+    pub(crate) hosts: Vec<String>,
+    /// With --like: give the target's system identity the roles the source's holds, at the same scopes.
+    #[arg(long, requires = "like")]
+    pub(crate) grant_roles: bool,
 }
 
 #[derive(Args)]

@@ -71,6 +71,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         None => Err(usage(
             "say what to provision: apim-provision service … or apim-provision storage … (see --help)",
         )),
+        Some(Cmd::Service(a)) if a.like.is_some() => {
+            let Some(req) = like_request(&a, &common)? else {
+                return Err(usage("--like needs a source"));
+            };
+            let session = common.connect_waiting(&wait)?;
+            like(&session, req, a.update, a.grant_roles).await
+        }
         Some(Cmd::Service(a)) => {
             let (requests, group) = service_requests(&a, &common)?;
             let session = common.connect_waiting(&wait)?;
@@ -147,6 +154,81 @@ fn refusal(id: &ResourceId, why: &Unproven, a: &DeleteArgs) -> String {
             "service {name}: its backup does not prove it can be brought back: {why}; back it up again, or pass --no-backup-check"
         ),
     }
+}
+
+/// `service --like`: each target's settings (and with `--grant-roles` its
+/// identity's roles) made as the source's, shown first; changed only with
+/// `update`.
+async fn like(session: &Session, req: LikeRequest, update: bool, grant_roles: bool) -> anyhow::Result<()> {
+    use pipeline::documents::{SettingDoc, SettingStatus};
+    use workflow::like;
+    let read = |id: ResourceId| async move {
+        apim_ops::get_service(&session.arm, &id).await?.ok_or_else(|| {
+            usage(format!(
+                "service {} does not exist; create it first (apim-provision service)",
+                id.name().unwrap_or_default()
+            ))
+        })
+    };
+    let source = read(req.source.clone()).await?;
+    let source_roles = match (grant_roles, like::system_principal(&source)) {
+        (false, _) => Vec::new(),
+        (true, None) => {
+            return Err(usage(
+                "--grant-roles: the source has no system-assigned identity, so it holds no roles to give",
+            ))
+        }
+        (true, Some(p)) => like::roles_of(&session.arm, req.source.subscription_id(), &p)
+            .await
+            .map_err(classified)?,
+    };
+    let mut planned = 0;
+    for target in &req.targets {
+        let now = read(target.clone()).await?;
+        let (mut changes, not_carried) = like::plan(&source, &now, &req.hosts);
+        if grant_roles {
+            let held = match like::system_principal(&now) {
+                Some(p) => like::roles_of(&session.arm, target.subscription_id(), &p)
+                    .await
+                    .map_err(classified)?,
+                None => Vec::new(),
+            };
+            changes.extend(like::missing_roles(&source_roles, &held));
+        }
+        for s in &not_carried {
+            session.reporter.info(&format!(
+                "{}: {s} differs from the source's; --like does not carry it (apim-provision service --update, or the network's own tools)",
+                target.name().unwrap_or_default()
+            ));
+        }
+        let doc = |c: &like::Change, status| SettingDoc {
+            service_id: target.clone(),
+            setting: c.setting.clone(),
+            source: c.want.clone(),
+            target: c.now.clone(),
+            status,
+        };
+        if !update || changes.is_empty() {
+            for c in &changes {
+                emit(&doc(c, SettingStatus::Planned))?;
+            }
+            planned += changes.len();
+            continue;
+        }
+        like::apply(&session.arm, target, &changes, &now).await.map_err(classified)?;
+        for c in &changes {
+            emit(&doc(c, SettingStatus::Applied))?;
+        }
+        session.reporter.info(&format!(
+            "{}: {} setting(s) made like the source's",
+            target.name().unwrap_or_default(),
+            changes.len()
+        ));
+    }
+    if planned > 0 {
+        eprintln!("apim-provision: {planned} change(s) planned, none made; run again with --update to make them");
+    }
+    Ok(())
 }
 
 async fn provision_services(session: &Session, requests: Vec<ServiceRequest>, policies: workflow::Policies) -> anyhow::Result<()> {

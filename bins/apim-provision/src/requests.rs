@@ -127,6 +127,59 @@ pub(crate) fn service_requests(a: &ServiceArgs, common: &ConnectArgs) -> anyhow:
     Ok((out, group_to_create(a.at.create_group, &sub, Some(rg), Some(location))?))
 }
 
+/// What `service --like` works on: the source, the targets (`--name` in
+/// `-g`, or apim.service documents on stdin, which must exist), and the
+/// host rewrites.
+pub(crate) struct LikeRequest {
+    pub source: ResourceId,
+    pub targets: Vec<ResourceId>,
+    pub hosts: Vec<(String, String)>,
+}
+
+pub(crate) fn like_request(a: &ServiceArgs, common: &ConnectArgs) -> anyhow::Result<Option<LikeRequest>> {
+    let Some(file) = &a.like else { return Ok(None) };
+    if a.publisher_email.is_some() || a.publisher_name.is_some() || !a.tags.is_empty() {
+        return Err(usage(
+            "--like changes existing services only: leave out --publisher-email, --publisher-name and --tag",
+        ));
+    }
+    let source = pipeline::read_one_file::<ServiceDoc>(file, "--like")?.id;
+    let hosts = a
+        .hosts
+        .iter()
+        .map(|h| {
+            let bad = || {
+                usage(format!(
+                    "--host '{h}': give OLD=NEW hostnames, e.g. api.src.example.com=api.dest.example.com"
+                ))
+            };
+            let (old, new) = h.split_once('=').ok_or_else(bad)?;
+            let (old, new) = (old.trim(), new.trim());
+            if !namedvalue_rewrite::host::is_hostname(old) || !namedvalue_rewrite::host::is_hostname(new) {
+                return Err(bad());
+            }
+            Ok((old.to_string(), new.to_string()))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let targets = if a.names.is_empty() {
+        expect_all::<ServiceDoc>(&pipeline::read_stdin_documents()?, "stdin")?
+            .into_iter()
+            .map(|d| d.id)
+            .collect::<Vec<_>>()
+    } else {
+        let sub = subscription_flag(common)?;
+        let rg = need(&a.at.resource_group, "--resource-group")?;
+        a.names.iter().map(|n| apim_ops::service_id(&sub, rg, n)).collect()
+    };
+    if targets.is_empty() {
+        return Err(usage("--like: name the targets with --name, or pipe their apim.service documents"));
+    }
+    if targets.iter().any(|t| t == &source) {
+        return Err(usage("--like names the target itself: give the source's document"));
+    }
+    Ok(Some(LikeRequest { source, targets, hosts }))
+}
+
 /// A setting that cannot work, named by the flag that sets it.
 pub(crate) fn spec_error(e: SpecError) -> anyhow::Error {
     usage(match e {

@@ -49,6 +49,30 @@ kinds! {
     HostRefDoc => "apim.hostref";
     DeletedDoc => "apim.service.deleted";
     NamedValueStatusDoc => "apim.namedvalue.status";
+    SettingDoc => "apim.service.setting";
+}
+
+/// A service setting (or a role of its identity) that `apim-provision
+/// service --like` makes as the source has it: what the source has (hosts
+/// rewritten) and what the target had.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SettingDoc {
+    pub service_id: ResourceId,
+    /// `hostnameConfigurations`, `customProperties`, `identity`,
+    /// `apiVersionConstraint`, or `roleAssignment`.
+    pub setting: String,
+    pub source: Value,
+    pub target: Value,
+    pub status: SettingStatus,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SettingStatus {
+    /// Shown, not changed (no `--update`).
+    Planned,
+    Applied,
 }
 
 /// How a Key Vault named value reads now (`apim-namedvalues refresh`):

@@ -208,12 +208,27 @@ impl App {
                 if let Some(n) = props.and_then(|p| p.get("publisherName")).and_then(Value::as_str) {
                     s.publisher_name = n.to_string();
                 }
+                let mut long = false;
                 for k in KEPT_SETTINGS {
                     if let Some(v) = props.and_then(|p| p.get(*k)).filter(|v| !v.is_null()) {
                         s.settings.insert(k.to_string(), v.clone());
+                        long = true;
                     }
                 }
+                if let Some(i) = body.get("identity").filter(|i| !i.is_null()) {
+                    s.identity = Some(complete_identity(i.clone(), s.identity.as_ref()));
+                    long = true;
+                }
                 s.etag = etag;
+                // Settings and identities take Azure minutes: the update is
+                // long-running, as the service's PUT is; tags are at once.
+                if long {
+                    let op = new_op(st, OpKind::ServiceUpdate, &k, scaled(self, SERVICE_UPDATE_MS));
+                    if let Some(s) = st.services.get_mut(&k) {
+                        s.op = Some(op.id.clone());
+                    }
+                    return self.lro_service_answer(st, &k, &op, 200, r.api_version());
+                }
                 let s = s.clone();
                 json(200, &self.service_body(st, &s, now))
             }

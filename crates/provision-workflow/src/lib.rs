@@ -13,6 +13,7 @@
 //! ```
 
 mod delete;
+pub mod like;
 
 pub use delete::{backup_for, delete_service, plan_deletion, prove_backup, purge, Deletion, DeletionRail, Unproven};
 

@@ -5,6 +5,7 @@ mod common;
 
 mod attacks;
 mod auth;
+mod azure_paths;
 mod backup_restore;
 mod bad_input;
 mod blob_store;

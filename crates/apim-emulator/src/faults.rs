@@ -39,6 +39,9 @@ pub(crate) struct Faults {
     /// where to poll, as Azure may (0: never).
     pub accepted_share: AtomicU64,
     pub accepted_seen: AtomicU64,
+    /// This many ARM writes get 409 `PessimisticConcurrencyConflict`
+    /// (another operation holds the resource), unprocessed.
+    pub contended: AtomicU64,
 }
 
 /// The next answer to an action, held back.
@@ -72,6 +75,7 @@ impl Default for Faults {
             vault: Mutex::new(HashMap::new()),
             accepted_share: AtomicU64::new(0),
             accepted_seen: AtomicU64::new(0),
+            contended: AtomicU64::new(0),
         }
     }
 }
@@ -107,6 +111,9 @@ impl App {
         }
         if let Some(n) = q("service-page-size").and_then(|n| n.parse::<u64>().ok()) {
             self.faults.service_page_size.store(n.max(1), Ordering::Relaxed);
+        }
+        if let Some(n) = q("contended").and_then(|n| n.parse().ok()) {
+            self.faults.contended.store(n, Ordering::Relaxed);
         }
         if let Some(n) = q("accepted-share").and_then(|n| n.parse().ok()) {
             self.faults.accepted_share.store(n, Ordering::Relaxed);

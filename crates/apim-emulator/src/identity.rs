@@ -247,7 +247,11 @@ impl App {
             )));
         }
         let sub = r.segs.get(1).map(String::as_str).unwrap_or("");
-        if r.lower.first().map(String::as_str) == Some("subscriptions") && r.segs.len() >= 2 && key(sub) != key(SUBSCRIPTION_ID) {
+        if r.lower.first().map(String::as_str) == Some("subscriptions")
+            && r.segs.len() >= 2
+            && key(sub) != key(SUBSCRIPTION_ID)
+            && key(sub) != key(crate::SECOND_SUBSCRIPTION_ID)
+        {
             let action = format!("{}/read", r.segs.get(5).map(String::as_str).unwrap_or("Microsoft.Resources"));
             let scope = format!("/{}", r.segs.join("/"));
             let msg = format!("The client '{}' with object id '{}' does not have authorization to perform action '{action}' over scope '{scope}' or the scope is invalid. If access was recently granted, please refresh your credentials.", info.client_id, info.client_id);

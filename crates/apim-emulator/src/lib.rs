@@ -54,6 +54,8 @@ pub use shared::{APIM_VERSIONS, RESOURCE_VERSIONS, STORAGE_VERSIONS};
 /// Well-known ids, so documents from one rehearsal make sense in the next.
 pub const TENANT_ID: &str = "72f988bf-0000-4000-8000-00000000e1e1";
 pub const SUBSCRIPTION_ID: &str = "00000000-0000-4000-8000-00000000a1a1";
+/// A second subscription the principal may use (a copy across subscriptions).
+pub const SECOND_SUBSCRIPTION_ID: &str = "00000000-0000-4000-8000-00000000b2b2";
 /// A subscription that exists but the emulator's principal may not use.
 pub const FORBIDDEN_SUBSCRIPTION_ID: &str = "00000000-0000-4000-8000-00000000f0f0";
 pub const CLIENT_ID: &str = "a7e7c0de-0000-4000-8000-0000000c11e1";

@@ -48,6 +48,8 @@ pub(crate) enum Route {
     ServicesInSubscription,
     DeletedServices,
     DeletedService,
+    /// `…/providers/Microsoft.ApiManagement/locations/{l}/operationresults/{id}`: a purge's.
+    LocationOperation,
     ServicesInGroup,
     Service,
     ServiceOperation,
@@ -111,6 +113,7 @@ impl Route {
             ["subscriptions", _, "providers", "microsoft.apimanagement", "service"] if get => ServicesInSubscription,
             ["subscriptions", _, "providers", "microsoft.apimanagement", "deletedservices"] if get => DeletedServices,
             ["subscriptions", _, "providers", "microsoft.apimanagement", "locations", _, "deletedservices", _] => DeletedService,
+            ["subscriptions", _, "providers", "microsoft.apimanagement", "locations", _, "operationresults", _] if get => LocationOperation,
             ["subscriptions", _, "providers", "microsoft.storage", "operations", _] => StorageOperation,
             ["subscriptions", _, "resourcegroups", _, "providers", "microsoft.apimanagement", rest @ ..] => match rest {
                 ["service"] if get => ServicesInGroup,
@@ -192,6 +195,7 @@ impl Route {
             }
             GroupOperation => n.operation = at(3),
             StorageOperation => n.operation = at(5),
+            LocationOperation => n.operation = at(7),
             ServiceOperation => n.operation = at(9),
             TenantOperation => n.operation = at(10),
             _ => {}
@@ -207,6 +211,7 @@ impl Route {
             ServicesInSubscription
             | DeletedServices
             | DeletedService
+            | LocationOperation
             | ServicesInGroup
             | Service
             | ServiceOperation
@@ -312,6 +317,23 @@ async fn dispatch(app: &Arc<App>, route: Route, r: &Req<'_>) -> Response {
     }
     if let Some(resp) = app.fault_before() {
         return resp;
+    }
+    if route.is_write(r.method)
+        && app
+            .faults
+            .contended
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+            .is_ok()
+    {
+        return http::with_header(
+            http::error(
+                409,
+                "PessimisticConcurrencyConflict",
+                "The request failed due to conflict with a concurrent request. To resolve it, please refer to https://aka.ms/activitylog to get more details on the conflicting requests.",
+            ),
+            "retry-after",
+            "1",
+        );
     }
     if app
         .faults
@@ -421,6 +443,10 @@ fn answer(app: &App, route: Route, r: &Req) -> Response {
         Route::ServicesInSubscription => app.list_services(st, r, |s| key(&s.subscription) == key(&sub)),
         Route::DeletedServices => app.list_deleted(st, &sub),
         Route::DeletedService => app.deleted_service(st, r, &sub, &r.names.resource.to_ascii_lowercase()),
+        Route::LocationOperation => {
+            let id = r.names.operation.clone();
+            app.location_result(st, &id, now, |_, _| http::empty(200))
+        }
         Route::ServicesInGroup => {
             let gk = key(&format!("/subscriptions/{sub}/resourceGroups/{}", r.names.group));
             app.list_services(st, r, |s| {

@@ -15,6 +15,8 @@ pub(crate) const SERVICE_CREATE_MS: i64 = 40 * 60 * 1000;
 pub(crate) const SERVICE_UPDATE_MS: i64 = 5 * 60 * 1000;
 
 pub(crate) const SERVICE_DELETE_MS: i64 = 10 * 60 * 1000;
+/// A purge: a few minutes (not documented; our choice).
+pub(crate) const SERVICE_PURGE_MS: i64 = 2 * 60 * 1000;
 
 /// Fills in what Azure assigns to identities: principal and tenant ids for
 /// the system-assigned one, principal and client ids for user-assigned ones
@@ -442,16 +444,32 @@ impl App {
     }
 
     pub(crate) fn deleted_service(&self, st: &mut State, r: &Req, sub: &str, name: &str) -> Response {
-        let found = st.deleted.get(name).filter(|d| key(&d.service.subscription) == key(sub));
+        // Deleted services are kept by location: another location's path
+        // does not find one, as in Azure.
+        let place = |l: &str| key(l).replace(' ', "");
+        let found = st
+            .deleted
+            .get(name)
+            .filter(|d| key(&d.service.subscription) == key(sub) && place(&d.service.location) == place(&r.names.location));
         let Some(d) = found else {
             return error(404, "ResourceNotFound", &format!("Deleted service '{name}' was not found."));
         };
         match *r.method {
             Method::GET => json(200, &self.deleted_body(d)),
+            // A purge is long-running: 202 and where to poll; the service
+            // stays listed as deleted until it ends.
             Method::DELETE => {
                 let b = self.deleted_body(d);
-                st.deleted.remove(name);
-                json(200, &b)
+                let op = new_op(st, OpKind::ServicePurge, name, scaled(self, SERVICE_PURGE_MS));
+                let loc = format!(
+                    "{}subscriptions/{sub}/providers/Microsoft.ApiManagement/locations/{}/operationresults/{}?api-version={}",
+                    self.base_url,
+                    r.names.location,
+                    op.id,
+                    r.api_version()
+                );
+                let now = now_ms();
+                with_header(with_header(json(202, &b), "location", &loc), "retry-after", &retry_after(&op, now))
             }
             _ => method_not_allowed(r),
         }

@@ -109,6 +109,8 @@ pub enum OpKind {
     ServiceUpdate,
     ServiceRecover,
     ServiceDelete,
+    /// Purging a soft-deleted service (the target is its lower-case name).
+    ServicePurge,
     StorageCreate,
     GroupDelete,
     ServiceBackup,
@@ -204,6 +206,9 @@ impl State {
                             },
                         );
                     }
+                }
+                OpKind::ServicePurge => {
+                    self.deleted.remove(&target);
                 }
                 OpKind::ServiceBackup => {
                     if let Some(s) = self.services.get_mut(&target) {

@@ -5,42 +5,51 @@
 use crate::http::{error, json};
 use crate::shared::*;
 use crate::state::{key, State};
-use crate::{App, SUBSCRIPTION_ID, TENANT_ID};
+use crate::{App, SECOND_SUBSCRIPTION_ID, SUBSCRIPTION_ID, TENANT_ID};
 use axum::response::Response;
 use serde_json::{json, Value};
 
 impl App {
-    fn subscription_body(&self) -> Value {
+    fn subscription_body(&self, id: &str) -> Value {
+        let name = if id == SUBSCRIPTION_ID {
+            "APIM emulator"
+        } else {
+            "APIM emulator (second)"
+        };
         json!({
-            "id": format!("/subscriptions/{SUBSCRIPTION_ID}"),
+            "id": format!("/subscriptions/{id}"),
             "authorizationSource": "RoleBased",
             "managedByTenants": [],
-            "subscriptionId": SUBSCRIPTION_ID,
+            "subscriptionId": id,
             "tenantId": TENANT_ID,
-            "displayName": "APIM emulator",
+            "displayName": name,
             "state": "Enabled",
             "subscriptionPolicies": {"locationPlacementId": "Public_2014-09-01", "quotaId": "PayAsYouGo_2014-09-01", "spendingLimit": "Off"}
         })
     }
 
-    /// `GET /subscriptions`: the one subscription the principal can see.
+    /// `GET /subscriptions`: the two subscriptions the principal can use.
     pub(crate) fn subscriptions(&self, _r: &Req) -> Response {
-        json(
-            200,
-            &json!({"value": [self.subscription_body()], "count": {"type": "Total", "value": 1}}),
-        )
+        let value: Vec<Value> = [SUBSCRIPTION_ID, SECOND_SUBSCRIPTION_ID]
+            .iter()
+            .map(|s| self.subscription_body(s))
+            .collect();
+        json(200, &json!({"value": value, "count": {"type": "Total", "value": 2}}))
     }
 
     /// `GET /subscriptions/{id}`.
     pub(crate) fn subscription(&self, r: &Req) -> Response {
-        if key(&r.names.subscription) != key(SUBSCRIPTION_ID) {
+        let Some(id) = [SUBSCRIPTION_ID, SECOND_SUBSCRIPTION_ID]
+            .into_iter()
+            .find(|s| key(s) == key(&r.names.subscription))
+        else {
             return error(
                 404,
                 "SubscriptionNotFound",
                 &format!("The subscription '{}' could not be found.", r.names.subscription),
             );
-        }
-        json(200, &self.subscription_body())
+        };
+        json(200, &self.subscription_body(id))
     }
 
     /// `GET /tenants`.

@@ -14,8 +14,9 @@ pub mod storage;
 
 pub use backup::AccessType;
 
-/// Every SKU of the 2024-05-01 API, as Azure spells it.
-pub const SKUS: [&str; 8] = [
+/// Every SKU of the 2024-05-01 API, as Azure spells it, and PremiumV2,
+/// which later versions add.
+pub const SKUS: [&str; 9] = [
     "Developer",
     "Standard",
     "Premium",
@@ -24,10 +25,11 @@ pub const SKUS: [&str; 8] = [
     "Isolated",
     "BasicV2",
     "StandardV2",
+    "PremiumV2",
 ];
 
 /// Tiers whose services cannot be backed up or restored.
-pub const NO_BACKUP_TIERS: [&str; 3] = ["Consumption", "BasicV2", "StandardV2"];
+pub const NO_BACKUP_TIERS: [&str; 4] = ["Consumption", "BasicV2", "StandardV2", "PremiumV2"];
 
 /// The SKU named `name` (any case), as Azure spells it.
 pub fn sku(name: &str) -> Option<&'static str> {
@@ -42,7 +44,7 @@ pub fn sku_rank(sku: &str) -> u8 {
         Some("Developer") => 1,
         Some("Basic" | "BasicV2") => 2,
         Some("Standard" | "StandardV2") => 3,
-        Some("Premium") => 4,
+        Some("Premium" | "PremiumV2") => 4,
         Some("Isolated") => 5,
         _ => 0,
     }

@@ -269,9 +269,15 @@ impl ArmClient {
             }
             self.pacer
                 .observe(class, outcome.status, &outcome.headers, outcome.retry_after(), Instant::now());
-            let o = Outcome::Status {
-                status: outcome.status,
-                retry_after: outcome.retry_after(),
+            let o = if outcome.status == 409 && is_contended(&outcome.body) {
+                Outcome::Contended {
+                    retry_after: outcome.retry_after(),
+                }
+            } else {
+                Outcome::Status {
+                    status: outcome.status,
+                    retry_after: outcome.retry_after(),
+                }
             };
             match self.retry.delay(idempotent, attempt, o, rand::random()) {
                 Some(d) => {
@@ -534,4 +540,13 @@ mod tests {
             assert!(e.contains("is not on the ARM endpoint"), "{bad}: {e}");
         }
     }
+}
+
+/// Whether a 409's body is ARM's "another operation holds the resource"
+/// (retried), not a conflict of the request itself (never retried).
+fn is_contended(body: &[u8]) -> bool {
+    serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v.pointer("/error/code").and_then(Value::as_str).map(str::to_string))
+        .is_some_and(|c| c.eq_ignore_ascii_case("PessimisticConcurrencyConflict"))
 }

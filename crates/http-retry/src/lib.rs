@@ -15,6 +15,12 @@ pub enum Outcome {
     /// Nothing listens there (connection refused): worth a second look in
     /// case it is restarting, not a minute of backoff.
     Refused,
+    /// ARM refused because another operation holds the resource for now
+    /// (409 `PessimisticConcurrencyConflict`): not processed, so any
+    /// request may go again, after a backoff.
+    Contended {
+        retry_after: Option<Duration>,
+    },
 }
 
 /// Attempts after the first for a refused connection.
@@ -51,14 +57,16 @@ impl RetryPolicy {
         if attempt >= self.max_retries || (outcome == Outcome::Refused && attempt >= REFUSED_RETRIES) {
             return None;
         }
-        // A throttled request was not processed, so even a POST may go again.
-        let throttled = matches!(outcome, Outcome::Status { status: 429, .. });
-        if !idempotent && !throttled {
+        // A throttled or contended request was not processed, so even a
+        // POST may go again.
+        let not_processed = matches!(outcome, Outcome::Status { status: 429, .. } | Outcome::Contended { .. });
+        if !idempotent && !not_processed {
             return None;
         }
         let retry_after = match outcome {
             Outcome::Status { status, retry_after } if is_retryable_status(status) => retry_after,
             Outcome::Status { .. } => return None,
+            Outcome::Contended { retry_after } => retry_after,
             Outcome::ConnectionFailed | Outcome::Refused => None,
         };
         if let Some(ra) = retry_after {
@@ -99,6 +107,12 @@ mod tests {
         for s in [429, 500, 502, 503, 504] {
             assert!(p.delay(true, 0, st(s), 0.5).is_some(), "{s}");
         }
+        let contended = Outcome::Contended { retry_after: None };
+        assert!(
+            p.delay(false, 0, contended, 0.5).is_some(),
+            "a contended POST was not processed: again"
+        );
+        assert!(p.delay(false, p.max_retries, contended, 0.5).is_none());
         for s in [200, 400, 401, 403, 404, 409, 412, 501] {
             assert!(p.delay(true, 0, st(s), 0.5).is_none(), "{s}");
         }

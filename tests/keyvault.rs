@@ -162,6 +162,20 @@ fn like_carries_hosts_protocols_identities_and_roles_so_the_copy_reads_its_vault
     let (st, _, b) = rig.emu.arm("PATCH", &service_path("apim-src"), Some(&settings)).unwrap();
     assert_eq!(st, 200, "{b}");
     wait_until("the settings update", || service_state(&rig.emu, "apim-src") == "Succeeded");
+    let diagnostics = |service: &str| {
+        format!("/subscriptions/{SUB}/resourceGroups/apim-rg/providers/Microsoft.ApiManagement/service/{service}/providers/Microsoft.Insights/diagnosticSettings")
+    };
+    let workspace = format!("/subscriptions/{SUB}/resourceGroups/ops/providers/Microsoft.OperationalInsights/workspaces/logs");
+    let monitor = json!({"properties": {"workspaceId": workspace, "logs": [{"categoryGroup": "allLogs", "enabled": true}], "metrics": [{"category": "AllMetrics", "enabled": true}]}});
+    let (st, _, b) = rig
+        .emu
+        .arm(
+            "PUT",
+            &format!("{}/to-logs?api-version=2021-05-01-preview", diagnostics("apim-src")),
+            Some(&monitor),
+        )
+        .unwrap();
+    assert_eq!(st, 200, "{b}");
     grant(
         &rig.emu,
         &vault_scope("kv-app"),
@@ -213,7 +227,10 @@ fn like_carries_hosts_protocols_identities_and_roles_so_the_copy_reads_its_vault
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let plan = docs(&out.stdout);
     assert!(plan.iter().all(|d| d["kind"] == "apim.service.setting" && d["status"] == "planned"));
-    assert_eq!(plan.len(), 4);
+    assert_eq!(plan.len(), 5, "{plan:?}");
+    assert!(plan
+        .iter()
+        .any(|d| d["setting"] == "diagnosticSettings/to-logs" && d["target"].is_null()));
     let hosts = plan.iter().find(|d| d["setting"] == "hostnameConfigurations").unwrap();
     assert_eq!(hosts["source"][0]["hostName"], NEW, "the host is rewritten");
     assert!(String::from_utf8_lossy(&out.stderr).contains("--update"));
@@ -225,6 +242,15 @@ fn like_carries_hosts_protocols_identities_and_roles_so_the_copy_reads_its_vault
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(docs(&out.stdout).iter().all(|d| d["status"] == "applied"));
     assert!(service_diffs().is_empty(), "no service setting differs: {:?}", service_diffs());
+    let (_, _, carried) = rig
+        .emu
+        .arm(
+            "GET",
+            &format!("{}/to-logs?api-version=2021-05-01-preview", diagnostics("apim-dest")),
+            None,
+        )
+        .unwrap();
+    assert_eq!(carried["properties"]["workspaceId"], workspace, "the diagnostic setting is carried");
     let backup = rig.backup(&rig.services[0], &[]);
     let out = bin("apim-restore", &rig.emu)
         .args(["--target", &rig.path("dest.json"), "--no-safety-backup", "--allow-emptying-target"])

@@ -182,10 +182,13 @@ async fn like(session: &Session, req: LikeRequest, update: bool, grant_roles: bo
             .await
             .map_err(classified)?,
     };
+    let source_diagnostics = like::diagnostic_settings(&session.arm, &req.source).await.map_err(classified)?;
     let mut planned = 0;
     for target in &req.targets {
         let now = read(target.clone()).await?;
         let (mut changes, not_carried) = like::plan(&source, &now, &req.hosts);
+        let target_diagnostics = like::diagnostic_settings(&session.arm, target).await.map_err(classified)?;
+        changes.extend(like::missing_diagnostics(&source_diagnostics, &target_diagnostics));
         if grant_roles {
             let held = match like::system_principal(&now) {
                 Some(p) => like::roles_of(&session.arm, target.subscription_id(), &p)

@@ -280,11 +280,11 @@ impl App {
             _ => s.identity.as_ref().and_then(|i| i.get("principalId")).and_then(Value::as_str),
         };
         let target = format!("{}/blobServices/default/containers/{container}", a.id);
-        let mut roles = crate::roles::BLOB_WRITERS.to_vec();
+        let mut roles = crate::extensions::BLOB_WRITERS.to_vec();
         if restore {
-            roles.push(crate::roles::BLOB_READER);
+            roles.push(crate::extensions::BLOB_READER);
         }
-        let no_role = principal.is_none_or(|pid| !crate::roles::has_role(st, pid, &target, &roles));
+        let no_role = principal.is_none_or(|pid| !crate::extensions::has_role(st, pid, &target, &roles));
         if access != "AccessKey" && no_role {
             return fail(format!(
                 "This request is not authorized to perform this operation using this permission (AuthorizationPermissionMismatch): the service's managed identity has no role on the storage account '{account}' (give it Storage Blob Data Contributor)."

@@ -32,7 +32,7 @@ pub(crate) struct Prepare<'a> {
     pub also: Vec<(String, Value)>,
     pub etag: u64,
     /// What the service's Key Vault references can read.
-    pub vault: &'a crate::roles::VaultAccess<'a>,
+    pub vault: &'a crate::extensions::VaultAccess<'a>,
 }
 
 /// A resource family: one kind of collection in a service.

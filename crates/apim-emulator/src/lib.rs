@@ -15,6 +15,7 @@
 mod apis;
 mod backup;
 mod entities;
+mod extensions;
 mod faults;
 mod gateways;
 mod groups;
@@ -30,7 +31,6 @@ mod policies;
 mod portal;
 mod products;
 mod registry;
-mod roles;
 mod router;
 mod security;
 mod services;

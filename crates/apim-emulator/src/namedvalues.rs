@@ -83,7 +83,7 @@ impl App {
         let Some(s) = st.services.get_mut(&service_key(r, sub)) else {
             return error(404, "ResourceNotFound", &format!("Service '{}' was not found.", r.names.resource));
         };
-        let vault = crate::roles::VaultAccess {
+        let vault = crate::extensions::VaultAccess {
             roles: &st.roles,
             identity: s.identity.as_ref(),
         };

@@ -64,7 +64,7 @@ impl App {
             return error(404, "ResourceNotFound", &format!("Service '{}' was not found.", r.names.resource));
         };
         let sid = s.id.clone();
-        let vault = crate::roles::VaultAccess {
+        let vault = crate::extensions::VaultAccess {
             roles: &st.roles,
             identity: s.identity.as_ref(),
         };

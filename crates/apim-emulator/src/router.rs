@@ -75,6 +75,9 @@ pub(crate) enum Route {
     /// `{scope}/providers/Microsoft.Authorization/roleAssignments[/{name}]`.
     RoleAssignments,
     RoleAssignment,
+    /// `{scope}/providers/Microsoft.Insights/diagnosticSettings[/{name}]`.
+    DiagnosticSettings,
+    DiagnosticSetting,
     NotFound,
 }
 
@@ -84,6 +87,7 @@ enum Versions {
     Apim,
     Storage(&'static str),
     Authorization,
+    Insights,
 }
 
 impl Route {
@@ -95,6 +99,8 @@ impl Route {
             ["_emulator", ..] => Admin,
             [.., "providers", "microsoft.authorization", "roleassignments"] if get => RoleAssignments,
             [.., "providers", "microsoft.authorization", "roleassignments", _] => RoleAssignment,
+            [.., "providers", "microsoft.insights", "diagnosticsettings"] if get => DiagnosticSettings,
+            [.., "providers", "microsoft.insights", "diagnosticsettings", _] => DiagnosticSetting,
             [_, "oauth2", "v2.0", "token"] if post => Token,
             [_, "v2.0", ".well-known", "openid-configuration"] if get => OpenId { v2: true },
             [_, ".well-known", "openid-configuration"] if get => OpenId { v2: false },
@@ -186,10 +192,11 @@ impl Route {
                 n.below = s.get(8..10).map(<[String]>::to_vec).unwrap_or_default();
             }
             Container => n.container = at(11),
-            RoleAssignments | RoleAssignment => {
-                let at_providers = s.len() - if self == RoleAssignment { 4 } else { 3 };
+            RoleAssignments | RoleAssignment | DiagnosticSettings | DiagnosticSetting => {
+                let one = matches!(self, RoleAssignment | DiagnosticSetting);
+                let at_providers = s.len() - if one { 4 } else { 3 };
                 n.scope = format!("/{}", s[..at_providers].join("/"));
-                if self == RoleAssignment {
+                if one {
                     n.resource = at(s.len() - 1);
                 }
             }
@@ -227,6 +234,7 @@ impl Route {
             Subscriptions | Subscription | Tenants => Some(Versions::Resources),
             StorageAccount | ListKeys | Container | BlobService => Some(Versions::Storage("storageAccounts")),
             RoleAssignments | RoleAssignment => Some(Versions::Authorization),
+            DiagnosticSettings | DiagnosticSetting => Some(Versions::Insights),
             Admin | Token | OpenId { .. } | InstanceDiscovery | SigningKeys | CloudMetadata | NotFound => None,
         }
     }
@@ -385,6 +393,11 @@ async fn answer_throttled(app: &Arc<App>, route: Route, r: &Req<'_>) -> Response
         Some(Versions::Resources) => check_version(r, RESOURCE_VERSIONS, None),
         Some(Versions::Apim) => check_version(r, APIM_VERSIONS, Some(("Microsoft.ApiManagement", "service"))),
         Some(Versions::Storage(ty)) => check_version(r, STORAGE_VERSIONS, Some(("Microsoft.Storage", ty))),
+        Some(Versions::Insights) => check_version(
+            r,
+            &["2017-05-01-preview", "2021-05-01-preview"],
+            Some(("Microsoft.Insights", "diagnosticSettings")),
+        ),
         Some(Versions::Authorization) => check_version(
             r,
             crate::shared::AUTHORIZATION_VERSIONS,
@@ -477,6 +490,8 @@ fn answer(app: &App, route: Route, r: &Req) -> Response {
         Route::BlobService => app.blob_service(st, r, &sub),
         Route::RoleAssignments => app.list_role_assignments(st, r),
         Route::RoleAssignment => app.role_assignment(st, r),
+        Route::DiagnosticSettings => app.list_diagnostic_settings(st, r),
+        Route::DiagnosticSetting => app.diagnostic_setting(st, r),
         Route::StorageOperation => {
             let id = r.names.operation.clone();
             app.location_result(st, &id, now, |st, op| match st.accounts.get(&op.target) {

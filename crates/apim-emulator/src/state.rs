@@ -161,6 +161,9 @@ pub struct State {
     /// Role assignments by lower-case id, at any scope.
     #[serde(default)]
     pub roles: BTreeMap<String, Value>,
+    /// Azure Monitor diagnostic settings by lower-case id, at any scope.
+    #[serde(default)]
+    pub diagnostic_settings: BTreeMap<String, Value>,
     pub etag_counter: u64,
     /// Fault injection: how the next operation of a kind ends instead of
     /// succeeding (`Failed` with Azure's error, or `Canceled`).

@@ -1,9 +1,11 @@
 //! A target made like its source in what a backup never carries: custom
 //! hostnames (with their Key Vault certificate references, hosts
-//! rewritten), protocol and cipher settings, identities and the API
-//! version constraint; and, asked for, the roles the source's system
-//! identity holds, given to the target's at the same scopes, so the copy
-//! reaches the same vaults and storage. `plan` is pure; `apply` writes.
+//! rewritten), protocol and cipher settings, identities, the API version
+//! constraint and its Azure Monitor diagnostic settings; and, asked for,
+//! the roles the source's system identity holds, given to the target's at
+//! the same scopes, so the copy reaches the same vaults and storage.
+//! `plan`, `missing_roles` and `missing_diagnostics` are pure; `apply`
+//! writes.
 
 use crate::{arm, ops, ProvisionError, Result};
 use apim_ops::API_VERSION;
@@ -15,6 +17,8 @@ pub const CARRIED: &[&str] = &["hostnameConfigurations", "customProperties", "id
 
 /// The role-assignment api-version.
 const ROLES_API_VERSION: &str = "2022-04-01";
+/// The Azure Monitor diagnostic settings api-version.
+const DIAGNOSTICS_API_VERSION: &str = "2021-05-01-preview";
 
 /// One setting to change, or one role to give.
 #[derive(Debug, Clone, PartialEq)]
@@ -102,7 +106,7 @@ pub fn patch_body(changes: &[Change], target: &Value) -> Value {
                 all.extend(c.want.as_array().cloned().unwrap_or_default());
                 props.insert(c.setting.clone(), Value::Array(all));
             }
-            "roleAssignment" => {}
+            s if s == "roleAssignment" || s.starts_with("diagnosticSettings/") => {}
             other => {
                 props.insert(other.to_string(), c.want.clone());
             }
@@ -154,6 +158,36 @@ pub fn missing_roles(source_roles: &[Value], target_roles: &[Value]) -> Vec<Chan
     out
 }
 
+/// The service's Azure Monitor diagnostic settings (they live beside it).
+pub async fn diagnostic_settings(arm_client: &ArmClient, service: &ResourceId) -> Result<Vec<Value>> {
+    let url = arm_client.url(
+        &format!("{service}/providers/Microsoft.Insights/diagnosticSettings"),
+        DIAGNOSTICS_API_VERSION,
+    );
+    arm_client.list(url).await.map_err(arm("reading diagnostic settings"))
+}
+
+/// The source's diagnostic settings the target lacks or has otherwise, by name.
+pub fn missing_diagnostics(source: &[Value], target: &[Value]) -> Vec<Change> {
+    let name = |d: &Value| d.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
+    source
+        .iter()
+        .filter_map(|d| {
+            let want = d.get("properties").cloned().unwrap_or(Value::Null);
+            let now = target
+                .iter()
+                .find(|t| name(t).eq_ignore_ascii_case(&name(d)))
+                .and_then(|t| t.get("properties").cloned())
+                .unwrap_or(Value::Null);
+            (want != now).then(|| Change {
+                setting: format!("diagnosticSettings/{}", name(d)),
+                want,
+                now,
+            })
+        })
+        .collect()
+}
+
 /// The system identity's principal of a service body.
 pub fn system_principal(service: &Value) -> Option<String> {
     service.pointer("/identity/principalId").and_then(Value::as_str).map(str::to_string)
@@ -188,6 +222,20 @@ pub async fn apply(arm_client: &ArmClient, target: &ResourceId, changes: &[Chang
         .await
         .map_err(ops("reading the target"))?
         .unwrap_or(Value::Null);
+    for c in changes {
+        let Some(name) = c.setting.strip_prefix("diagnosticSettings/") else {
+            continue;
+        };
+        let url = arm_client.url(
+            &format!("{target}/providers/Microsoft.Insights/diagnosticSettings/{name}"),
+            DIAGNOSTICS_API_VERSION,
+        );
+        arm_client
+            .send(Method::PUT, url, Some(&json!({"properties": c.want})), &[])
+            .await
+            .and_then(|r| r.success())
+            .map_err(arm(format!("writing diagnostic setting {name}")))?;
+    }
     let roles: Vec<&Change> = changes.iter().filter(|c| c.setting == "roleAssignment").collect();
     if !roles.is_empty() {
         let principal = system_principal(&now).ok_or_else(|| {

@@ -1,7 +1,8 @@
-//! Azure role assignments (`Microsoft.Authorization/roleAssignments`) at
-//! any scope, and the one question the emulator asks of them: does this
-//! principal hold one of these roles at, or above, this resource? A
-//! backup's storage and a Key Vault named value's vault ask it.
+//! Extension resources, which live beside a resource at any scope: role
+//! assignments (`Microsoft.Authorization/roleAssignments`) and the one
+//! question the emulator asks of them (does this principal hold one of
+//! these roles at, or above, this resource? a backup's storage and a Key
+//! Vault reference's vault ask it), and Azure Monitor diagnostic settings.
 
 use crate::http::{empty, error, json};
 use crate::shared::*;
@@ -178,6 +179,64 @@ impl App {
                     _ => above || below,
                 }
             })
+            .collect();
+        json(200, &json!({"value": value}))
+    }
+}
+
+impl App {
+    /// `{scope}/providers/Microsoft.Insights/diagnosticSettings/{name}`:
+    /// where a resource sends its logs and metrics (Azure Monitor), kept
+    /// outside the resource, so a backup never carries it.
+    pub(crate) fn diagnostic_setting(&self, st: &mut State, r: &Req) -> Response {
+        let id = format!(
+            "{}/providers/Microsoft.Insights/diagnosticSettings/{}",
+            r.names.scope, r.names.resource
+        );
+        let k = key(&id);
+        match *r.method {
+            Method::GET => match st.diagnostic_settings.get(&k) {
+                Some(d) => json(200, d),
+                None => error(404, "ResourceNotFound", "The diagnostic setting does not exist."),
+            },
+            Method::PUT => {
+                let body = match parse_body(r) {
+                    Ok(b) => b,
+                    Err(e) => return e,
+                };
+                let props = body.get("properties").cloned().unwrap_or_else(|| json!({}));
+                let sinks = [
+                    "workspaceId",
+                    "storageAccountId",
+                    "eventHubAuthorizationRuleId",
+                    "marketplacePartnerId",
+                ];
+                if !sinks.iter().any(|s| props.get(s).is_some_and(|v| v.is_string())) {
+                    return error(
+                        400,
+                        "BadRequest",
+                        "A diagnostic setting needs a destination: workspaceId, storageAccountId, eventHubAuthorizationRuleId or marketplacePartnerId.",
+                    );
+                }
+                let d = json!({"id": id, "name": r.names.resource, "type": "Microsoft.Insights/diagnosticSettings", "properties": props});
+                st.diagnostic_settings.insert(k, d.clone());
+                json(200, &d)
+            }
+            Method::DELETE => match st.diagnostic_settings.remove(&k) {
+                Some(_) => empty(200),
+                None => empty(204),
+            },
+            _ => method_not_allowed(r),
+        }
+    }
+
+    pub(crate) fn list_diagnostic_settings(&self, st: &State, r: &Req) -> Response {
+        let prefix = format!("{}/providers/microsoft.insights/diagnosticsettings/", key(&r.names.scope));
+        let value: Vec<&Value> = st
+            .diagnostic_settings
+            .iter()
+            .filter(|(k, _)| k.starts_with(&prefix))
+            .map(|(_, v)| v)
             .collect();
         json(200, &json!({"value": value}))
     }

@@ -174,9 +174,10 @@ async fn like(session: &Session, req: LikeRequest, update: bool, grant_roles: bo
     let source_roles = match (grant_roles, like::system_principal(&source)) {
         (false, _) => Vec::new(),
         (true, None) => {
-            return Err(usage(
-                "--grant-roles: the source has no system-assigned identity, so it holds no roles to give",
-            ))
+            session
+                .reporter
+                .info("--grant-roles: the source has no system-assigned identity, so it holds no roles to give");
+            Vec::new()
         }
         (true, Some(p)) => like::roles_of(&session.arm, req.source.subscription_id(), &p)
             .await

@@ -25,8 +25,10 @@ pub const BACKUP: &str = "Examples:
   apim-backup prune --storage store.json --name apim-src --keep 5 --dry-run
 
 Rails: refuses storage open to the world (public blob access, plain http, TLS below 1.2) unless \
---allow-insecure-storage; never replaces a blob without --overwrite; refuses a service another operation runs on. \
-In a fleet (several services on stdin) a tier without backup (Consumption, v2) is skipped and one service's failure \
+--allow-insecure-storage; before anything starts, refuses what Azure would (a CORS rule on the blob service, a \
+firewall the access type cannot pass, shared keys off with an access key, a managed identity without a blob data \
+role: --skip-role-check for a custom role); never replaces a blob without --overwrite; refuses a service another \
+operation runs on. In a fleet (several services on stdin) a tier without backup (Consumption, v2) is skipped and one service's failure \
 does not stop the others; the run ends non-zero saying how many failed. A backup counts only once its blob is found \
 and marked with the service it is of.
 
@@ -42,7 +44,10 @@ pub const RESTORE: &str = "Examples:
 Rails: never onto the backup's own source (--allow-same-instance for a rollback); only with proof that the target \
 is backed up (--safety-backup FILE, younger than --max-backup-age; --take-safety-backup; or --no-safety-backup); the \
 blob must exist unchanged, marked by apim-backup as a backup of the service its document names; the tiers must allow \
-it (same SKU, no Consumption or v2). --dry-run checks all of it and starts nothing.
+it (same SKU, no Consumption or v2); the storage must be one Azure will use (as apim-backup checks it); the target \
+must have the identities the source's Key Vault named values read with. --dry-run checks all of it and starts \
+nothing. Once the restore has ended, the target's Key Vault named values are refreshed (--no-refresh skips it): \
+exit 1, the restore done, when one cannot read its vault.
 
 Exit codes: 0 done; 1 Azure (or the network) said no; 2 bad input or flags (nothing was changed); 3 refused by a \
 safety rail; 4 stopped waiting (timeout, Ctrl-C): the operation goes on in Azure and the apim.operation document \
@@ -82,9 +87,13 @@ pub mod sub {
   apim-provision service -g apim-rg --create-group -l westeurope --name apim-src \\
       --publisher-email ops@example.com --publisher-name Ops > src.json
   apim-provision service --update --sku Premium --capacity 2 < src.json
+  apim-provision service --like src.json -g apim-rg -n apim-dest --host api.src.example.com=api.dest.example.com --grant-roles
 
 Rails: what exists is returned as it is unless --update; a lower SKU or fewer units also needs --allow-downgrade; a name \
-held by a soft-deleted service needs --recover (undelete) or --purge.";
+held by a soft-deleted service needs --recover (undelete) or --purge. --like shows, as apim.service.setting documents, \
+what a backup never carries and the target has otherwise (custom hostnames with their Key Vault certificates, \
+protocols and ciphers, identities, API version constraint, diagnostic settings; with --grant-roles the roles of the \
+source's identity) and changes it only with --update.";
     pub const STORAGE: &str = "Examples:
   apim-provision storage -g apim-rg -l westeurope --account apimbackups --container apim-backups > store.json
 

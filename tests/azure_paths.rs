@@ -104,7 +104,7 @@ fn a_restore_crosses_subscriptions_and_premium_v2_has_no_backup() {
         .success();
     let other = docs(&out.get_output().stdout).remove(0);
     assert!(other["id"].as_str().unwrap().contains(SECOND_SUB));
-    let target = rig.write("other.json", &[other.clone()]);
+    let target = rig.write("other.json", std::slice::from_ref(&other));
     let backup = rig.backup(&rig.services[0], &[]);
     bin("apim-restore", &rig.emu)
         .args(["--target", &target, "--no-safety-backup", "--allow-emptying-target"])

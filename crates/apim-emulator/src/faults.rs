@@ -84,7 +84,7 @@ impl Faults {
     /// Whether this write answers 202 (the `accepted-share` switch).
     pub(crate) fn take_accepted(&self) -> bool {
         let share = self.accepted_share.load(Ordering::Relaxed);
-        share > 0 && self.accepted_seen.fetch_add(1, Ordering::Relaxed) % share == 0
+        share > 0 && self.accepted_seen.fetch_add(1, Ordering::Relaxed).is_multiple_of(share)
     }
 }
 

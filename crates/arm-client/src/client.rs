@@ -517,6 +517,15 @@ fn redact_query(url: &Url) -> String {
     u.to_string()
 }
 
+/// Whether a 409's body is ARM's "another operation holds the resource"
+/// (retried), not a conflict of the request itself (never retried).
+fn is_contended(body: &[u8]) -> bool {
+    serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v.pointer("/error/code").and_then(Value::as_str).map(str::to_string))
+        .is_some_and(|c| c.eq_ignore_ascii_case("PessimisticConcurrencyConflict"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -540,13 +549,4 @@ mod tests {
             assert!(e.contains("is not on the ARM endpoint"), "{bad}: {e}");
         }
     }
-}
-
-/// Whether a 409's body is ARM's "another operation holds the resource"
-/// (retried), not a conflict of the request itself (never retried).
-fn is_contended(body: &[u8]) -> bool {
-    serde_json::from_slice::<Value>(body)
-        .ok()
-        .and_then(|v| v.pointer("/error/code").and_then(Value::as_str).map(str::to_string))
-        .is_some_and(|c| c.eq_ignore_ascii_case("PessimisticConcurrencyConflict"))
 }

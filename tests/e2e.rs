@@ -21,5 +21,6 @@ mod provision;
 mod python_sdk;
 mod readme;
 mod secrets;
+mod sync;
 mod teardown;
 mod throttling;

@@ -8,12 +8,12 @@
 use crate::common::*;
 use serde_json::{json, Value};
 
-const OLD: &str = "api.src.example.com";
-const NEW: &str = "api.dest.example.com";
+pub(crate) const OLD: &str = "api.src.example.com";
+pub(crate) const NEW: &str = "api.dest.example.com";
 /// In every secret the source holds: no output may contain it.
-const MARK: &str = "zq7-secret-marker";
+pub(crate) const MARK: &str = "zq7-secret-marker";
 
-fn sid(rig: &Rig, service: &str) -> String {
+pub(crate) fn sid(rig: &Rig, service: &str) -> String {
     rig.services.iter().find(|s| s["name"] == service).unwrap()["id"]
         .as_str()
         .unwrap()
@@ -28,7 +28,7 @@ fn b64(s: &str) -> String {
 /// One entity of every family beyond the seed's, in write order: its path,
 /// its properties, and whether `host` is planted in it (where the family
 /// can hold one).
-fn every_family(sid: &str, host: &str) -> Vec<(String, Value, bool)> {
+pub(crate) fn every_family(sid: &str, host: &str) -> Vec<(String, Value, bool)> {
     let e = |p: &str, v: Value, planted: bool| (p.to_string(), v, planted);
     vec![
         e(
@@ -205,7 +205,7 @@ fn every_family(sid: &str, host: &str) -> Vec<(String, Value, bool)> {
 
 /// The long-running writes answer 201 with where to poll; the emulator
 /// finishes them at once, so a PUT is enough.
-fn put(rig: &Rig, service: &str, path: &str, props: &Value) {
+pub(crate) fn put(rig: &Rig, service: &str, path: &str, props: &Value) {
     let body = if props.as_object().is_some_and(|m| m.is_empty()) {
         json!({})
     } else {
@@ -214,7 +214,7 @@ fn put(rig: &Rig, service: &str, path: &str, props: &Value) {
     put_entity(&rig.emu, service, path, &body);
 }
 
-fn apim_diff(rig: &Rig, args: &[&str]) -> (i32, Vec<Value>, String, String) {
+pub(crate) fn apim_diff(rig: &Rig, args: &[&str]) -> (i32, Vec<Value>, String, String) {
     let out = bin("apim-diff", &rig.emu).args(args).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     (
@@ -225,7 +225,7 @@ fn apim_diff(rig: &Rig, args: &[&str]) -> (i32, Vec<Value>, String, String) {
     )
 }
 
-fn list_secrets(rig: &Rig, service: &str, path: &str) -> Value {
+pub(crate) fn list_secrets(rig: &Rig, service: &str, path: &str) -> Value {
     let url = entity_path(service, &format!("{path}/listSecrets"));
     let (s, _, b) = rig.emu.arm("POST", &url, None).unwrap();
     assert_eq!(s, 200, "{path}: {b}");

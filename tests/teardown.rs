@@ -150,6 +150,8 @@ fn a_busy_service_is_not_deleted_and_a_delete_can_be_resumed() {
     assert!(err.contains("still runs"), "{err}");
     assert!(exists(&rig, "apim-dest"));
     rig.emu.finish_operations().unwrap();
+    // Back to instant operations: a purge takes minutes at Azure's pace.
+    rig.emu.set_time_scale(0.0).unwrap();
 
     // --no-wait prints the operation; --resume finishes it, from another process.
     let (code, ops, err) = delete(&rig, &["--backups", &backups, "--no-wait", "--purge"], src);

@@ -4,9 +4,9 @@
 
 use apim_inventory::Snapshot;
 use clap::Parser;
-use pipeline::{emit, usage, DifferenceKind, EntityDoc, ServiceDoc, Session};
+use pipeline::{emit, read_side, usage, DifferenceKind, Session, Side};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 #[derive(Parser)]
 #[command(
@@ -37,53 +37,6 @@ pub struct Cli {
     parallel: usize,
     #[command(flatten)]
     common: pipeline::ConnectArgs,
-}
-
-/// One side as given: a service to read, or a snapshot read from a file.
-enum Side {
-    Service(Box<ServiceDoc>),
-    Snapshot(Snapshot),
-}
-
-fn read_side(path: &Path, what: &str) -> anyhow::Result<Side> {
-    let docs = if path == Path::new("-") {
-        pipeline::read_stdin_documents()?
-    } else {
-        pipeline::read_file_documents(path, what)?
-    };
-    let source = format!("{what} {}", path.display());
-    match docs.first().map(pipeline::kind_of) {
-        Some("apim.service") => Ok(Side::Service(Box::new(pipeline::expect_one(&docs, &source)?))),
-        Some("apim.entity") => {
-            let entities: Vec<EntityDoc> = pipeline::expect_all(&docs, &source)?;
-            let snap = Snapshot::from_documents(entities).map_err(|path| {
-                usage(format!(
-                    "{source}: the path '{path}' is in it twice; a snapshot holds each entity once"
-                ))
-            })?;
-            Ok(Side::Snapshot(snap))
-        }
-        Some(k) => Err(usage(format!(
-            "{source}: a '{k}' document; give an apim.service document or a snapshot file (apim-diff --inventory)"
-        ))),
-        None => Err(usage(format!(
-            "{source}: no documents; give an apim.service document or a snapshot file (apim-diff --inventory)"
-        ))),
-    }
-}
-
-fn parse_rewrite(spec: &str) -> anyhow::Result<(String, String)> {
-    let bad = || {
-        usage(format!(
-            "--expect-host '{spec}': write OLD=NEW with two hostnames, e.g. api.src.example.com=api.dest.example.com"
-        ))
-    };
-    let (old, new) = spec.split_once('=').ok_or_else(bad)?;
-    let (old, new) = (old.trim(), new.trim());
-    if !namedvalue_rewrite::host::is_hostname(old) || !namedvalue_rewrite::host::is_hostname(new) {
-        return Err(bad());
-    }
-    Ok((old.to_string(), new.to_string()))
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -166,7 +119,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let rewrites = cli
         .expect_host
         .iter()
-        .map(|s| parse_rewrite(s))
+        .map(|s| pipeline::parse_host_rule("--expect-host", s))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let (sa, sb) = (read_side(a, "A")?, read_side(b, "B")?);
     let session = connect_if_needed(&cli, [&sa, &sb])?;
@@ -177,6 +130,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             "apim-diff: {} secret value(s) not compared: a snapshot file holds none (compare the live services to include them)",
             d.secrets_not_compared
         );
+    }
+    if let Some((ta, tb)) = &d.tiers {
+        eprintln!("apim-diff: the tiers differ (A {ta}, B {tb}): a copy may change tier, so this is not counted as a difference");
     }
     for x in &d.differences {
         emit(x)?;

@@ -147,19 +147,7 @@ pub(crate) fn like_request(a: &ServiceArgs, common: &ConnectArgs) -> anyhow::Res
     let hosts = a
         .hosts
         .iter()
-        .map(|h| {
-            let bad = || {
-                usage(format!(
-                    "--host '{h}': give OLD=NEW hostnames, e.g. api.src.example.com=api.dest.example.com"
-                ))
-            };
-            let (old, new) = h.split_once('=').ok_or_else(bad)?;
-            let (old, new) = (old.trim(), new.trim());
-            if !namedvalue_rewrite::host::is_hostname(old) || !namedvalue_rewrite::host::is_hostname(new) {
-                return Err(bad());
-            }
-            Ok((old.to_string(), new.to_string()))
-        })
+        .map(|h| pipeline::parse_host_rule("--host", h))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let targets = if a.names.is_empty() {
         expect_all::<ServiceDoc>(&pipeline::read_stdin_documents()?, "stdin")?

@@ -50,6 +50,82 @@ kinds! {
     DeletedDoc => "apim.service.deleted";
     NamedValueStatusDoc => "apim.namedvalue.status";
     SettingDoc => "apim.service.setting";
+    SyncChangeDoc => "apim.sync.change", check_sync_change;
+    SyncGapDoc => "apim.sync.gap";
+}
+
+/// What a copy does to one entity of the target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SyncAction {
+    Create,
+    Update,
+    Delete,
+}
+
+/// `apim.sync.change`: one entity `apim-sync plan` writes (or deletes) on
+/// the target, and, once `apply` has run, what became of it. Never a
+/// secret's value: `secrets` names what apply reads from the source then.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncChangeDoc {
+    /// Where secrets are read from; `None` when the source is a snapshot file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_id: Option<ResourceId>,
+    pub target_id: ResourceId,
+    /// The snapshot's path (`apis/echo`; named values by display name).
+    pub path: String,
+    /// Where ARM has it below the target service.
+    pub target_path: String,
+    /// Where ARM has it below the source service (for its secrets).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_path: Option<String>,
+    pub action: SyncAction,
+    /// The wave it is written in: what it refers to has a lower one;
+    /// deletes run after every write, in reverse.
+    pub order: u32,
+    /// The target's properties (normalized, as `apim-diff --inventory` shows them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<Value>,
+    /// What is written (normalized; hosts rewritten; no secret values).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<Value>,
+    /// Secret properties (JSON pointers) apply reads from the source and writes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<String>,
+    /// The source's ETag when planned: its secrets are copied only if it still holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_etag: Option<String>,
+    /// The target's ETag when planned (updates, deletes): written only if it still holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    /// Named values the properties refer to, by display name, with the
+    /// id each has on the target.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub refs: BTreeMap<String, String>,
+    /// Host rewrites, applied to secret values as they are copied.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<(String, String)>,
+    /// Set by apply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<ChangeStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// `apim.sync.gap`: what a copy through the management API cannot carry
+/// (a private key, a password), and what to do instead.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncGapDoc {
+    pub target_id: ResourceId,
+    pub path: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub property: Option<String>,
+    /// Why it is not copied.
+    pub reason: String,
+    /// What to do instead.
+    pub fix: String,
 }
 
 /// A service setting (or a role of its identity) that `apim-provision
@@ -227,6 +303,34 @@ fn check_named_value_name(service: &ResourceId, name: &str) -> Result<(), String
 
 fn check_named_value(d: &NamedValueDoc) -> Result<(), String> {
     check_named_value_name(&d.service_id, &d.name)
+}
+
+fn check_sync_change(d: &SyncChangeDoc) -> Result<(), String> {
+    check_service_id(&d.target_id)?;
+    if let Some(s) = &d.source_id {
+        check_service_id(s)?;
+    }
+    for p in std::iter::once(&d.target_path).chain(d.source_path.as_ref()) {
+        check_entity_path(p)?;
+    }
+    if d.action != SyncAction::Delete && !d.after.as_ref().is_some_and(Value::is_object) {
+        return Err(format!("the change of '{}' has no properties to write ('after')", d.path));
+    }
+    if !d.secrets.is_empty() && (d.source_id.is_none() || d.source_path.is_none()) {
+        return Err(format!("the change of '{}' copies secrets but names no source", d.path));
+    }
+    Ok(())
+}
+
+/// A path below a service that names one entity and nothing else: pairs
+/// of collection and id, each a plain URL segment.
+fn check_entity_path(p: &str) -> Result<(), String> {
+    let segs: Vec<&str> = p.split('/').collect();
+    let plain = |s: &&str| !s.is_empty() && *s != "." && *s != ".." && !s.contains(['?', '#', '\\', '%']);
+    if !segs.len().is_multiple_of(2) || !segs.iter().all(plain) {
+        return Err(format!("'{p}' is not an entity path (collection/id[/collection/id…])"));
+    }
+    Ok(())
 }
 
 fn check_change(d: &ChangeDoc) -> Result<(), String> {
@@ -562,6 +666,8 @@ pub enum ChangeStatus {
     NotApplied,
     /// Written; stopped waiting for it to take effect.
     Accepted,
+    /// Azure refused the write (the message says why).
+    Failed,
 }
 
 /// `apim.backup`: a finished backup and the blob that holds it.

@@ -90,6 +90,22 @@ pub struct Family {
     /// The format a policy-like document is written in, if it is one:
     /// its `value` is normalized as policy XML.
     pub policy_xml: bool,
+    /// Every instance has its entities (notifications, email templates,
+    /// portal settings): a copy updates them, never deletes them.
+    pub fixed: bool,
+    /// Its entities' ids are ids of this top-level family (a gateway's
+    /// certificate authority is named by its certificate): it needs that
+    /// entity, as a link needs the one it links.
+    pub id_of: Option<&'static str>,
+}
+
+/// Entities Azure makes in every instance and refuses to delete (the
+/// built-in groups, the administrator): a copy never deletes them.
+pub const BUILT_IN: &[&str] = &["groups/administrators", "groups/developers", "groups/guests", "users/1"];
+
+/// Whether a copy may delete the entity at this snapshot path.
+pub fn deletable(path: &str) -> bool {
+    !BUILT_IN.iter().any(|b| b.eq_ignore_ascii_case(path)) && family_of(path).is_some_and(|f| !f.fixed)
 }
 
 /// Read-only properties of any family.
@@ -191,10 +207,17 @@ pub const FAMILIES: &[Family] = &[
     top("gateways", &[]),
     Family {
         secrets: &[secret("/validationKey", SecretRead::ListSecrets)],
+        fixed: true,
         ..top("portalsettings", &[])
     },
-    top("notifications", &[]),
-    top("templates", &[]),
+    Family {
+        fixed: true,
+        ..top("notifications", &[])
+    },
+    Family {
+        fixed: true,
+        ..top("templates", &[])
+    },
     Family {
         secrets: &[secret("/oauth2/grantTypes/*/clientSecret", SecretRead::Never)],
         ..top("authorizationProviders", &[])
@@ -293,12 +316,15 @@ pub const FAMILIES: &[Family] = &[
         "gateways",
         &["certificates"],
     ),
-    below(
-        "gatewayCertificateAuthorities",
-        "certificateAuthorities",
-        "gateways",
-        &["certificates"],
-    ),
+    Family {
+        id_of: Some("certificates"),
+        ..below(
+            "gatewayCertificateAuthorities",
+            "certificateAuthorities",
+            "gateways",
+            &["certificates"],
+        )
+    },
     below("notificationRecipientUsers", "recipientUsers", "notifications", &["users"]),
     below("notificationRecipientEmails", "recipientEmails", "notifications", &[]),
     Family {
@@ -326,6 +352,8 @@ const fn top(name: &'static str, refers_to: &'static [&'static str]) -> Family {
         key: Key::Id,
         in_backup: true,
         policy_xml: false,
+        fixed: false,
+        id_of: None,
     }
 }
 
@@ -368,6 +396,18 @@ pub fn family_of(path: &str) -> Option<&'static Family> {
         });
     }
     at
+}
+
+impl Family {
+    /// The top-level family whose entity of the same id this one needs: a
+    /// link's, or [`Family::id_of`].
+    pub fn named_after(&self) -> Option<&'static str> {
+        if self.link {
+            top_level().find(|f| f.collection == self.collection).map(|f| f.name)
+        } else {
+            self.id_of
+        }
+    }
 }
 
 /// The service's own settings: one entity a snapshot keeps at [`SERVICE_PATH`].
@@ -453,6 +493,9 @@ mod tests {
             ]
         );
         assert!(children("products").any(|f| f.collection == "apis" && f.link));
+        assert_eq!(family("productGroups").unwrap().named_after(), Some("groups"));
+        assert_eq!(family("gatewayCertificateAuthorities").unwrap().named_after(), Some("certificates"));
+        assert_eq!(family("apiOperations").unwrap().named_after(), None);
         assert_eq!(
             family_of("apis/echo/operations/get/policies/policy").unwrap().name,
             "apiOperationPolicies"
@@ -460,6 +503,14 @@ mod tests {
         assert_eq!(family_of("apis/g/resolvers/r/policies/policy").unwrap().name, "apiResolverPolicies");
         assert_eq!(family_of("groups/g/users/u").unwrap().name, "groupUsers");
         assert!(family_of("apis/echo/operations").is_none() && family_of("nothing/x").is_none());
+    }
+
+    #[test]
+    fn built_in_and_fixed_entities_are_never_deleted() {
+        assert!(!deletable("groups/developers") && !deletable("templates/newIssueNotificationMessage"));
+        assert!(!deletable("users/1") && !deletable("portalsettings/signin"));
+        assert!(deletable("groups/developers/users/alice") && deletable("notifications/x/recipientEmails/a@b.c"));
+        assert!(deletable("apis/echo") && deletable("users/10") && !deletable("nothing/x"));
     }
 
     #[test]

@@ -14,6 +14,22 @@ pub struct Diff {
     pub differences: Vec<DifferenceDoc>,
     /// Secrets that could not be compared because a side is a snapshot file.
     pub secrets_not_compared: usize,
+    /// The tiers (SKU names) of A and B, when they differ: a copy may move
+    /// to another tier on purpose, so this is said, never counted.
+    pub tiers: Option<(String, String)>,
+}
+
+/// The service's tier is a choice a copy may change (classic to v2), not
+/// configuration: taken out of the comparison, and returned when it differs.
+pub fn without_tier(x: &mut Value, y: &mut Value) -> Option<(String, String)> {
+    let name = |v: &Value| v.pointer("/sku/name").and_then(Value::as_str).unwrap_or_default().to_string();
+    let tiers = (name(x), name(y));
+    for v in [x, y] {
+        if let Some(m) = v.as_object_mut() {
+            m.remove("sku");
+        }
+    }
+    (!tiers.0.eq_ignore_ascii_case(&tiers.1)).then_some(tiers)
 }
 
 /// How `b` differs from `a` once each `(old, new)` host rewrite is applied
@@ -42,6 +58,11 @@ pub fn diff(a: &Snapshot, b: &Snapshot, expect_hosts: &[(String, String)]) -> Di
                 .push(missing(path, DifferenceKind::MissingInA, None, Some(y.clone()))),
             (Some(x), Some(y)) => {
                 let mut x = x.clone();
+                let mut y = y.clone();
+                if path == apim_families::SERVICE_PATH {
+                    out.tiers = without_tier(&mut x, &mut y);
+                }
+                let y = &y;
                 if !expect_hosts.is_empty() {
                     walk_strings(&mut x, &mut |s| rewrite(s));
                 }
@@ -188,6 +209,7 @@ mod tests {
             entities: entities.as_object().unwrap().iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
             secrets: Some(secrets.iter().map(|(k, v)| (k.to_string(), values(v))).collect()),
             requests: 0,
+            ids: Default::default(),
         }
     }
 
@@ -251,6 +273,7 @@ mod tests {
                 entities: serde_json::from_str(&text).unwrap(),
                 secrets: s.secrets.clone(),
                 requests: 0,
+                ids: Default::default(),
             }
         };
         let b = rewritten(&a);

@@ -18,7 +18,7 @@ mod compare;
 mod normalize;
 mod read;
 
-pub use compare::{diff, scan, Diff, Unscanned};
+pub use compare::{diff, scan, without_tier, Diff, Unscanned};
 pub use normalize::{normalize_policy_xml, normalize_properties, normalize_service};
 pub use read::{read, read_only, Error};
 
@@ -31,6 +31,13 @@ use std::collections::BTreeMap;
 /// serialized or logged.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(pub(crate) String);
+
+impl Secret {
+    /// The value, for the one place that must send it (a copy's write).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
 
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -49,6 +56,9 @@ pub struct Snapshot {
     pub secrets: Option<BTreeMap<String, BTreeMap<String, Secret>>>,
     /// ARM requests the read made.
     pub requests: u64,
+    /// The path ARM knows an entity by, where it is not the snapshot's
+    /// (named values are kept by display name): empty for a file.
+    pub ids: BTreeMap<String, String>,
 }
 
 impl Snapshot {
@@ -65,6 +75,7 @@ impl Snapshot {
             entities,
             secrets: None,
             requests: 0,
+            ids: BTreeMap::new(),
         })
     }
 
@@ -83,6 +94,18 @@ impl Snapshot {
             .iter()
             .filter(|(p, v)| apim_families::family_of(p).is_some_and(|f| read::readable_secret(f, v)))
             .count()
+    }
+
+    /// The path below the service where ARM has the entity a snapshot
+    /// keeps at `path`.
+    pub fn arm_path<'a>(&'a self, path: &'a str) -> &'a str {
+        self.ids.get(path).map(String::as_str).unwrap_or(path)
+    }
+
+    /// The secret values of the entity at `path`: `None` for a file, or
+    /// where nothing was read.
+    pub fn secret(&self, path: &str, property: &str) -> Option<&Secret> {
+        self.secrets.as_ref()?.get(path)?.get(property)
     }
 
     /// The secret values read for the entity at `path` (none for a file).

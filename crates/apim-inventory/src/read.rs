@@ -168,10 +168,17 @@ pub async fn read_only(arm: &ArmClient, service: &ResourceId, parallel: usize, f
         entities.insert(SERVICE_PATH.to_string(), normalize_service(&s, &sid));
     }
     let secrets = secrets.into_iter().map(|(p, v)| (stable(&p), v)).collect();
+    let ids = raw
+        .keys()
+        .filter(|p| p.starts_with("namedValues/") && asked("namedValues"))
+        .map(|p| (stable(p), p.clone()))
+        .filter(|(s, p)| s != p)
+        .collect();
     Ok(Snapshot {
         entities,
         secrets: Some(secrets),
         requests: arm.requests_sent() - before,
+        ids,
     })
 }
 

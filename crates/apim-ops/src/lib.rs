@@ -15,10 +15,12 @@
 //! ```
 
 mod backup;
+mod entities;
 mod named_values;
 mod service;
 
 pub use backup::*;
+pub use entities::*;
 pub use named_values::*;
 pub use service::*;
 

@@ -69,6 +69,23 @@ pub fn replace(text: &str, old: &str, new: &str) -> Option<String> {
     Some(out)
 }
 
+/// Every string in `v` with each `(old, new)` host rule applied, in order.
+pub fn replace_in_json(v: &mut serde_json::Value, hosts: &[(String, String)]) {
+    use serde_json::Value;
+    match v {
+        Value::String(s) => {
+            for (old, new) in hosts {
+                if let Some(r) = replace(s, old, new) {
+                    *s = r;
+                }
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(|x| replace_in_json(x, hosts)),
+        Value::Object(m) => m.values_mut().for_each(|x| replace_in_json(x, hosts)),
+        _ => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

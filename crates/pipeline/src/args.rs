@@ -33,6 +33,22 @@ impl ServiceArg {
     }
 }
 
+/// A host rewrite, OLD=NEW with two whole hostnames, as `--host` and
+/// `--expect-host` take it; `flag` names the flag in the error.
+pub fn parse_host_rule(flag: &str, spec: &str) -> anyhow::Result<(String, String)> {
+    let bad = || {
+        crate::usage(format!(
+            "{flag} '{spec}': give OLD=NEW hostnames, e.g. api.src.example.com=api.dest.example.com"
+        ))
+    };
+    let (old, new) = spec.split_once('=').ok_or_else(bad)?;
+    let (old, new) = (old.trim(), new.trim());
+    if !namedvalue_rewrite::host::is_hostname(old) || !namedvalue_rewrite::host::is_hostname(new) {
+        return Err(bad());
+    }
+    Ok((old.to_string(), new.to_string()))
+}
+
 /// An APIM service's resource id, checked as documents check it.
 pub fn parse_service_id(s: &str) -> Result<ResourceId, String> {
     let id: ResourceId = s.parse().map_err(|e: arm_client::IdError| e.to_string())?;

@@ -78,6 +78,23 @@ Secret values are compared and scanned in the process and never shown; a snapsho
 Exit codes: 0 equal (or the host is used nowhere); 1 they differ (or the host is still used); 2 bad input or \
 flags; 5 a side could not be read.";
 
+pub const SYNC: &str = "Examples:
+  apim-sync plan --source src.json --target dest.json --host api.src.example.com=api.dest.example.com > plan.ndjson
+  apim-sync apply < plan.ndjson > applied.ndjson
+  apim-diff --expect-host api.src.example.com=api.dest.example.com src.json dest.json
+
+The source is only read (no freeze; any tier, v2 and Consumption included). A plan never holds a secret's value: \
+apply reads each secret from the source when it writes it, only if the source is as planned. Each write is made \
+only if the target is as planned (If-Match; If-None-Match for a create); a write that finds its own result counts as \
+applied, so plan and apply again converge after any stop. What cannot be copied (an uploaded certificate's private \
+key, users' passwords) is an apim.sync.gap document saying what to do instead.
+
+Rails: deletes only with --delete-extra (plan) and --allow-deletes (apply); the same instance on both sides, or a \
+target that is Updating, is refused.
+
+Exit codes: 0 done; 1 Azure said no; 2 bad input or flags (nothing was changed); 3 refused by a rail, or entities \
+changed since the plan were left alone; 4 stopped before every change was written (plan and apply again).";
+
 /// Per subcommand: `apim-provision service`, and so on.
 pub mod sub {
     const CHANGES: &str = "Exit codes: 0 done; 1 Azure said no; 2 bad input or flags (nothing was changed); 3 refused by a safety rail; 4 stopped waiting (resume with --resume).";

@@ -26,6 +26,7 @@ pub mod progress;
 pub mod record;
 pub mod say;
 mod session;
+mod sides;
 
 /// The documents crate, for binaries that name it through the shell.
 pub use apim_documents as documents;
@@ -36,8 +37,9 @@ pub use apim_documents::{
     DeletionStatus, DifferenceDoc, DifferenceKind, Document, DocumentError, Emit, EntityDoc, HostRefDoc, KeyVaultDoc, NamedValueDoc,
     NamedValueSide, OperationDoc, PrunedDoc, RestoreDoc, RestoreStatus, Resume, ServiceDoc, ServiceRef, Sku, StorageRef, MAX_LINE_BYTES,
 };
-pub use args::{parse, parse_service_id, parse_tag, warn_renamed, Renamed, ServiceArg};
+pub use args::{parse, parse_host_rule, parse_service_id, parse_tag, warn_renamed, Renamed, ServiceArg};
 pub use arm_client::Progress;
 pub use exit::{classified, code_of, compare_failed, differ, finish, hinted, refused, render, stopped, usage, Exit, ExitKind};
 pub use progress::Reporter;
 pub use session::{http_client, report, stopped_error, ConnectArgs, Outcome, Session, TimeoutArg, WaitArgs, Waited};
+pub use sides::{read_side, Side};

@@ -38,7 +38,7 @@ pub struct Change {
 pub fn plan(source: &Value, target: &Value, hosts: &[(String, String)]) -> (Vec<Change>, Vec<String>) {
     let sid = |v: &Value| v.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
     let mut want = apim_inventory::normalize_service(source, &sid(source));
-    rewrite_hosts(&mut want, hosts);
+    namedvalue_rewrite::host::replace_in_json(&mut want, hosts);
     let now = apim_inventory::normalize_service(target, &sid(target));
     let get = |v: &Value, k: &str| v.get(k).cloned().unwrap_or(Value::Null);
     let changes = CARRIED
@@ -62,21 +62,6 @@ pub fn plan(source: &Value, target: &Value, hosts: &[(String, String)]) -> (Vec<
 /// property left out is the default either way.
 fn same(a: &Value, b: &Value) -> bool {
     a == b || (a.is_null() && b.as_object().is_some_and(Map::is_empty)) || (b.is_null() && a.as_object().is_some_and(Map::is_empty))
-}
-
-fn rewrite_hosts(v: &mut Value, hosts: &[(String, String)]) {
-    match v {
-        Value::String(s) => {
-            for (old, new) in hosts {
-                if let Some(r) = namedvalue_rewrite::host::replace(s, old, new) {
-                    *s = r;
-                }
-            }
-        }
-        Value::Array(a) => a.iter_mut().for_each(|x| rewrite_hosts(x, hosts)),
-        Value::Object(m) => m.values_mut().for_each(|x| rewrite_hosts(x, hosts)),
-        _ => {}
-    }
 }
 
 /// The PATCH that makes the target's settings the wanted ones. Hostnames

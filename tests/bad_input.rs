@@ -381,7 +381,14 @@ fn control_characters_in_input_never_reach_the_terminal() {
 
 #[test]
 fn every_binary_says_how_it_is_used_what_it_checks_and_how_it_ends() {
-    for binary in ["apim-provision", "apim-backup", "apim-restore", "apim-namedvalues", "apim-diff"] {
+    for binary in [
+        "apim-provision",
+        "apim-backup",
+        "apim-restore",
+        "apim-namedvalues",
+        "apim-diff",
+        "apim-sync",
+    ] {
         let out = assert_cmd::Command::new(apim_toolkit::bin_path(binary, "debug"))
             .arg("--help")
             .output()
@@ -409,6 +416,8 @@ fn every_binary_says_how_it_is_used_what_it_checks_and_how_it_ends() {
         ("apim-namedvalues", "import"),
         ("apim-namedvalues", "apply"),
         ("apim-namedvalues", "diff"),
+        ("apim-sync", "plan"),
+        ("apim-sync", "apply"),
     ] {
         let out = assert_cmd::Command::new(apim_toolkit::bin_path(binary, "debug"))
             .args([sub, "--help"])

@@ -382,3 +382,42 @@ fn a_folder_of_one_runbook_refuses_the_values_of_another() {
     );
     assert_eq!(std::fs::read_to_string(dir.path().join("calls")).unwrap(), "", "no binary ran");
 }
+
+#[test]
+fn the_makefile_copies_without_a_freeze_and_proves_it() {
+    let run = Run {
+        emu: emulator(0.0),
+        out: tempfile::tempdir().unwrap(),
+        container: unique_container(),
+    };
+    run.ok(&["provision"]);
+    run.put(
+        "apim-src",
+        "namedValues/backend-url",
+        json!({"displayName": "backend-url", "value": format!("https://{OLD}/v1")}),
+    );
+    run.put(
+        "apim-src",
+        "apis/echo",
+        json!({"displayName": "Echo", "path": "echo", "serviceUrl": format!("https://{OLD}/echo")}),
+    );
+    run.put(
+        "apim-src",
+        "apis/echo/policies/policy",
+        json!({"value": "<policies><inbound><base /><set-backend-service base-url=\"{{backend-url}}\" /></inbound><backend><base /></backend><outbound><base /></outbound></policies>"}),
+    );
+    run.ok(&["copy-plan"]);
+    assert!(run.file("sync-plan.ndjson").contains("apim.sync.change"));
+    // Reviewed first: verify alone does not write the copy (nor restore).
+    let o = run.make(&["verify"], OLD);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("then run make copy"), "{err}");
+    assert_eq!(run.file("restore.ndjson"), "");
+    let log = run.ok(&["copy", "verify", "scan"]);
+    assert!(!log.contains("apim-backup") && !log.contains("apim-restore"), "no freeze: {log}");
+    assert!(run.file("copied.ndjson").contains("\"applied\""));
+    assert_eq!(run.file("differences.ndjson"), "");
+    assert_eq!(run.file("leftovers.ndjson"), "");
+    let (_, _, api) = run.emu.arm("GET", &entity_path("apim-dest", "apis/echo"), None).unwrap();
+    assert_eq!(api["properties"]["serviceUrl"], format!("https://{NEW}/echo"));
+}

@@ -331,6 +331,12 @@ fn a_killed_apply_converges_on_the_next_plan_and_apply() {
     put(&rig, "apim-v2", path, props);
     let p = plan(&rig, &dest, &[]);
     rig.emu.set_latency(20).unwrap();
+    // A deadline stops it: what was not written says so, exit 4.
+    let stopped = sync(&rig, &["apply", "--parallel", "2", "--timeout", "1s"], &p.stdout);
+    assert_eq!(stopped.code, 4, "{}", stopped.stderr);
+    let statuses: Vec<&str> = stopped.docs.iter().filter_map(|d| d["status"].as_str()).collect();
+    assert!(statuses.contains(&"applied") && statuses.contains(&"not-applied"), "{statuses:?}");
+    let p = plan(&rig, &dest, &[]);
     let mut child = spawn("apim-sync", &rig.emu, &["apply", "--parallel", "4"], &p.stdout);
     wait_until("the apply has written some", || rig.stat("writes") > 60);
     child.kill().unwrap(); // SIGKILL: no chance to tidy up

@@ -17,6 +17,7 @@ fn commands() -> Vec<clap::Command> {
         apim_restore::Cli::command(),
         apim_namedvalues::Cli::command(),
         apim_diff::Cli::command(),
+        apim_sync::Cli::command(),
         apim_emulator_bin::Cli::command(),
     ]
 }
@@ -162,6 +163,7 @@ mod tests {
             "apim-provision-list.1",
             "apim-backup-prune.1",
             "apim-namedvalues-rewrite.1",
+            "apim-sync-plan.1",
             "apim-emulator-serve.1",
         ] {
             assert!(prefix.join("share/man/man1").join(page).is_file(), "{page}");

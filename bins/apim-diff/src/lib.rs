@@ -102,7 +102,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         if elsewhere > 0 {
             next.push(format!(
-                "{elsewhere} elsewhere (APIs, policies, fragments, backends, gateways, portal settings, …): apim-sync plan --source SRC --target SERVICE --host {host}=NEW (coming), or by hand"
+                "{elsewhere} elsewhere (APIs, policies, fragments, backends, gateways, portal settings, …): apim-sync plan --source SRC --target SERVICE --host {host}=NEW, then apim-sync apply"
             ));
         }
         return Err(found(format!(

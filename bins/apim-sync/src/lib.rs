@@ -25,6 +25,7 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
+    #[command(after_help = pipeline::help::sub::SYNC_PLAN)]
     /// Reads both instances and prints one apim.sync.change per entity to create, update or delete on the target (in write order), and one apim.sync.gap per thing a copy cannot carry.
     Plan {
         /// The source: an apim.service document (read, never written) or a snapshot file (apim-diff --inventory).
@@ -52,6 +53,7 @@ enum Cmd {
         #[arg(long, default_value_t = 64)]
         parallel: usize,
     },
+    #[command(after_help = pipeline::help::sub::SYNC_APPLY)]
     /// Writes a plan (stdin) to its target, each change only if the target is as planned; prints each change with its status as it ends.
     Apply {
         /// Make the deletes the plan holds (refused otherwise, nothing written).

@@ -166,6 +166,24 @@ After a copy the target's identity is new: each Key Vault named value is refresh
 end) and one apim.namedvalue.status printed with its lastStatus. Exit 1 when any cannot read its vault, naming \
 the identity and the vault: give that identity Key Vault Secrets User on the vault (apim-provision service --like \
 --grant-roles does it for the source's roles).";
+    pub const SYNC_PLAN: &str = "Examples:
+  apim-sync plan --source src.json --target dest.json --host api.src.example.com=api.dest.example.com > plan.ndjson
+  apim-sync plan --source src.snapshot.ndjson --target rehearsal.json --exclude users > plan.ndjson
+
+Reads both instances (the source only read) and prints what the target needs, in write order; secrets are named, \
+never held; --delete-extra also plans deletes of what only the target has.
+
+Exit codes: 0 planned; 1 Azure said no; 2 bad input or flags; 3 refused (the same instance on both sides, or a target \
+that is Updating).";
+    pub const SYNC_APPLY: &str = "Examples:
+  apim-sync apply < plan.ndjson > applied.ndjson
+  apim-sync apply --allow-deletes --target dest.json --timeout 30m < plan.ndjson
+
+Each write only where the target is as planned; stopped (--timeout, Ctrl-C, kill): plan and apply again.
+
+Exit codes: 0 applied; 1 Azure refused a write; 2 bad input (nothing was written); 3 refused (deletes without \
+--allow-deletes, a target that is Updating: nothing written), or entities changed since the plan were left alone; \
+4 stopped before every change was written (plan and apply again).";
     pub const NV_DIFF: &str = "Examples:
   apim-namedvalues diff src.json dest.json
 

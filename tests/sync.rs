@@ -108,8 +108,17 @@ fn a_classic_instance_is_copied_onto_every_tier_with_the_source_only_read() {
 
 fn copy_onto_every_tier(rig: &Rig, table: &[(String, Value, bool)]) {
     for (name, sku) in [("apim-v2", "StandardV2"), ("apim-p2", "PremiumV2"), ("apim-cons", "Consumption")] {
-        let dest = target(&rig, name, sku);
-        let p = plan(&rig, &dest, &[]);
+        let dest = target(rig, name, sku);
+        // These tiers have no backup at all, as on Azure: a copy is the only way.
+        for action in ["backup", "restore"] {
+            let (s, _, b) = rig.emu.arm("POST", &entity_path(name, action), Some(&json!({}))).unwrap();
+            assert_eq!(
+                (s, b["error"]["code"].as_str()),
+                (400, Some("MethodNotAllowedInPricingTier")),
+                "{name} {action}"
+            );
+        }
+        let p = plan(rig, &dest, &[]);
         assert_eq!(p.code, 0, "{name}: {}", p.stderr);
         let changes = kind(&p.docs, "apim.sync.change");
         assert!(changes.len() >= table.len(), "{name}: {} changes", changes.len());
@@ -126,7 +135,7 @@ fn copy_onto_every_tier(rig: &Rig, table: &[(String, Value, bool)]) {
         assert_eq!(nv["secrets"], json!(["/value"]));
         assert!(nv["after"].get("value").is_none());
 
-        let a = sync(&rig, &["apply"], &p.stdout);
+        let a = sync(rig, &["apply"], &p.stdout);
         assert_eq!(a.code, 0, "{name}: {}", a.stderr);
         assert!(!a.stdout.contains(MARK) && !a.stderr.contains(MARK));
         let applied = kind(&a.docs, "apim.sync.change");
@@ -136,11 +145,11 @@ fn copy_onto_every_tier(rig: &Rig, table: &[(String, Value, bool)]) {
 
         // The secrets came across, hosts rewritten where they held one.
         assert_eq!(
-            list_secrets(&rig, name, "subscriptions/partner-key")["primaryKey"],
+            list_secrets(rig, name, "subscriptions/partner-key")["primaryKey"],
             format!("{MARK}-primary")
         );
         assert_eq!(
-            list_secrets(&rig, name, "authorizationServers/corp")["clientSecret"],
+            list_secrets(rig, name, "authorizationServers/corp")["clientSecret"],
             format!("{MARK}-as")
         );
         let (_, _, v) = rig
@@ -158,11 +167,11 @@ fn copy_onto_every_tier(rig: &Rig, table: &[(String, Value, bool)]) {
         let rest = plan(rig, &dest, &[]);
         assert_eq!(kind(&rest.docs, "apim.sync.change").len(), 2, "{} {}", rest.stdout, rest.stderr);
         assert_eq!(sync(rig, &["apply"], &rest.stdout).code, 0);
-        let (code, out, _, err) = apim_diff(&rig, &["--expect-host", &format!("{OLD}={NEW}"), &rig.path("src.json"), &dest]);
+        let (code, out, _, err) = apim_diff(rig, &["--expect-host", &format!("{OLD}={NEW}"), &rig.path("src.json"), &dest]);
         assert_eq!((code, out.len()), (0, 0), "{name}: {out:?} {err}");
 
         // A second plan has nothing left to do.
-        let again = plan(&rig, &dest, &[]);
+        let again = plan(rig, &dest, &[]);
         assert_eq!((again.code, again.docs.len()), (0, 0), "{name}: {:?} {}", again.docs, again.stderr);
     }
 }

@@ -243,12 +243,18 @@ pub(crate) fn bench() -> anyhow::Result<()> {
     let _ = std::fs::remove_dir_all(&dir);
     drop(emu);
     bench_named_values(&azurite)?;
-    bench_diff(&azurite)
+    bench_diff(&azurite)?;
+    crate::bench_sync::bench_sync(&azurite)
 }
 
 pub(crate) fn bench_named_values_only() -> anyhow::Result<()> {
     cargo(&["build", "--release", "--workspace", "--bins"])?;
     bench_named_values(&Azurite::start()?)
+}
+
+pub(crate) fn bench_sync_only() -> anyhow::Result<()> {
+    cargo(&["build", "--release", "--workspace", "--bins"])?;
+    crate::bench_sync::bench_sync(&Azurite::start()?)
 }
 
 pub(crate) fn bench_diff_only() -> anyhow::Result<()> {

@@ -3,6 +3,7 @@
 
 mod azurite;
 mod bench;
+mod bench_sync;
 mod compat;
 mod demo;
 mod dist;
@@ -18,7 +19,7 @@ use std::process::{Command, Stdio};
 const USAGE: &str = "usage: cargo xtask <test|demo|bench|fuzz|soak|compat|azurite|dist|install>
   test     fmt --check, clippy -D warnings, then every test with Azurite running
   demo     the whole flow on the emulator + Azurite, with the real binaries
-  bench    timings of the binaries against the emulator (release build); `bench diff` or `bench namedvalues` runs one
+  bench    timings of the binaries against the emulator (release build); `bench diff`, `bench namedvalues` or `bench sync` runs one
   fuzz     the property tests of every parser, many more cases, for SECONDS (default 60)
   soak     named value applies and backup/restore cycles under injected faults (not in CI)
   compat   the seed's runbook with the az CLI (from PyPI) against the emulator; which commands pass (not in CI: ~730 MB)
@@ -34,6 +35,7 @@ fn main() -> std::process::ExitCode {
         "bench" => match std::env::args().nth(2).as_deref() {
             Some("diff") => bench::bench_diff_only(),
             Some("namedvalues") => bench::bench_named_values_only(),
+            Some("sync") => bench::bench_sync_only(),
             _ => bench::bench(),
         },
         "fuzz" => fuzz::fuzz(std::env::args().nth(2)),

@@ -183,9 +183,8 @@ async fn apply_one(arm: &ArmClient, c: &SyncChangeDoc) -> Result<Applied> {
     }
     let mut body = body_of(c);
     if !c.secrets.is_empty() {
-        match copy_secrets(arm, c, body.as_mut()).await? {
-            Some(refused) => return Ok(refused),
-            None => {}
+        if let Some(refused) = copy_secrets(arm, c, body.as_mut()).await? {
+            return Ok(refused);
         }
     }
     let pre = match (c.action, &c.etag) {

@@ -167,9 +167,12 @@ pub fn plan(src: &Snapshot, dst: &Snapshot, source_id: Option<&ResourceId>, targ
             }
             continue;
         }
+        // Azure's own entities (built-in groups, the administrator) are
+        // made where missing, never rewritten: Azure refuses that.
+        let built_in = apim_families::BUILT_IN.iter().any(|b| b.eq_ignore_ascii_case(path));
         let action = match theirs {
             None => SyncAction::Create,
-            Some(t) if t != &want || !secrets.is_empty() => SyncAction::Update,
+            Some(t) if !built_in && (t != &want || !secrets.is_empty()) => SyncAction::Update,
             Some(_) => continue,
         };
         let refs = refs_in(&want, src, dst);
@@ -361,10 +364,8 @@ fn holds_ids(key: &str) -> bool {
 
 fn absolute_ids(v: &mut Value, target: &str, under_id_key: bool) {
     match v {
-        Value::String(s) if under_id_key => {
-            if s.starts_with('/') && apim_families::family_of(&s[1..]).is_some() {
-                *s = format!("{target}{s}");
-            }
+        Value::String(s) if under_id_key && s.starts_with('/') && apim_families::family_of(&s[1..]).is_some() => {
+            *s = format!("{target}{s}");
         }
         Value::Array(a) => a.iter_mut().for_each(|x| absolute_ids(x, target, under_id_key)),
         Value::Object(m) => {
@@ -428,8 +429,10 @@ mod tests {
             "apis/echo/operations/get": {"displayName": "get", "method": "GET", "urlTemplate": "/users/{id}"},
             "products/gold": {"displayName": "Gold"},
             "products/gold/apis/echo": {},
+            "groups/developers": {"description": "ours"},
         }));
-        let dst = snap(json!({"backends/old": {"url": "https://x"}, "backends/old/x/y": {}, "groups/developers": {}}));
+        let dst =
+            snap(json!({"backends/old": {"url": "https://x"}, "backends/old/x/y": {}, "groups/developers": {"description": "theirs"}}));
         let p = plan(
             &src,
             &dst,
@@ -445,6 +448,7 @@ mod tests {
         assert!(at("namedValues/host") < at("loggers/ai") && at("loggers/ai") < at("diagnostics/applicationinsights"));
         assert!(at("apis/echo") < at("apis/echo/operations/get") && at("products/gold") < at("products/gold/apis/echo"));
         assert_eq!(order.last(), Some(&"backends/old"), "deletes last; built-in groups never");
+        assert!(!order.contains(&"groups/developers"), "a built-in entity is never rewritten");
         assert_eq!(p.changes.last().unwrap().action, SyncAction::Delete);
         // Hosts are rewritten as planned.
         let api = &p.changes[at("apis/echo")];

@@ -279,6 +279,27 @@ fn drift_is_planned_and_deleted_only_with_both_flags() {
     assert_eq!(a.docs[0]["status"], "conflict");
     let (_, _, api) = rig.emu.arm("GET", &entity_path("apim-v2", "apis/echo"), None).unwrap();
     assert_eq!(api["properties"]["displayName"], "Drift again", "never overwritten");
+
+    // A secret changed on the source since the plan is not copied: the
+    // plan named it at the source's ETag, apply re-reads it there.
+    let secret = |v: &str| json!({"properties": {"displayName": "client-secret", "value": v, "secret": true}});
+    put_entity(&rig.emu, "apim-src", "namedValues/client-secret", &secret("rotated-once"));
+    let p = plan(&rig, &dest, &["--only", "namedValues"]);
+    let c = &kind(&p.docs, "apim.sync.change")[0];
+    assert_eq!(
+        (c["path"].as_str(), &c["secrets"]),
+        (Some("namedValues/client-secret"), &json!(["/value"]))
+    );
+    assert!(!p.stdout.contains("rotated-once"));
+    put_entity(&rig.emu, "apim-src", "namedValues/client-secret", &secret("rotated-twice"));
+    let a = sync(&rig, &["apply"], &p.stdout);
+    assert_eq!(a.code, 3, "{}", a.stderr);
+    assert!(a.docs[0]["message"].as_str().unwrap().contains("source changed"), "{:?}", a.docs);
+    let (_, _, v) = rig
+        .emu
+        .arm("POST", &entity_path("apim-v2", "namedValues/client-secret/listValue"), None)
+        .unwrap();
+    assert_eq!(v["value"], "s3cr3t-src", "the target keeps what it had");
 }
 
 #[test]

@@ -269,19 +269,7 @@ pub(crate) fn bench_diff(azurite: &Azurite) -> anyhow::Result<()> {
     let emu = EmulatorProcess::start(&bin_path("apim-emulator", "release"), 0.0, Some(&azurite.blob_endpoint), LIMITS_OFF)?;
     let env = emu.env();
     let (services, _) = bench_provision(&env, &["apim-big-a", "apim-big-b"], "bench-diff")?;
-    let shape = Shape {
-        named_values: 5000,
-        apis: 200,
-        operations: 2000,
-        policies: 500,
-        products: 10,
-        backends: 100,
-        users: 2000,
-        subscriptions: 3000,
-        fragments: 100,
-        gateways: 20,
-        others: 30,
-    };
+    let shape = Shape::BENCH;
     let started = Instant::now();
     seed(&emu, "apim-big-a", "src", shape)?;
     seed(&emu, "apim-big-b", "dest", shape)?;

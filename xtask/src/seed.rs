@@ -40,6 +40,21 @@ pub(crate) struct Shape {
 }
 
 impl Shape {
+    /// The bench instance, shaped like a large real one.
+    pub(crate) const BENCH: Shape = Shape {
+        named_values: 5000,
+        apis: 200,
+        operations: 2000,
+        policies: 500,
+        products: 10,
+        backends: 100,
+        users: 2000,
+        subscriptions: 3000,
+        fragments: 100,
+        gateways: 20,
+        others: 30,
+    };
+
     pub(crate) const SMALL: Shape = Shape {
         named_values: 5,
         apis: 2,

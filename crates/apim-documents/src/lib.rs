@@ -47,6 +47,19 @@ pub enum Failure {
     Stopped,
 }
 
+/// An error and its causes on one line, as a document's `message` or a
+/// summary holds them.
+pub fn one_line(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 /// An error that knows which [`Failure`] it is.
 pub trait Classify {
     fn failure(&self) -> Failure;

@@ -209,7 +209,7 @@ mod tests {
             entities: entities.as_object().unwrap().iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
             secrets: Some(secrets.iter().map(|(k, v)| (k.to_string(), values(v))).collect()),
             requests: 0,
-            ids: Default::default(),
+            ..Default::default()
         }
     }
 
@@ -273,7 +273,7 @@ mod tests {
                 entities: serde_json::from_str(&text).unwrap(),
                 secrets: s.secrets.clone(),
                 requests: 0,
-                ids: Default::default(),
+                ..Default::default()
             }
         };
         let b = rewritten(&a);

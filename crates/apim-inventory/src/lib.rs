@@ -59,6 +59,9 @@ pub struct Snapshot {
     /// The path ARM knows an entity by, where it is not the snapshot's
     /// (named values are kept by display name): empty for a file.
     pub ids: BTreeMap<String, String>,
+    /// The ETag each entity's secrets were read at (their action answers
+    /// with it), by path: a copy writes them only while it holds.
+    pub secret_etags: BTreeMap<String, String>,
 }
 
 impl Snapshot {
@@ -76,6 +79,7 @@ impl Snapshot {
             secrets: None,
             requests: 0,
             ids: BTreeMap::new(),
+            secret_etags: BTreeMap::new(),
         })
     }
 
@@ -106,6 +110,11 @@ impl Snapshot {
     /// where nothing was read.
     pub fn secret(&self, path: &str, property: &str) -> Option<&Secret> {
         self.secrets.as_ref()?.get(path)?.get(property)
+    }
+
+    /// The ETag the entity's secrets were read at, if they were.
+    pub fn secret_etag(&self, path: &str) -> Option<&str> {
+        self.secret_etags.get(path).map(String::as_str)
     }
 
     /// The secret values read for the entity at `path` (none for a file).

@@ -134,7 +134,7 @@ pub async fn read_only(arm: &ArmClient, service: &ResourceId, parallel: usize, f
             async move { Ok::<_, Error>((path.clone(), read_secrets(arm, sid, &path, fam).await?)) }
         })
         .buffer_unordered(parallel)
-        .try_collect::<BTreeMap<String, BTreeMap<String, Secret>>>();
+        .try_collect::<Vec<(String, (BTreeMap<String, Secret>, String))>>();
     let ((raw, service_settings), secrets) = futures::try_join!(lists, secrets)?;
 
     // Named values are known by display name: ids may be generated (a
@@ -167,7 +167,16 @@ pub async fn read_only(arm: &ArmClient, service: &ResourceId, parallel: usize, f
     if let Some(s) = service_settings.filter(|s| !s.is_null()) {
         entities.insert(SERVICE_PATH.to_string(), normalize_service(&s, &sid));
     }
-    let secrets = secrets.into_iter().map(|(p, v)| (stable(&p), v)).collect();
+    let mut secret_etags = BTreeMap::new();
+    let secrets = secrets
+        .into_iter()
+        .map(|(p, (v, etag))| {
+            if !etag.is_empty() {
+                secret_etags.insert(stable(&p), etag);
+            }
+            (stable(&p), v)
+        })
+        .collect();
     let ids = raw
         .keys()
         .filter(|p| p.starts_with("namedValues/") && asked("namedValues"))
@@ -179,6 +188,7 @@ pub async fn read_only(arm: &ArmClient, service: &ResourceId, parallel: usize, f
         secrets: Some(secrets),
         requests: arm.requests_sent() - before,
         ids,
+        secret_etags,
     })
 }
 
@@ -192,8 +202,9 @@ pub(crate) fn readable_secret(fam: &Family, props: &Value) -> bool {
     })
 }
 
-/// The secret values of one entity, by property pointer.
-async fn read_secrets(arm: &ArmClient, sid: &str, path: &str, fam: &Family) -> Result<BTreeMap<String, Secret>, Error> {
+/// The secret values of one entity, by property pointer, and the ETag
+/// they were read at.
+async fn read_secrets(arm: &ArmClient, sid: &str, path: &str, fam: &Family) -> Result<(BTreeMap<String, Secret>, String), Error> {
     let mut out = BTreeMap::new();
     let action = if fam.secrets.iter().any(|s| s.read == SecretRead::ListValue) {
         "listValue"
@@ -201,7 +212,9 @@ async fn read_secrets(arm: &ArmClient, sid: &str, path: &str, fam: &Family) -> R
         "listSecrets"
     };
     let url = arm.url(&format!("{sid}/{path}/{action}"), API_VERSION);
-    let v: Value = arm.post_read(url).await?.success()?.json()?;
+    let r = arm.post_read(url).await?.success()?;
+    let etag = r.header("etag").unwrap_or_default().to_string();
+    let v: Value = r.json()?;
     for s in fam
         .secrets
         .iter()
@@ -212,5 +225,5 @@ async fn read_secrets(arm: &ArmClient, sid: &str, path: &str, fam: &Family) -> R
             out.insert(s.property.to_string(), Secret(x.to_string()));
         }
     }
-    Ok(out)
+    Ok((out, etag))
 }

@@ -83,11 +83,14 @@ pub async fn delete_entity(arm: &ArmClient, service: &ResourceId, path: &str, et
 }
 
 /// The answer of the entity's secret-reading action (`listValue`,
-/// `listSecrets`): values to be sent on, never shown.
-pub async fn read_secrets(arm: &ArmClient, service: &ResourceId, path: &str, action: &str) -> Result<Value, OpsError> {
-    let r = arm
-        .post_read(entity_url(arm, service, path, &format!("/{action}")))
-        .await?
-        .success()?;
-    Ok(r.json()?)
+/// `listSecrets`), values to be sent on and never shown, with the ETag
+/// they were read at; `None` when the entity is gone.
+pub async fn read_secrets(arm: &ArmClient, service: &ResourceId, path: &str, action: &str) -> Result<Option<(Value, String)>, OpsError> {
+    let r = arm.post_read(entity_url(arm, service, path, &format!("/{action}"))).await?;
+    if r.status == 404 {
+        return Ok(None);
+    }
+    let r = r.success()?;
+    let etag = r.header("etag").unwrap_or_default().to_string();
+    Ok(Some((r.json()?, etag)))
 }

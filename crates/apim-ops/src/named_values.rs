@@ -89,28 +89,16 @@ pub async fn patch_named_value(
 /// Creates a named value with If-None-Match: * (never overwriting one that
 /// exists: that is `Written::Conflict`), and waits until it is in effect.
 pub async fn create_named_value(arm: &ArmClient, service: &ResourceId, name: &str, properties: Value) -> Result<Written, OpsError> {
-    let url = nv_url(arm, service, name, "")?;
-    let r = arm
-        .send(
-            Method::PUT,
-            url.clone(),
-            Some(&json!({"properties": properties})),
-            &[("if-none-match", "*")],
-        )
-        .await?;
-    if r.status == 412 {
-        return Ok(Written::Conflict);
-    }
-    let r = r.success()?;
-    let etag = r.header("etag").unwrap_or_default().to_string();
-    if let Some(op) = arm.operation(&r, &url, arm_client::FinalStateVia::Location) {
-        match arm.wait_until_done(op).await {
-            Ok(()) => {}
-            Err(arm_client::WaitError::Failed(e)) => return Err(OpsError::Arm(e)),
-            Err(arm_client::WaitError::Stopped(_)) => return Ok(Written::Accepted(etag)),
-        }
-    }
-    Ok(Written::Done(etag))
+    nv_url(arm, service, name, "")?;
+    let body = json!({"properties": properties});
+    crate::put_entity(
+        arm,
+        service,
+        &format!("namedValues/{name}"),
+        Some(&body),
+        crate::Precondition::Absent,
+    )
+    .await
 }
 
 /// Asks APIM to read a Key Vault secret again; returns the entity (with `lastStatus`).

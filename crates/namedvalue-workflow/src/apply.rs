@@ -49,7 +49,7 @@ pub async fn apply(
                 c.applied_etag = written;
                 done(&c).map_err(ApplyError::Output)?;
             }
-            Err(e) => tally.errors.push(format!("{}: {}", c.name, one_line(&e))),
+            Err(e) => tally.errors.push(format!("{}: {}", c.name, apim_documents::one_line(&e))),
         }
     }
     tally.verdict().map_err(ApplyError::Apply)
@@ -71,17 +71,6 @@ impl apim_documents::Classify for ApplyError {
             ApplyError::Output(_) => apim_documents::Failure::Azure,
         }
     }
-}
-
-fn one_line(e: &Error) -> String {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// How the changes of a run ended.

@@ -6,7 +6,7 @@
 
 use crate::plan::body_of;
 use crate::{check_target, ops, same_instance, Error, Result};
-use apim_documents::{ChangeStatus, SyncAction, SyncChangeDoc};
+use apim_documents::{one_line, ChangeStatus, SyncAction, SyncChangeDoc};
 use apim_families::SecretRead;
 use apim_ops::{Precondition, Written};
 use arm_client::{ArmClient, ResourceId};
@@ -151,17 +151,6 @@ pub async fn apply(
     Ok(tally)
 }
 
-fn one_line(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
 type Applied = (ChangeStatus, Option<String>);
 
 async fn apply_one(arm: &ArmClient, c: &SyncChangeDoc) -> Result<Applied> {
@@ -222,22 +211,19 @@ async fn copy_secrets(arm: &ArmClient, c: &SyncChangeDoc, body: Option<&mut Valu
             c.path
         )));
     };
-    let now = apim_ops::get_entity(arm, source, at).await.map_err(ops(&c.path))?;
-    match (now, &c.source_etag) {
-        (None, _) => return Ok(Some((ChangeStatus::Conflict, Some("it is gone from the source".into())))),
-        (Some((_, e)), Some(planned)) if &e != planned => {
+    let fam = apim_families::family_of(&c.path).ok_or_else(|| Error::BadInput(format!("'{}' is no family's path", c.path)))?;
+    let list_value = fam.secrets.iter().any(|s| s.read == SecretRead::ListValue);
+    let action = if list_value { "listValue" } else { "listSecrets" };
+    let answer = match apim_ops::read_secrets(arm, source, at, action).await.map_err(ops(&c.path))? {
+        None => return Ok(Some((ChangeStatus::Conflict, Some("it is gone from the source".into())))),
+        Some((_, e)) if c.source_etag.as_ref().is_some_and(|planned| &e != planned) => {
             return Ok(Some((
                 ChangeStatus::Conflict,
                 Some("the source changed since the plan; plan again".into()),
             )))
         }
-        _ => {}
-    }
-    let fam = apim_families::family_of(&c.path).ok_or_else(|| Error::BadInput(format!("'{}' is no family's path", c.path)))?;
-    let list_value = fam.secrets.iter().any(|s| s.read == SecretRead::ListValue);
-    let answer = apim_ops::read_secrets(arm, source, at, if list_value { "listValue" } else { "listSecrets" })
-        .await
-        .map_err(ops(&c.path))?;
+        Some((v, _)) => v,
+    };
     for pointer in &c.secrets {
         let name = if list_value {
             "value"

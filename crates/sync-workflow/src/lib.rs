@@ -126,8 +126,8 @@ pub(crate) fn same_instance(source: &ResourceId, target: &ResourceId) -> Result<
 
 /// Reads the source (unless it is a snapshot) and the target, `parallel`
 /// reads at a time each, and plans the copy; then takes the target's ETag
-/// of each entity to update or delete, and the source's of each entity
-/// whose secrets are to be copied, so apply writes only over what was seen.
+/// of each entity to update or delete, so apply writes only over what was
+/// seen (the source's ETag of each secret came with its value).
 pub async fn plan(arm: &ArmClient, source: Source, target: &ResourceId, opts: &Options, parallel: usize) -> Result<Planned> {
     if let Source::Service(s) = &source {
         same_instance(s, target)?;
@@ -155,31 +155,26 @@ pub async fn plan(arm: &ArmClient, source: Source, target: &ResourceId, opts: &O
         Source::Snapshot(s) => (s, None, read(target.clone()).await?),
     };
     let mut planned = plan::plan(&src, &dst, source_id.as_ref(), target, opts);
-    // ETags, taken after the read: a write is made only over what was seen.
-    let etags = futures::stream::iter(planned.changes.iter().enumerate().map(|(i, c)| async move {
-        let target_etag = if c.action == SyncAction::Create {
-            None
-        } else {
-            apim_ops::get_entity(arm, &c.target_id, &c.target_path)
-                .await
-                .map_err(ops(format!("reading {}", c.path)))?
-                .map(|(_, e)| e)
-        };
-        let source_etag = match (&c.source_id, &c.source_path) {
-            (Some(s), Some(p)) if !c.secrets.is_empty() => apim_ops::get_entity(arm, s, p)
-                .await
-                .map_err(ops(format!("reading {}", c.path)))?
-                .map(|(_, e)| e),
-            _ => None,
-        };
-        Ok::<_, Error>((i, target_etag, source_etag))
-    }))
+    // The target's ETags, taken after the read: a write is made only over
+    // what was seen. (The source's, for its secrets, came with them.)
+    let etags = futures::stream::iter(
+        planned
+            .changes
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.action != SyncAction::Create)
+            .map(|(i, c)| async move {
+                let now = apim_ops::get_entity(arm, &c.target_id, &c.target_path)
+                    .await
+                    .map_err(ops(format!("reading {}", c.path)))?;
+                Ok::<_, Error>((i, now.map(|(_, e)| e)))
+            }),
+    )
     .buffer_unordered(parallel.max(1))
     .try_collect::<Vec<_>>()
     .await?;
-    for (i, t, s) in etags {
-        planned.changes[i].etag = t;
-        planned.changes[i].source_etag = s;
+    for (i, e) in etags {
+        planned.changes[i].etag = e;
     }
     Ok(planned)
 }

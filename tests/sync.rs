@@ -6,8 +6,35 @@ use crate::families::{apim_diff, every_family, list_secrets, put, sid, MARK, NEW
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// A new, empty service of this tier; its apim.service document's path.
+/// A new, empty service of this tier with a system identity (its Key
+/// Vault references read with it); its apim.service document's path.
 fn target(rig: &Rig, name: &str, sku: &str) -> String {
+    let doc = bare_target(rig, name, sku);
+    system_identity(rig, name);
+    doc
+}
+
+/// Turns on the service's system identity, as the source's copy needs.
+fn system_identity(rig: &Rig, name: &str) {
+    let (_, _, mut body) = rig.emu.arm("GET", &service_path(name), None).unwrap();
+    body["identity"] = json!({"type": "SystemAssigned"});
+    let (st, _, b) = rig.emu.arm("PUT", &service_path(name), Some(&body)).unwrap();
+    assert_eq!(st, 200, "{b}");
+    wait_until("the identity", || service_state(&rig.emu, name) == "Succeeded");
+}
+
+/// The source with every family, and an identity its Key Vault references read with.
+fn every_family_source(rig: &Rig) -> Vec<(String, Value, bool)> {
+    system_identity(rig, "apim-src");
+    let table = every_family(&sid(rig, "apim-src"), OLD);
+    for (path, props, _) in &table {
+        put(rig, "apim-src", path, props);
+    }
+    table
+}
+
+/// The same without an identity.
+fn bare_target(rig: &Rig, name: &str, sku: &str) -> String {
     let capacity = if sku == "Consumption" { "0" } else { "1" };
     let out = bin("apim-provision", &rig.emu)
         .args(SERVICE_ARGS)
@@ -71,10 +98,7 @@ fn a_classic_instance_is_copied_onto_every_tier_with_the_source_only_read() {
     let rig = Rig::new();
     // Pacing is the benchmark's subject (cargo xtask bench sync), not this test's.
     rig.emu.fault("arm-limits=off").unwrap();
-    let table = every_family(&sid(&rig, "apim-src"), OLD);
-    for (path, props, _) in &table {
-        put(&rig, "apim-src", path, props);
-    }
+    let table = every_family_source(&rig);
     let paths: Vec<String> = table.iter().map(|(p, _, _)| p.clone()).collect();
     let before = etags(&rig, "apim-src", &paths);
 
@@ -179,10 +203,7 @@ fn copy_onto_every_tier(rig: &Rig, table: &[(String, Value, bool)]) {
 #[test]
 fn right_after_a_restore_the_plan_is_the_host_rewrite_everywhere() {
     let rig = Rig::new();
-    let table = every_family(&sid(&rig, "apim-src"), OLD);
-    for (path, props, _) in &table {
-        put(&rig, "apim-src", path, props);
-    }
+    let table = every_family_source(&rig);
     let backup = rig.backup(&rig.services[0], &[]);
     bin("apim-restore", &rig.emu)
         .args(["--target", &rig.path("dest.json"), "--no-safety-backup", "--allow-emptying-target"])
@@ -219,7 +240,7 @@ fn right_after_a_restore_the_plan_is_the_host_rewrite_everywhere() {
 #[test]
 fn drift_is_planned_and_deleted_only_with_both_flags() {
     let rig = Rig::new();
-    let dest = target(&rig, "apim-v2", "StandardV2");
+    let dest = bare_target(&rig, "apim-v2", "StandardV2");
     let first = plan(&rig, &dest, &[]);
     assert_eq!(sync(&rig, &["apply"], &first.stdout).code, 0);
     // Someone changes the target: an extra API, a changed policy.
@@ -305,10 +326,7 @@ fn drift_is_planned_and_deleted_only_with_both_flags() {
 #[test]
 fn exclude_only_and_a_snapshot_as_the_source() {
     let rig = Rig::new();
-    let table = every_family(&sid(&rig, "apim-src"), OLD);
-    for (path, props, _) in &table {
-        put(&rig, "apim-src", path, props);
-    }
+    let table = every_family_source(&rig);
     let dest = target(&rig, "apim-v2", "StandardV2");
     let p = plan(&rig, &dest, &["--exclude", "users"]);
     assert!(kind(&p.docs, "apim.sync.change")
@@ -344,10 +362,7 @@ fn exclude_only_and_a_snapshot_as_the_source() {
 fn a_killed_apply_converges_on_the_next_plan_and_apply() {
     let rig = Rig::new();
     rig.emu.fault("arm-limits=off").unwrap();
-    let table = every_family(&sid(&rig, "apim-src"), OLD);
-    for (path, props, _) in &table {
-        put(&rig, "apim-src", path, props);
-    }
+    let table = every_family_source(&rig);
     for i in 0..200 {
         put_entity(
             &rig.emu,
@@ -436,4 +451,36 @@ fn bad_input_and_rails_write_nothing() {
     assert_eq!(r.code, 3, "{}", r.stderr);
     assert_eq!(rig.stat("writes"), writes, "nothing was written");
     rig.emu.finish_operations().unwrap();
+}
+
+#[test]
+fn key_vault_references_need_the_targets_identity_and_are_read_again_after() {
+    let rig = Rig::new();
+    put_entity(
+        &rig.emu,
+        "apim-src",
+        "namedValues/kv-secret",
+        &json!({"properties": {"displayName": "kv-secret", "keyVault": {"secretIdentifier": "https://contoso-vault.vault.azure.net/secrets/db"}}}),
+    );
+    // A target without the identity the reference reads with: refused, nothing written.
+    let bare = bare_target(&rig, "apim-bare", "StandardV2");
+    let p = plan(&rig, &bare, &[]);
+    let writes = rig.stat("writes");
+    let r = sync(&rig, &["apply"], &p.stdout);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(r.stderr.contains("kv-secret (the system-assigned identity)"), "{}", r.stderr);
+    assert_eq!(rig.stat("writes"), writes);
+
+    // With the identity but no role on the vault: copied, then read again,
+    // and the status says who cannot read which vault (exit 1).
+    let dest = target(&rig, "apim-v2", "StandardV2");
+    let p = plan(&rig, &dest, &[]);
+    let r = sync(&rig, &["apply"], &p.stdout);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("the copy succeeded, but"), "{}", r.stderr);
+    let status = kind(&r.docs, "apim.namedvalue.status");
+    assert_eq!(status.len(), 1, "{:?}", r.docs);
+    assert_ne!(status[0]["code"], "Success");
+    let again = plan(&rig, &dest, &[]);
+    assert_eq!(kind(&again.docs, "apim.sync.change").len(), 0, "{}", again.stdout);
 }

@@ -224,7 +224,9 @@ async fn restore(
     );
     let mut verdict = verdict;
     match key_vault_readers(session, &backup.service.id).await {
-        Ok(Some(refs)) => verdict.refusals.extend(rails::missing_identities(&refs, &target_body)),
+        Ok(Some(refs)) => verdict
+            .refusals
+            .extend(namedvalue_workflow::missing_identities(&refs, &target_body)),
         Ok(None) => verdict.warnings.push(format!(
             "{} no longer exists: its Key Vault named values' identities could not be checked on the target",
             backup.service.name

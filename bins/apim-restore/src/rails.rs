@@ -192,61 +192,9 @@ pub fn judge_loss(l: &Loss, allow_emptying: bool) -> (Option<String>, Option<Str
     (None, None)
 }
 
-/// The identities the source's Key Vault references read with
-/// (`identityClientId`, or `None` for the system identity), by named
-/// value, that the target does not have: after the restore those
-/// references could read nothing. `None` when the target has them all.
-pub fn missing_identities(references: &[(String, Option<String>)], target: &serde_json::Value) -> Option<String> {
-    let identity = target.get("identity");
-    let has = |client: &Option<String>| match client {
-        None => identity
-            .and_then(|i| i.get("principalId"))
-            .and_then(serde_json::Value::as_str)
-            .is_some(),
-        Some(c) => identity
-            .and_then(|i| i.get("userAssignedIdentities"))
-            .and_then(serde_json::Value::as_object)
-            .is_some_and(|m| {
-                m.values().any(|v| {
-                    v.get("clientId")
-                        .and_then(serde_json::Value::as_str)
-                        .is_some_and(|x| x.eq_ignore_ascii_case(c))
-                })
-            }),
-    };
-    let mut missing: Vec<String> = references
-        .iter()
-        .filter(|(_, c)| !has(c))
-        .map(|(name, c)| match c {
-            Some(c) => format!("{name} (user-assigned identity {c})"),
-            None => format!("{name} (the system-assigned identity)"),
-        })
-        .collect();
-    missing.sort();
-    (!missing.is_empty()).then(|| {
-        format!(
-            "the target lacks the identity these Key Vault named values read with: {}; assign it to the target first (apim-provision service --like SOURCE --update carries identities)",
-            missing.join(", ")
-        )
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_key_vault_reference_needs_its_identity_on_the_target() {
-        let refs = vec![("kv-a".to_string(), None), ("kv-b".to_string(), Some("C-1".to_string()))];
-        let target = serde_json::json!({"identity": {"principalId": "p", "userAssignedIdentities": {"/x": {"clientId": "c-1"}}}});
-        assert_eq!(missing_identities(&refs, &target), None);
-        let bare = serde_json::json!({});
-        let said = missing_identities(&refs, &bare).unwrap();
-        assert!(
-            said.contains("kv-a (the system-assigned identity)") && said.contains("kv-b (user-assigned identity C-1)"),
-            "{said}"
-        );
-    }
 
     #[test]
     fn a_restore_that_would_empty_the_target_is_refused_and_one_that_takes_most_is_called_out() {

@@ -65,6 +65,9 @@ enum Cmd {
         /// Writes in flight at once.
         #[arg(long, default_value_t = 32)]
         parallel: usize,
+        /// Do not refresh the target's Key Vault named values at the end (by default each is read again, so a vault the target's identity cannot read is found now).
+        #[arg(long)]
+        no_refresh: bool,
         #[command(flatten)]
         timeout: pipeline::TimeoutArg,
     },
@@ -123,6 +126,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             allow_deletes,
             target,
             parallel,
+            no_refresh,
             timeout,
         } => {
             if parallel == 0 {
@@ -155,6 +159,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 changes.len(),
                 changes[0].target_id.name().unwrap_or_default()
             );
+            let target_id = changes[0].target_id.clone();
+            let refresh = !no_refresh && !sync_workflow::key_vault_readers(&changes).is_empty();
             let tally = std::cell::RefCell::new(BTreeMap::<String, usize>::new());
             let result = sync_workflow::apply(&session.arm, changes, &opts, |c| {
                 let key = c
@@ -169,7 +175,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let line: Vec<String> = tally.into_inner().iter().map(|(k, n)| format!("{n} {k}")).collect();
             eprintln!("apply: {}", line.join(", "));
             result.map_err(classified)?;
-            gaps_said(&gaps)
+            gaps_said(&gaps)?;
+            if refresh {
+                refresh_key_vault(&session, &target_id).await?;
+            }
+            Ok(())
         }
     }
 }
@@ -190,6 +200,24 @@ fn read_plan() -> anyhow::Result<(Vec<SyncChangeDoc>, Vec<SyncGapDoc>)> {
         }
     }
     Ok((changes, gaps))
+}
+
+/// The copy wrote Key Vault references: each is read again with the
+/// target's identity, and its status printed; exit 1 (the copy itself
+/// succeeded) when one cannot read its vault.
+async fn refresh_key_vault(session: &pipeline::Session, target: &arm_client::ResourceId) -> anyhow::Result<()> {
+    let statuses = namedvalue_workflow::refresh(&session.arm, target, 16).await.map_err(classified)?;
+    for s in &statuses {
+        emit(s)?;
+    }
+    let unreadable = namedvalue_workflow::unreadable(&statuses);
+    if unreadable.is_empty() {
+        return Ok(());
+    }
+    Err(classified(namedvalue_workflow::Error::Incomplete(format!(
+        "the copy succeeded, but {}; give the identity Key Vault Secrets User on the vault (or apim-provision service --like SRC --grant-roles), then apim-namedvalues refresh",
+        unreadable.join("; ")
+    ))))
 }
 
 /// Gaps are not failures, and never silent: one line says what was not copied.

@@ -20,7 +20,7 @@ mod refresh;
 
 pub use apply::{apply, apply_one, check_importable, dry_run_status, import, status_of_write, Applied, ApplyError};
 pub use body::{KeyVaultWrite, NamedValueWrite};
-pub use refresh::{refresh, unreadable};
+pub use refresh::{missing_identities, refresh, unreadable};
 
 use apim_documents::{ChangeDoc, Classify, Failure, KeyVaultDoc, NamedValueDoc, NamedValueSide};
 use apim_ops::OpsError;

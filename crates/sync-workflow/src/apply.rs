@@ -111,6 +111,20 @@ pub fn check_plan(changes: &[SyncChangeDoc], opts: &ApplyOptions) -> Result<()> 
     Ok(())
 }
 
+/// The Key Vault references the plan writes (named values, certificates),
+/// each with the identity it reads with (`None`: the system identity).
+pub fn key_vault_readers(changes: &[SyncChangeDoc]) -> Vec<(String, Option<String>)> {
+    changes
+        .iter()
+        .filter(|c| c.action != SyncAction::Delete)
+        .filter_map(|c| {
+            let kv = c.after.as_ref()?.get("keyVault").filter(|k| k.is_object())?;
+            let client = kv.get("identityClientId").and_then(Value::as_str).map(str::to_string);
+            Some((c.path.clone(), client))
+        })
+        .collect()
+}
+
 /// Applies the plan in its order (each wave's changes `parallel` at once),
 /// handing each change to `done` with its status as soon as it ends.
 pub async fn apply(
@@ -122,7 +136,12 @@ pub async fn apply(
     check_plan(&changes, opts)?;
     let mut tally = Tally::default();
     let Some(first) = changes.first() else { return Ok(tally) };
-    check_target(arm, &first.target_id).await?;
+    let target = check_target(arm, &first.target_id).await?;
+    // A Key Vault reference written to the target reads with the target's
+    // identity: one it lacks could read nothing after the copy.
+    if let Some(missing) = namedvalue_workflow::missing_identities(&key_vault_readers(&changes), &target) {
+        return Err(Error::Refused(format!("{missing}; nothing was written")));
+    }
     changes.sort_by_key(|c| c.order);
     let mut rest = changes.into_iter().peekable();
     while let Some(head) = rest.next() {

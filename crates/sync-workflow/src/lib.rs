@@ -17,7 +17,7 @@
 mod apply;
 mod plan;
 
-pub use apply::{apply, check_plan, ApplyOptions, Tally};
+pub use apply::{apply, check_plan, key_vault_readers, ApplyOptions, Tally};
 pub use plan::{body_of, check_family, plan as plan_pure, wave, Options, Planned};
 
 use apim_documents::{Classify, Failure, SyncAction};
@@ -94,8 +94,8 @@ fn same(a: &ResourceId, b: &ResourceId) -> bool {
 }
 
 /// The target must exist and be still: a copy onto a service that is
-/// being updated (a restore, a scale) would race it.
-pub(crate) async fn check_target(arm: &ArmClient, target: &ResourceId) -> Result<()> {
+/// being updated (a restore, a scale) would race it. Its body, if so.
+pub(crate) async fn check_target(arm: &ArmClient, target: &ResourceId) -> Result<serde_json::Value> {
     let name = target.name().unwrap_or_default().to_string();
     let Some(svc) = apim_ops::get_service(arm, target)
         .await
@@ -111,7 +111,7 @@ pub(crate) async fn check_target(arm: &ArmClient, target: &ResourceId) -> Result
             "the target {name} is Updating (a restore, a scale or a setting is being applied); copy once it is Succeeded"
         )));
     }
-    Ok(())
+    Ok(svc)
 }
 
 pub(crate) fn same_instance(source: &ResourceId, target: &ResourceId) -> Result<()> {

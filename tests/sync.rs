@@ -326,7 +326,7 @@ fn drift_is_planned_and_deleted_only_with_both_flags() {
 #[test]
 fn exclude_only_and_a_snapshot_as_the_source() {
     let rig = Rig::new();
-    let table = every_family_source(&rig);
+    every_family_source(&rig);
     let dest = target(&rig, "apim-v2", "StandardV2");
     let p = plan(&rig, &dest, &["--exclude", "users"]);
     assert!(kind(&p.docs, "apim.sync.change")

@@ -1,7 +1,9 @@
 //! Microsoft's Python clients (azure-identity, the APIM management SDK;
 //! from PyPI, pinned) against the emulator, configured only with the
 //! authority and the CA: a token, a service create, a backup and a named
-//! value update, checked in the emulator and in Azurite afterwards.
+//! value update, checked in the emulator and in Azurite afterwards; every
+//! family through the APIM SDK; role assignments and diagnostic settings
+//! through the authorization and monitor SDKs.
 
 use crate::common::*;
 use apim_toolkit::azurite_blob;
@@ -99,4 +101,36 @@ fn the_management_sdk_writes_and_reads_every_family() {
     );
     assert_eq!(read["resolverPath"], "Query/users");
     assert_eq!(read["contentItems"], serde_json::json!(["home"]));
+}
+
+#[test]
+fn the_authorization_and_monitor_sdks_drive_role_assignments_and_diagnostic_settings() {
+    let python = apim_toolkit::pypi_tool("python-azure")
+        .expect("the SDKs install from PyPI")
+        .join("python");
+    let emu = emulator(0.0);
+    let container = unique_container();
+    provision_all(&emu, &container);
+    let principal = uuid_like("python-principal");
+    let script = apim_toolkit::workspace_root().join("tests/python/sdk_extensions.py");
+    let out = std::process::Command::new(python)
+        .arg(script)
+        .args(["apim-rg", "apim-src", &principal])
+        .envs(emu.env())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "the Python SDKs failed: {err}");
+    let said: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let name = said["roleName"].as_str().unwrap();
+    assert!(said["roleScope"].as_str().unwrap().ends_with("/vaults/contoso-vault"));
+    assert_eq!(said["roleDefinition"], "4633458b-17de-408a-b874-0445c86b69e6");
+    assert_eq!(said["roleRead"], principal.as_str());
+    assert_eq!(said["atScope"], serde_json::json!([name]));
+    assert_eq!(said["byPrincipal"], serde_json::json!([name]));
+    assert_eq!(said["afterDelete"], serde_json::json!([]));
+    assert!(said["settingWorkspace"].as_str().unwrap().ends_with("/workspaces/ops"));
+    assert_eq!(said["settingRead"], serde_json::json!(["GatewayLogs"]));
+    assert_eq!(said["settings"], serde_json::json!(["to-workspace"]));
+    assert_eq!(said["settingsAfterDelete"], serde_json::json!([]));
 }

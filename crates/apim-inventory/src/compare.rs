@@ -15,21 +15,27 @@ pub struct Diff {
     /// Secrets that could not be compared because a side is a snapshot file.
     pub secrets_not_compared: usize,
     /// The tiers (SKU names) of A and B, when they differ: a copy may move
-    /// to another tier on purpose, so this is said, never counted.
+    /// to another tier on purpose, so this is said, never counted (units
+    /// within one tier are compared).
     pub tiers: Option<(String, String)>,
 }
 
 /// The service's tier is a choice a copy may change (classic to v2), not
-/// configuration: taken out of the comparison, and returned when it differs.
+/// configuration: when the tiers differ, the SKU (tier and units) is taken
+/// out of the comparison and the two tiers are returned; within one tier
+/// the SKU stays in, so a capacity difference is reported.
 pub fn without_tier(x: &mut Value, y: &mut Value) -> Option<(String, String)> {
     let name = |v: &Value| v.pointer("/sku/name").and_then(Value::as_str).unwrap_or_default().to_string();
     let tiers = (name(x), name(y));
+    if tiers.0.eq_ignore_ascii_case(&tiers.1) {
+        return None;
+    }
     for v in [x, y] {
         if let Some(m) = v.as_object_mut() {
             m.remove("sku");
         }
     }
-    (!tiers.0.eq_ignore_ascii_case(&tiers.1)).then_some(tiers)
+    Some(tiers)
 }
 
 /// How `b` differs from `a` once each `(old, new)` host rewrite is applied
@@ -211,6 +217,22 @@ mod tests {
             requests: 0,
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn another_tier_is_said_not_counted_and_units_within_a_tier_are_compared() {
+        let svc = |name: &str, capacity: u32| {
+            snap(
+                json!({"service": {"sku": {"name": name, "capacity": capacity}, "apiVersionConstraint": {"minApiVersion": "2021-08-01"}}}),
+                &[],
+            )
+        };
+        let d = diff(&svc("Developer", 1), &svc("StandardV2", 1), &[]);
+        assert!(d.differences.is_empty());
+        assert_eq!(d.tiers, Some(("Developer".to_string(), "StandardV2".to_string())));
+        let d = diff(&svc("Premium", 1), &svc("Premium", 2), &[]);
+        assert_eq!((d.differences.len(), d.tiers), (1, None));
+        assert_eq!(d.differences[0].property.as_deref(), Some("sku"));
     }
 
     fn src() -> Snapshot {

@@ -87,8 +87,8 @@ pub fn plan(src: &Snapshot, dst: &Snapshot, source_id: Option<&ResourceId>, targ
                     out.gaps.push(gap(
                         path,
                         None,
-                        "the service's own settings (custom domains, protocols, identities, network) are not entities".into(),
-                        "apim-provision service --like SOURCE --host OLD=NEW --update < target".into(),
+                        "the service's own settings (custom domains, protocols, identities, network, units) are not entities".into(),
+                        "apim-provision service --like SOURCE --host OLD=NEW --update (units: --update --capacity N); apim-diff shows what differs".into(),
                     ));
                 }
             }

@@ -132,7 +132,7 @@ mod tests {
         let tmp = std::env::temp_dir().join(format!("apim-dist-test-{}", std::process::id()));
         let out = tmp.join("dist");
         let sizes = assemble(&root.join("target/debug"), &out).unwrap();
-        assert_eq!(sizes.len(), 6);
+        assert_eq!(sizes.len(), 7);
         let prefix = tmp.join("prefix");
         install_into(&out, &prefix).unwrap();
         for cmd in commands() {

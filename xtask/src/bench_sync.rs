@@ -80,6 +80,21 @@ pub(crate) fn bench_sync(azurite: &Azurite) -> anyhow::Result<()> {
     let started = Instant::now();
     seed(&emu, "apim-big-src", "src", shape)?;
     eprintln!("bench: seeded the source in {:.1} s", started.elapsed().as_secs_f64());
+    // The targets read Key Vault references with their system identity, as
+    // the source's copy needs (apim-provision service --like carries it).
+    for line in services.lines().skip(1) {
+        let id = serde_json::from_str::<serde_json::Value>(line)?["id"]
+            .as_str()
+            .context("a service document's id")?
+            .to_string();
+        let url = format!("{id}?api-version=2024-05-01");
+        let (_, _, mut body) = emu.arm("GET", &url, None)?;
+        body["identity"] = serde_json::json!({"type": "SystemAssigned"});
+        let (status, _, answer) = emu.arm("PUT", &url, Some(&body))?;
+        if status != 200 {
+            bail!("bench: giving {id} an identity: {status} {answer}");
+        }
+    }
     let dir = std::env::temp_dir().join(format!("apim-bench-sync-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let files: Vec<_> = ["src.json", "one.json", "two.json"].iter().map(|f| dir.join(f)).collect();

@@ -85,10 +85,14 @@ pub fn missing_identities(references: &[(String, Option<String>)], target: &serd
         })
         .collect();
     missing.sort();
+    let shown = if missing.len() > 5 {
+        format!("{} and {} more", missing[..5].join(", "), missing.len() - 5)
+    } else {
+        missing.join(", ")
+    };
     (!missing.is_empty()).then(|| {
         format!(
-            "the target lacks the identity these Key Vault named values read with: {}; assign it to the target first (apim-provision service --like SOURCE --update carries identities)",
-            missing.join(", ")
+            "the target lacks the identity these Key Vault references read with: {shown}; assign it to the target first (apim-provision service --like SOURCE --update carries identities)"
         )
     })
 }

@@ -46,7 +46,7 @@ fn workflows() -> Vec<PathBuf> {
     let dir = root().join("examples/github-actions");
     let mut v: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
     v.sort();
-    assert_eq!(v.len(), 2, "the fleet backup and the copy runbook");
+    assert_eq!(v.len(), 3, "the fleet backup, the copy runbook and the copy without a freeze");
     v
 }
 
@@ -67,7 +67,7 @@ fn the_workflows_pass_actionlint_and_run_only_makefile_targets() {
     );
     // The linter is really looking: a broken copy fails.
     let broken = std::env::temp_dir().join(format!("broken-workflow-{}.yml", std::process::id()));
-    let text = std::fs::read_to_string(&files[0]).unwrap();
+    let text = std::fs::read_to_string(root().join("examples/github-actions/fleet-backup.yml")).unwrap();
     std::fs::write(&broken, text.replace("${{ matrix.subscription }}", "${{ matrix.subscriptoin }}")).unwrap();
     let out = actionlint(&[&broken]);
     let _ = std::fs::remove_file(&broken);
@@ -121,11 +121,16 @@ fn the_workflows_pass_actionlint_and_run_only_makefile_targets() {
         assert!(uploads(job).iter().all(|s| s["if"] == "always()"), "{job}: {:?}", uploads(job));
     }
     assert_eq!(jobs["finish"]["if"], "${{ !cancelled() }}", "finish runs where a start leg failed");
-    let runbook = std::fs::read_to_string(root().join("examples/github-actions/seed-runbook.yml")).unwrap();
-    assert!(
-        runbook.contains("environment: apim-production"),
-        "an approval gate between plan and apply"
-    );
+    for runbook in ["seed-runbook.yml", "copy-runbook.yml"] {
+        let text = std::fs::read_to_string(root().join("examples/github-actions").join(runbook)).unwrap();
+        assert!(
+            text.contains("environment: apim-production"),
+            "{runbook}: an approval gate between plan and apply"
+        );
+    }
+    let copy = std::fs::read_to_string(root().join("examples/github-actions/copy-runbook.yml")).unwrap();
+    assert!(copy.contains("copy-plan") && copy.contains("-o out/sync-plan.ndjson copy verify scan"));
+    assert!(!copy.contains("backup-both"), "the copy freezes nothing");
 }
 
 /// A YAML file's documents as JSON, read by the pinned tool environment's

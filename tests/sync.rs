@@ -428,6 +428,25 @@ fn bad_input_and_rails_write_nothing() {
     let r = sync(&rig, &["apply", "--target", &rig.path("dest.json")], &p.stdout);
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("plan again for this target"), "{}", r.stderr);
+    // A plan edited to write a source secret where anyone reads it: into
+    // another kind of entity, or into a property that is no secret.
+    let change = |path: &str| -> Value {
+        p.docs
+            .iter()
+            .find(|d| d["path"] == path)
+            .unwrap_or_else(|| panic!("{path} in the plan"))
+            .clone()
+    };
+    let mut moved = change("namedValues/client-secret");
+    moved["targetPath"] = json!("apis/echo");
+    let mut leaked = change("apis/echo");
+    leaked["sourcePath"] = json!("apis/echo");
+    leaked["secrets"] = json!(["/description"]);
+    for forged in [moved, leaked] {
+        let r = sync(&rig, &["apply"], &ndjson(&[forged]));
+        assert_eq!(r.code, 2, "{}", r.stderr);
+        assert!(r.stderr.contains("apis/echo") || r.stderr.contains("not a secret"), "{}", r.stderr);
+    }
     // A plan edited to aim back at its source.
     let aimed: String = p.stdout.replace("/service/apim-v2", "/service/apim-src");
     let r = sync(&rig, &["apply"], &aimed);

@@ -313,11 +313,43 @@ fn check_sync_change(d: &SyncChangeDoc) -> Result<(), String> {
     for p in std::iter::once(&d.target_path).chain(d.source_path.as_ref()) {
         check_entity_path(p)?;
     }
+    // One entity of one family on both sides: a change cannot write what
+    // it read from one kind of entity into another.
+    let fam = apim_families::family_of(&d.path).ok_or_else(|| format!("'{}' is no family's entity path", d.path))?;
+    for p in std::iter::once(&d.target_path).chain(d.source_path.as_ref()) {
+        if apim_families::family_of(p).map(|f| f.name) != Some(fam.name) {
+            return Err(format!("the change of '{}' ({}) names '{p}', which is not one", d.path, fam.name));
+        }
+    }
     if d.action != SyncAction::Delete && !d.after.as_ref().is_some_and(Value::is_object) {
         return Err(format!("the change of '{}' has no properties to write ('after')", d.path));
     }
+    if d.action == SyncAction::Delete && !apim_families::deletable(&d.path) {
+        return Err(format!("'{}' is made by Azure in every instance and is never deleted", d.path));
+    }
     if !d.secrets.is_empty() && (d.source_id.is_none() || d.source_path.is_none()) {
         return Err(format!("the change of '{}' copies secrets but names no source", d.path));
+    }
+    // A secret goes only where its family keeps it, never into a property
+    // anyone can read.
+    let readable = |p: &String| {
+        fam.secrets.iter().any(|s| {
+            s.property == p
+                && matches!(
+                    s.read,
+                    apim_families::SecretRead::ListValue | apim_families::SecretRead::ListSecrets
+                )
+        })
+    };
+    if let Some(p) = d.secrets.iter().find(|p| !readable(p)) {
+        return Err(format!("'{p}' is not a secret of {} a copy reads", fam.name));
+    }
+    if let Some((old, new)) = d
+        .hosts
+        .iter()
+        .find(|(old, new)| !namedvalue_rewrite::host::is_hostname(old) || !namedvalue_rewrite::host::is_hostname(new))
+    {
+        return Err(format!("the host rule '{old}={new}' does not name two hostnames"));
     }
     Ok(())
 }
@@ -1079,5 +1111,65 @@ mod tests {
         assert_eq!(json!(RestoreStatus::DryRun), "DryRun");
         assert_eq!(json!(BackupStatus::Succeeded), "Succeeded");
         assert_eq!(json!(AccessType::SystemIdentity), "system-identity");
+    }
+
+    #[test]
+    fn a_sync_change_moves_one_entity_and_its_secrets_only_where_they_are_kept() {
+        let sid = |n: &str| -> ResourceId {
+            format!("/subscriptions/s/resourceGroups/rg/providers/Microsoft.ApiManagement/service/{n}")
+                .parse()
+                .unwrap()
+        };
+        let ok = SyncChangeDoc {
+            source_id: Some(sid("src")),
+            target_id: sid("dest"),
+            path: "namedValues/Backend Key".into(),
+            target_path: "namedValues/backend-key".into(),
+            source_path: Some("namedValues/backend-key".into()),
+            action: SyncAction::Create,
+            order: 1,
+            before: None,
+            after: Some(json!({"displayName": "Backend Key", "secret": true})),
+            secrets: vec!["/value".into()],
+            source_etag: None,
+            etag: None,
+            refs: BTreeMap::new(),
+            hosts: vec![("api.src.example.com".into(), "api.dest.example.com".into())],
+            status: None,
+            message: None,
+        };
+        assert_eq!(ok.validate(), Ok(()));
+        let refused = |f: &dyn Fn(&mut SyncChangeDoc), says: &str| {
+            let mut d = ok.clone();
+            f(&mut d);
+            let e = d.validate().unwrap_err();
+            assert!(e.contains(says), "{e}");
+        };
+        // A secret read from one kind of entity, written into another.
+        refused(&|d| d.target_path = "apis/echo".into(), "apis/echo");
+        refused(&|d| d.source_path = Some("subscriptions/s1".into()), "subscriptions/s1");
+        // A secret put where anyone can read it.
+        refused(
+            &|d| {
+                d.path = "apis/echo".into();
+                d.target_path = "apis/echo".into();
+                d.source_path = Some("apis/echo".into());
+                d.secrets = vec!["/description".into()];
+            },
+            "'/description' is not a secret of apis",
+        );
+        refused(&|d| d.secrets = vec!["/displayName".into()], "is not a secret of namedValues");
+        refused(&|d| d.path = "nothing/x".into(), "no family's");
+        refused(&|d| d.hosts = vec![("a.example.com".into(), "https://x/".into())], "host rule");
+        refused(
+            &|d| {
+                d.action = SyncAction::Delete;
+                d.path = "groups/developers".into();
+                d.target_path = "groups/developers".into();
+                d.source_path = None;
+                d.secrets.clear();
+            },
+            "never deleted",
+        );
     }
 }

@@ -259,16 +259,17 @@ async fn copy_secrets(arm: &ArmClient, c: &SyncChangeDoc, body: Option<&mut Valu
     Ok(None)
 }
 
-/// Sets the value a JSON pointer names, making objects on the way.
+/// Sets the value a JSON pointer names, making objects on the way (a
+/// value in the way that is not an object is replaced by one).
 fn set_at(target: &mut Value, pointer: &str, v: Value) {
+    let mut parts = pointer.trim_start_matches('/').split('/').peekable();
     let mut at = target;
-    let parts: Vec<&str> = pointer.trim_start_matches('/').split('/').collect();
-    for (i, p) in parts.iter().enumerate() {
+    while let Some(p) = parts.next() {
         if !at.is_object() {
             *at = Value::Object(Map::new());
         }
-        let m = at.as_object_mut().expect("made an object above");
-        if i + 1 == parts.len() {
+        let Value::Object(m) = at else { return };
+        if parts.peek().is_none() {
             m.insert(p.to_string(), v);
             return;
         }

@@ -200,11 +200,13 @@ pub fn plan(src: &Snapshot, dst: &Snapshot, source_id: Option<&ResourceId>, targ
         if src.entities.contains_key(path) || !selected(opts, fam) || !apim_families::deletable(path) {
             continue;
         }
-        // What lives in an entity goes with it.
-        let parent_goes = dst
-            .entities
-            .keys()
-            .any(|p| path.starts_with(&format!("{p}/")) && !src.entities.contains_key(p) && apim_families::deletable(p));
+        // What lives in an entity goes with it: an ancestor (each pair of
+        // segments above) that is deleted too takes it along.
+        let segs: Vec<&str> = path.split('/').collect();
+        let parent_goes = (2..segs.len())
+            .step_by(2)
+            .map(|n| segs[..n].join("/"))
+            .any(|p| dst.entities.contains_key(&p) && !src.entities.contains_key(&p) && apim_families::deletable(&p));
         if parent_goes {
             continue;
         }
@@ -457,6 +459,29 @@ mod tests {
         let p = plan(&src, &dst, Some(&sid("src")), &sid("dest"), &opts());
         assert!(p.changes.iter().all(|c| c.action != SyncAction::Delete));
         assert_eq!(p.extra, 1);
+    }
+
+    #[test]
+    fn what_lives_in_a_deleted_entity_goes_with_it() {
+        let src = snap(json!({"apis/kept": {}, "apis/kept/operations/get": {}}));
+        let dst = snap(json!({
+            "apis/kept": {}, "apis/kept/operations/get": {}, "apis/kept/operations/old": {},
+            "apis/gone": {}, "apis/gone/operations/get": {}, "apis/gone/operations/get/policies/policy": {},
+        }));
+        let p = plan(
+            &src,
+            &dst,
+            None,
+            &sid("dest"),
+            &Options {
+                delete_extra: true,
+                ..opts()
+            },
+        );
+        let mut deleted: Vec<&str> = p.changes.iter().map(|c| c.path.as_str()).collect();
+        deleted.sort();
+        assert_eq!(deleted, ["apis/gone", "apis/kept/operations/old"]);
+        assert!(p.changes.iter().all(|c| c.action == SyncAction::Delete));
     }
 
     #[test]

@@ -42,12 +42,26 @@ pub async fn put_entity(
     body: Option<&Value>,
     pre: Precondition<'_>,
 ) -> Result<Written, OpsError> {
-    let url = entity_url(arm, service, path, "");
     let header = match pre {
         Precondition::Absent => ("if-none-match", "*"),
         Precondition::Matches(e) => ("if-match", e),
     };
-    let r = arm.send(Method::PUT, url.clone(), body, &[header]).await?;
+    write_entity(arm, service, path, Method::PUT, body, header).await
+}
+
+/// One conditional write (PUT or PATCH): a 412 is `Conflict`; a
+/// long-running write is waited for (`Accepted` when the wait was
+/// stopped); the new ETag is read back when a 202 carried none.
+pub(crate) async fn write_entity(
+    arm: &ArmClient,
+    service: &ResourceId,
+    path: &str,
+    method: Method,
+    body: Option<&Value>,
+    precondition: (&str, &str),
+) -> Result<Written, OpsError> {
+    let url = entity_url(arm, service, path, "");
+    let r = arm.send(method, url.clone(), body, &[precondition]).await?;
     if r.status == 412 {
         return Ok(Written::Conflict);
     }

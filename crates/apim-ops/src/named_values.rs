@@ -62,28 +62,17 @@ pub async fn patch_named_value(
     properties: Value,
     etag: &str,
 ) -> Result<Written, OpsError> {
-    let url = nv_url(arm, service, name, "")?;
-    let r = arm
-        .send(Method::PATCH, url, Some(&json!({"properties": properties})), &[("if-match", etag)])
-        .await?;
-    if r.status == 412 {
-        return Ok(Written::Conflict);
-    }
-    let r = r.success()?;
-    let mut etag = r.header("etag").unwrap_or_default().to_string();
-    // The write is long-running: wait until it is in effect.
-    if let Some(op) = arm.operation(&r, &nv_url(arm, service, name, "")?, arm_client::FinalStateVia::Location) {
-        match arm.wait_until_done(op).await {
-            Ok(()) => {}
-            Err(arm_client::WaitError::Failed(e)) => return Err(OpsError::Arm(e)),
-            Err(arm_client::WaitError::Stopped(_)) => return Ok(Written::Accepted(etag)),
-        }
-    }
-    // A 202 carries no ETag: the entity, once written, has it.
-    if etag.is_empty() {
-        etag = get_named_value(arm, service, name).await?.map(|(_, e)| e).unwrap_or_default();
-    }
-    Ok(Written::Done(etag))
+    nv_url(arm, service, name, "")?;
+    let body = json!({"properties": properties});
+    crate::entities::write_entity(
+        arm,
+        service,
+        &format!("namedValues/{name}"),
+        Method::PATCH,
+        Some(&body),
+        ("if-match", etag),
+    )
+    .await
 }
 
 /// Creates a named value with If-None-Match: * (never overwriting one that

@@ -161,20 +161,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             let target_id = changes[0].target_id.clone();
             let refresh = !no_refresh && !sync_workflow::key_vault_readers(&changes).is_empty();
-            let tally = std::cell::RefCell::new(BTreeMap::<String, usize>::new());
-            let result = sync_workflow::apply(&session.arm, changes, &opts, |c| {
-                let key = c
-                    .status
-                    .and_then(|s| serde_json::to_value(s).ok())
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default();
-                *tally.borrow_mut().entry(key).or_default() += 1;
-                emit(c)
-            })
-            .await;
-            let line: Vec<String> = tally.into_inner().iter().map(|(k, n)| format!("{n} {k}")).collect();
-            eprintln!("apply: {}", line.join(", "));
-            result.map_err(classified)?;
+            let tally = sync_workflow::apply(&session.arm, changes, &opts, emit).await.map_err(classified)?;
+            eprintln!("apply: {}", tally.line());
+            tally.verdict().map_err(classified)?;
             gaps_said(&gaps)?;
             if refresh {
                 refresh_key_vault(&session, &target_id).await?;

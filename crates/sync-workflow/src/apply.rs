@@ -49,8 +49,15 @@ impl Tally {
         self.by_status.get(k).copied().unwrap_or(0)
     }
 
-    /// Failures first, then what a stop left unwritten, then conflicts.
-    fn verdict(&self) -> Result<()> {
+    /// The counts as one line, e.g. `40 applied, 2 conflict`.
+    pub fn line(&self) -> String {
+        let parts: Vec<String> = self.by_status.iter().map(|(k, n)| format!("{n} {k}")).collect();
+        parts.join(", ")
+    }
+
+    /// How the run ended: failures first, then what a stop left
+    /// unwritten, then conflicts.
+    pub fn verdict(&self) -> Result<()> {
         if !self.failures.is_empty() {
             return Err(Error::Incomplete(format!(
                 "{} change(s) failed: {}",
@@ -127,6 +134,8 @@ pub fn key_vault_readers(changes: &[SyncChangeDoc]) -> Vec<(String, Option<Strin
 
 /// Applies the plan in its order (each wave's changes `parallel` at once),
 /// handing each change to `done` with its status as soon as it ends.
+/// An error means nothing was written (a rail, bad input) or the output
+/// failed; how the writes ended is the [`Tally`]'s [`Tally::verdict`].
 pub async fn apply(
     arm: &ArmClient,
     mut changes: Vec<SyncChangeDoc>,
@@ -166,7 +175,6 @@ pub async fn apply(
             done(&c).map_err(Error::Output)?;
         }
     }
-    tally.verdict()?;
     Ok(tally)
 }
 

@@ -10,7 +10,9 @@
 //! let opts = sync_workflow::Options { hosts: vec![("api.src.example.com".into(), "api.dest.example.com".into())], ..Default::default() };
 //! let plan = sync_workflow::plan(arm, sync_workflow::Source::Service(src), &dst, &opts, 32).await?;
 //! let apply = sync_workflow::ApplyOptions { parallel: 32, ..Default::default() };
-//! sync_workflow::apply(arm, plan.changes, &apply, |c| { println!("{} {:?}", c.path, c.status); Ok(()) }).await?;
+//! let tally = sync_workflow::apply(arm, plan.changes, &apply, |c| { println!("{} {:?}", c.path, c.status); Ok(()) }).await?;
+//! eprintln!("{}", tally.line());
+//! tally.verdict()?;
 //! # Ok(()) }
 //! ```
 

@@ -527,12 +527,7 @@ fn a_forged_resume_document_is_refused_before_anything_is_written() {
 
     // A restore document edited to name another target: refused too.
     let backup = r.backup(src, &[]);
-    let out = bin("apim-restore", &r.emu)
-        .args(["--target", &r.path("dest.json"), "--no-safety-backup", "--no-wait"])
-        .write_stdin(backup.to_string())
-        .assert()
-        .success();
-    let rop = docs(&out.get_output().stdout).remove(0);
+    let rop = r.restore_no_wait(&backup);
     r.emu.finish_operations().unwrap();
     let mut retarget = rop.clone();
     retarget["context"]["restore"]["target"]["id"] = json!(src_id);

@@ -457,11 +457,7 @@ fn bad_input_and_rails_write_nothing() {
     assert_eq!(p.code, 0, "{}", p.stderr);
     let backup = rig.backup(&rig.services[0], &[]);
     rig.emu.set_time_scale(1.0).unwrap();
-    bin("apim-restore", &rig.emu)
-        .args(["--target", &rig.path("dest.json"), "--no-safety-backup", "--no-wait"])
-        .write_stdin(backup.to_string())
-        .assert()
-        .success();
+    rig.restore_no_wait(&backup);
     let writes = rig.stat("writes");
     let r = sync(&rig, &["apply"], &p.stdout);
     assert_eq!(r.code, 3, "{}", r.stderr);

@@ -140,11 +140,7 @@ fn a_busy_service_is_not_deleted_and_a_delete_can_be_resumed() {
     let backups = rig.write("backups.ndjson", &[backup.clone(), rig.backup(dest, &[])]);
     // A restore into dest still runs: dest is not deleted under it.
     rig.emu.set_time_scale(1.0).unwrap();
-    bin("apim-restore", &rig.emu)
-        .args(["--target", &rig.path("dest.json"), "--no-safety-backup", "--no-wait"])
-        .write_stdin(backup.to_string())
-        .assert()
-        .success();
+    rig.restore_no_wait(&backup);
     let (code, _, err) = delete(&rig, &["--backups", &backups], dest);
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("still runs"), "{err}");

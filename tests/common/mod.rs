@@ -256,6 +256,18 @@ impl Rig {
         c
     }
 
+    /// Starts restoring `backup` onto dest without waiting (no safety
+    /// backup); its apim.operation document. At time scale 1 it keeps dest
+    /// busy until the test finishes the operations.
+    pub fn restore_no_wait(&self, backup: &Value) -> Value {
+        let out = bin("apim-restore", &self.emu)
+            .args(["--target", &self.path("dest.json"), "--no-safety-backup", "--no-wait"])
+            .write_stdin(backup.to_string())
+            .assert()
+            .success();
+        docs(&out.get_output().stdout).remove(0)
+    }
+
     /// A backup that must succeed; its apim.backup document.
     pub fn backup(&self, service: &Value, extra: &[&str]) -> Value {
         let out = self.backup_cmd(service).args(extra).assert().success();

@@ -11,7 +11,7 @@ import os
 import sys
 import uuid
 
-from azure.identity import ClientSecretCredential
+import emulator_env
 from azure.mgmt.authorization import AuthorizationManagementClient
 from azure.mgmt.authorization.models import RoleAssignmentCreateParameters, RoleAssignmentProperties
 from azure.mgmt.monitor import MonitorManagementClient
@@ -22,20 +22,10 @@ SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
 
 def main():
     rg, svc, principal = sys.argv[1:4]
-    arm = os.environ["AZURE_ARM_ENDPOINT"].rstrip("/")
-    ca = os.environ["REQUESTS_CA_BUNDLE"]
     sub = os.environ["AZURE_SUBSCRIPTION_ID"]
-    credential = ClientSecretCredential(
-        os.environ["AZURE_TENANT_ID"],
-        os.environ["AZURE_CLIENT_ID"],
-        os.environ["AZURE_CLIENT_SECRET"],
-        authority=os.environ["AZURE_AUTHORITY_HOST"],
-        disable_instance_discovery=True,
-        connection_verify=ca,
-    )
-    common = {"base_url": arm, "credential_scopes": [arm + "/.default"], "connection_verify": ca}
-    auth = AuthorizationManagementClient(credential, sub, **common)
-    monitor = MonitorManagementClient(credential, sub, **common)
+    credential = emulator_env.credential()
+    auth = AuthorizationManagementClient(credential, sub, **emulator_env.client_options())
+    monitor = MonitorManagementClient(credential, sub, **emulator_env.client_options())
     out = {}
 
     vault = f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.KeyVault/vaults/contoso-vault"

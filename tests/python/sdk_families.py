@@ -11,7 +11,7 @@ import json
 import os
 import sys
 
-from azure.identity import ClientSecretCredential
+import emulator_env
 from azure.mgmt.apimanagement import ApiManagementClient
 
 HOST = "api.src.example.com"
@@ -23,24 +23,7 @@ def props(**kw):
 
 def main():
     rg, svc = sys.argv[1:3]
-    arm = os.environ["AZURE_ARM_ENDPOINT"].rstrip("/")
-    ca = os.environ["REQUESTS_CA_BUNDLE"]
-    credential = ClientSecretCredential(
-        os.environ["AZURE_TENANT_ID"],
-        os.environ["AZURE_CLIENT_ID"],
-        os.environ["AZURE_CLIENT_SECRET"],
-        authority=os.environ["AZURE_AUTHORITY_HOST"],
-        disable_instance_discovery=True,
-        connection_verify=ca,
-    )
-    c = ApiManagementClient(
-        credential,
-        os.environ["AZURE_SUBSCRIPTION_ID"],
-        base_url=arm,
-        credential_scopes=[arm + "/.default"],
-        polling_interval=0.05,
-        connection_verify=ca,
-    )
+    c = ApiManagementClient(emulator_env.credential(), os.environ["AZURE_SUBSCRIPTION_ID"], **emulator_env.client_options(polling_interval=0.05))
     sid = f"/subscriptions/{os.environ['AZURE_SUBSCRIPTION_ID']}/resourceGroups/{rg}/providers/Microsoft.ApiManagement/service/{svc}"
     at = (rg, svc)
     written = []

@@ -11,7 +11,7 @@ import json
 import os
 import sys
 
-from azure.identity import ClientSecretCredential
+import emulator_env
 from azure.mgmt.apimanagement import ApiManagementClient
 from azure.mgmt.apimanagement.models import (
     ApiManagementServiceBackupRestoreParameters,
@@ -29,25 +29,11 @@ def claims(jwt):
 
 def main():
     rg, service, account, container = sys.argv[1:5]
-    arm = os.environ["AZURE_ARM_ENDPOINT"].rstrip("/")
-    credential = ClientSecretCredential(
-        os.environ["AZURE_TENANT_ID"],
-        os.environ["AZURE_CLIENT_ID"],
-        os.environ["AZURE_CLIENT_SECRET"],
-        authority=os.environ["AZURE_AUTHORITY_HOST"],
-        disable_instance_discovery=True,
-        connection_verify=os.environ["REQUESTS_CA_BUNDLE"],
-    )
+    arm = emulator_env.arm()
+    credential = emulator_env.credential()
     token = credential.get_token(arm + "/.default")
     c = claims(token.token)
-    client = ApiManagementClient(
-        credential,
-        os.environ["AZURE_SUBSCRIPTION_ID"],
-        base_url=arm,
-        credential_scopes=[arm + "/.default"],
-        polling_interval=0.05,
-        connection_verify=os.environ["REQUESTS_CA_BUNDLE"],
-    )
+    client = ApiManagementClient(credential, os.environ["AZURE_SUBSCRIPTION_ID"], **emulator_env.client_options(polling_interval=0.05))
     created = client.api_management_service.begin_create_or_update(
         rg,
         service,

@@ -49,10 +49,22 @@ pub fn blob_accounts_flag() -> String {
         .join(",")
 }
 
+/// Held while a tool is checked and installed: tests run in parallel (and
+/// xtask beside them), and a second installer would otherwise find a half-made
+/// environment and run a pip or npm that is not there yet.
+fn install_lock(name: &str) -> anyhow::Result<std::fs::File> {
+    let dir = workspace_root().join("target/tools");
+    std::fs::create_dir_all(&dir)?;
+    let file = std::fs::File::create(dir.join(format!("{name}.lock")))?;
+    file.lock().context("locking the tool's install")?;
+    Ok(file)
+}
+
 /// A tool pinned under `tools/{name}` (package.json and its lockfile),
 /// installed with `npm ci` unless `marker` is already there; its folder.
 pub fn npm_tool(name: &str, marker: &str) -> anyhow::Result<PathBuf> {
     let dir = workspace_root().join("tools").join(name);
+    let _lock = install_lock(name)?;
     if dir.join(marker).exists() {
         return Ok(dir);
     }
@@ -85,6 +97,7 @@ pub fn pypi_tool(name: &str) -> anyhow::Result<PathBuf> {
     let requirements = workspace_root().join("tools").join(name).join("requirements.txt");
     let stamp = venv.join("installed-requirements.txt");
     let wanted = std::fs::read_to_string(&requirements).with_context(|| format!("reading {}", requirements.display()))?;
+    let _lock = install_lock(name)?;
     if std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) {
         return Ok(bin);
     }

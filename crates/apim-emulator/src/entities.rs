@@ -119,17 +119,21 @@ pub(crate) fn display_name(p: &mut Prepare) -> Result<(), Response> {
 
 /// A path below a service, resolved against the families.
 pub(crate) struct Path {
-    /// `(family, id)` from the top; the last id is `None` for a collection.
-    pub steps: Vec<(&'static Family, Option<String>)>,
+    /// `(family, id)` of the entities it lives in, from the top.
+    above: Vec<(&'static Family, String)>,
+    /// Its own family, and its id (`None` for a collection).
+    family: &'static Family,
+    id: Option<String>,
 }
 
 impl Path {
     /// Resolves the segments after `service/{name}` against the families
     /// at the top (`top`); `None` for a path no family has.
     pub(crate) fn parse(top: &[&'static Family], segs: &[String]) -> Option<Path> {
-        let mut steps = Vec::new();
+        let mut above = Vec::new();
         let mut choices: &[&Family] = top;
-        for pair in segs.chunks(2) {
+        let mut pairs = segs.chunks(2).peekable();
+        while let Some(pair) = pairs.next() {
             let fam = *choices.iter().find(|f| f.name.eq_ignore_ascii_case(&pair[0]))?;
             let id = pair.get(1).cloned();
             if let Some(id) = &id {
@@ -137,22 +141,36 @@ impl Path {
                     return None;
                 }
             }
-            steps.push((fam, id));
+            if pairs.peek().is_none() {
+                return Some(Path { above, family: fam, id });
+            }
+            // Only the last segment can name a collection: chunks of two
+            // before it always hold an id.
+            above.push((fam, id?));
             choices = fam.children;
         }
-        (!steps.is_empty()).then_some(Path { steps })
+        None
+    }
+
+    /// The entity of this collection named `id`.
+    pub(crate) fn member(&self, id: &str) -> Path {
+        Path {
+            above: self.above.clone(),
+            family: self.family,
+            id: Some(id.to_string()),
+        }
     }
 
     pub(crate) fn is_collection(&self) -> bool {
-        self.steps.last().is_some_and(|(_, id)| id.is_none())
+        self.id.is_none()
     }
 
     pub(crate) fn family(&self) -> &'static Family {
-        self.steps.last().map(|(f, _)| *f).expect("a path has a step")
+        self.family
     }
 
     pub(crate) fn id(&self) -> &str {
-        self.steps.last().and_then(|(_, id)| id.as_deref()).unwrap_or("")
+        self.id.as_deref().unwrap_or("")
     }
 
     /// The tree key of the entity (or of the collection's parent, plus the collection).
@@ -163,12 +181,11 @@ impl Path {
     /// The path as Azure spells it, for ids.
     pub(crate) fn display(&self) -> String {
         let mut out = Vec::new();
-        for (f, id) in &self.steps {
-            out.push(f.name.to_string());
-            if let Some(id) = id {
-                out.push(id.clone());
-            }
+        for (f, id) in &self.above {
+            out.extend([f.name, id.as_str()]);
         }
+        out.push(self.family.name);
+        out.extend(self.id.as_deref());
         out.join("/")
     }
 
@@ -178,18 +195,22 @@ impl Path {
         if fam.link {
             return format!("Microsoft.ApiManagement/service/{}", fam.type_name);
         }
-        let names: Vec<&str> = self.steps.iter().map(|(f, _)| f.type_name).collect();
+        let names: Vec<&str> = self.above.iter().map(|(f, _)| f.type_name).chain([fam.type_name]).collect();
         format!("Microsoft.ApiManagement/service/{}", names.join("/"))
     }
 
     /// The key of the entity this one lives in, if it is nested.
     pub(crate) fn parent_key(&self) -> Option<String> {
-        (self.steps.len() > 1).then(|| {
+        let mut above = self.above.clone();
+        let (family, id) = above.pop()?;
+        Some(
             Path {
-                steps: self.steps[..self.steps.len() - 1].to_vec(),
+                above,
+                family,
+                id: Some(id),
             }
-            .key()
-        })
+            .key(),
+        )
     }
 }
 

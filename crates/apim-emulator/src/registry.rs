@@ -294,11 +294,7 @@ impl App {
         let coll_key = path.key();
         let shown_body = |item: &Value| {
             let name = item.get("name").and_then(Value::as_str).unwrap_or("");
-            let mut p = Path { steps: path.steps.clone() };
-            if let Some(last) = p.steps.last_mut() {
-                last.1 = Some(name.to_string());
-            }
-            body(sid, tree, &format!("{coll_display}/{name}"), &p, item)
+            body(sid, tree, &format!("{coll_display}/{name}"), &path.member(name), item)
         };
         let want = top.unwrap_or(usize::MAX);
         let mut total = 0;
@@ -364,7 +360,16 @@ mod tests {
             "Microsoft.ApiManagement/service/api-version-sets"
         );
         assert!(Path::parse(TOP, &segs("apis/echo")).is_some_and(|p| !p.is_collection()));
-        assert!(Path::parse(TOP, &segs("apis/echo/operations")).is_some_and(|p| p.is_collection()));
+        let ops = Path::parse(TOP, &segs("apis/Echo/operations")).unwrap();
+        assert!(ops.is_collection());
+        assert_eq!(
+            (ops.display(), ops.parent_key()),
+            ("apis/Echo/operations".into(), Some("apis/echo".into()))
+        );
+        let get = ops.member("get");
+        assert_eq!((get.display(), get.id()), ("apis/Echo/operations/get".into(), "get"));
+        assert_eq!(get.parent_key().as_deref(), Some("apis/echo"));
+        assert_eq!(Path::parse(TOP, &segs("apis")).unwrap().parent_key(), None);
         assert!(
             Path::parse(TOP, &segs("policies/other")).is_none(),
             "a policy is always named 'policy'"

@@ -241,7 +241,7 @@ impl App {
                 }
                 let op = new_op(st, OpKind::ServiceDelete, &k, scaled(self, SERVICE_DELETE_MS));
                 let etag = st.next_etag();
-                let s = st.services.get_mut(&k).expect("checked above");
+                let Some(s) = st.services.get_mut(&k) else { return empty(204) };
                 s.op = Some(op.id.clone());
                 s.etag = etag;
                 let body = self.service_body(st, &st.services[&k], now);

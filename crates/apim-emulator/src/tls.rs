@@ -3,6 +3,7 @@
 //! serve TLS; clients trust the CA through SSL_CERT_FILE or --ca-cert.
 
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose, SanType};
+use std::net::Ipv4Addr;
 
 pub struct Certs {
     pub ca_pem: String,
@@ -22,9 +23,7 @@ pub fn generate() -> Result<Certs, rcgen::Error> {
     let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate()?)?;
 
     let mut params = CertificateParams::new(vec!["localhost".to_string()])?;
-    params
-        .subject_alt_names
-        .push(SanType::IpAddress("127.0.0.1".parse().expect("literal address")));
+    params.subject_alt_names.push(SanType::IpAddress(Ipv4Addr::LOCALHOST.into()));
     params.distinguished_name.push(DnType::CommonName, "apim-emulator");
     let key = KeyPair::generate()?;
     let cert = params.signed_by(&key, &ca)?;

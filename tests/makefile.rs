@@ -7,6 +7,8 @@ use std::path::Path;
 
 const OLD: &str = "api.src.example.com";
 const NEW: &str = "api.dest.example.com";
+/// An API policy that reaches its backend through the `backend-url` named value.
+const BACKEND_POLICY: &str = "<policies><inbound><base /><set-backend-service base-url=\"{{backend-url}}\" /></inbound><backend><base /></backend><outbound><base /></outbound></policies>";
 
 struct Run {
     emu: apim_toolkit::EmulatorProcess,
@@ -15,6 +17,15 @@ struct Run {
 }
 
 impl Run {
+    /// A fresh emulator, output folder and backup container.
+    fn new() -> Run {
+        Run {
+            emu: emulator(0.0),
+            out: tempfile::tempdir().unwrap(),
+            container: unique_container(),
+        }
+    }
+
     fn make(&self, targets: &[&str], old_host: &str) -> std::process::Output {
         let bin_dir = Path::new(&apim_toolkit::bin_path("apim-diff", "debug"))
             .parent()
@@ -59,11 +70,7 @@ impl Run {
 
 #[test]
 fn the_makefile_runbook_runs_end_to_end_and_a_failed_step_is_rerun_alone() {
-    let run = Run {
-        emu: emulator(0.0),
-        out: tempfile::tempdir().unwrap(),
-        container: unique_container(),
-    };
+    let run = Run::new();
     let log = run.ok(&["provision", "storage"]);
     assert!(
         log.contains("--name \"$SRC\" --name \"$DEST\""),
@@ -93,11 +100,7 @@ fn the_makefile_runbook_runs_end_to_end_and_a_failed_step_is_rerun_alone() {
         "apis/echo/operations/get",
         json!({"displayName": "get", "method": "GET", "urlTemplate": "/"}),
     );
-    run.put(
-        "apim-src",
-        "apis/echo/policies/policy",
-        json!({"value": "<policies><inbound><base /><set-backend-service base-url=\"{{backend-url}}\" /></inbound><backend><base /></backend><outbound><base /></outbound></policies>"}),
-    );
+    run.put("apim-src", "apis/echo/policies/policy", json!({"value": BACKEND_POLICY}));
     run.put(
         "apim-src",
         "products/starter",
@@ -162,11 +165,7 @@ fn the_makefile_runbook_runs_end_to_end_and_a_failed_step_is_rerun_alone() {
 
 #[test]
 fn the_fleet_targets_start_every_backup_finish_them_elsewhere_and_prune() {
-    let run = Run {
-        emu: emulator(0.0),
-        out: tempfile::tempdir().unwrap(),
-        container: unique_container(),
-    };
+    let run = Run::new();
     for (group, name) in [("apim-rg", "fleet-a"), ("apim-rg", "fleet-b"), ("other-rg", "fleet-c")] {
         bin("apim-provision", &run.emu)
             .args(["service", "-g", group, "--create-group", "-l", "westeurope", "-n", name])
@@ -385,11 +384,7 @@ fn a_folder_of_one_runbook_refuses_the_values_of_another() {
 
 #[test]
 fn the_makefile_copies_without_a_freeze_and_proves_it() {
-    let run = Run {
-        emu: emulator(0.0),
-        out: tempfile::tempdir().unwrap(),
-        container: unique_container(),
-    };
+    let run = Run::new();
     run.ok(&["provision"]);
     run.put(
         "apim-src",
@@ -401,11 +396,7 @@ fn the_makefile_copies_without_a_freeze_and_proves_it() {
         "apis/echo",
         json!({"displayName": "Echo", "path": "echo", "serviceUrl": format!("https://{OLD}/echo")}),
     );
-    run.put(
-        "apim-src",
-        "apis/echo/policies/policy",
-        json!({"value": "<policies><inbound><base /><set-backend-service base-url=\"{{backend-url}}\" /></inbound><backend><base /></backend><outbound><base /></outbound></policies>"}),
-    );
+    run.put("apim-src", "apis/echo/policies/policy", json!({"value": BACKEND_POLICY}));
     run.ok(&["copy-plan"]);
     assert!(run.file("sync-plan.ndjson").contains("apim.sync.change"));
     // Reviewed first: verify alone does not write the copy (nor restore).

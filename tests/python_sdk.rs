@@ -8,11 +8,26 @@
 use crate::common::*;
 use apim_toolkit::azurite_blob;
 
+/// Runs `tests/python/{script}` with the pinned SDKs, pointed at the
+/// emulator; it must succeed, and what it printed is one JSON document.
+fn run_script(emu: &apim_toolkit::EmulatorProcess, script: &str, args: &[&str], env: &[(&str, &str)]) -> serde_json::Value {
+    let python = apim_toolkit::pypi_tool("python-azure")
+        .expect("the Python SDKs install from PyPI")
+        .join("python");
+    let out = std::process::Command::new(python)
+        .arg(apim_toolkit::workspace_root().join("tests/python").join(script))
+        .args(args)
+        .envs(emu.env())
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "tests/python/{script} failed: {err}");
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 #[test]
 fn azure_identity_and_the_management_sdk_run_the_seed_flow() {
-    let python = apim_toolkit::pypi_tool("python-azure")
-        .expect("azure-identity installs from PyPI")
-        .join("python");
     let emu = emulator(0.001);
     let container = unique_container();
     storage(&emu, &container);
@@ -20,17 +35,12 @@ fn azure_identity_and_the_management_sdk_run_the_seed_flow() {
     let (s, _, k) = emu.arm("POST", &keys, None).unwrap();
     assert_eq!(s, 200, "{k}");
     let key = k["keys"][0]["value"].as_str().unwrap().to_string();
-    let script = apim_toolkit::workspace_root().join("tests/python/sdk_flow.py");
-    let out = std::process::Command::new(python)
-        .arg(script)
-        .args(["apim-rg", "apim-py", "apimbackups", &container])
-        .envs(emu.env())
-        .env("STORAGE_KEY", key)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "the Python SDK flow failed: {err}");
-    let said: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let said = run_script(
+        &emu,
+        "sdk_flow.py",
+        &["apim-rg", "apim-py", "apimbackups", &container],
+        &[("STORAGE_KEY", &key)],
+    );
     assert_eq!(said["service"], "Succeeded");
     assert_eq!(said["namedValue"], "https://api.dest.example.com");
     // The token is a JWT with the claims Entra puts in app tokens.
@@ -52,22 +62,10 @@ fn azure_identity_and_the_management_sdk_run_the_seed_flow() {
 
 #[test]
 fn the_management_sdk_writes_and_reads_every_family() {
-    let python = apim_toolkit::pypi_tool("python-azure")
-        .expect("azure-identity installs from PyPI")
-        .join("python");
     let emu = emulator(0.0);
     let container = unique_container();
     provision_all(&emu, &container);
-    let script = apim_toolkit::workspace_root().join("tests/python/sdk_families.py");
-    let out = std::process::Command::new(python)
-        .arg(script)
-        .args(["apim-rg", "apim-src"])
-        .envs(emu.env())
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "the Python SDK failed: {err}");
-    let said: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let said = run_script(&emu, "sdk_families.py", &["apim-rg", "apim-src"], &[]);
     // Every top-level family of the registry, and every family below one,
     // was written by the SDK, and the emulator holds it.
     let written: Vec<&str> = said["written"].as_array().unwrap().iter().map(|p| p.as_str().unwrap()).collect();
@@ -105,23 +103,11 @@ fn the_management_sdk_writes_and_reads_every_family() {
 
 #[test]
 fn the_authorization_and_monitor_sdks_drive_role_assignments_and_diagnostic_settings() {
-    let python = apim_toolkit::pypi_tool("python-azure")
-        .expect("the SDKs install from PyPI")
-        .join("python");
     let emu = emulator(0.0);
     let container = unique_container();
     provision_all(&emu, &container);
     let principal = uuid_like("python-principal");
-    let script = apim_toolkit::workspace_root().join("tests/python/sdk_extensions.py");
-    let out = std::process::Command::new(python)
-        .arg(script)
-        .args(["apim-rg", "apim-src", &principal])
-        .envs(emu.env())
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "the Python SDKs failed: {err}");
-    let said: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let said = run_script(&emu, "sdk_extensions.py", &["apim-rg", "apim-src", &principal], &[]);
     let name = said["roleName"].as_str().unwrap();
     assert!(said["roleScope"].as_str().unwrap().ends_with("/vaults/contoso-vault"));
     assert_eq!(said["roleDefinition"], "4633458b-17de-408a-b874-0445c86b69e6");
